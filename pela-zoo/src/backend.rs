@@ -1,0 +1,26 @@
+//! The backends the zoo runs on: the CPU always, NVIDIA GPUs with the `cuda` feature.
+//!
+//! ```
+//! use burn::tensor::Tensor;
+//! use pela_zoo::backend::{Cpu, CpuDevice};
+//!
+//! let x = Tensor::<Cpu, 1>::from_floats([1.0, 2.0], &CpuDevice::default());
+//! assert_eq!(x.sum().into_scalar(), 3.0);
+//! ```
+
+/// The CPU backend (`burn-ndarray`, `f32`).
+pub type Cpu = burn_ndarray::NdArray<f32>;
+/// The CPU device.
+pub type CpuDevice = burn_ndarray::NdArrayDevice;
+/// [`Cpu`] with automatic differentiation, for training.
+pub type CpuAutodiff = burn::backend::Autodiff<Cpu>;
+
+/// The CUDA backend (`burn-cuda`, `f32`, fused kernels).
+#[cfg(feature = "cuda")]
+pub type Cuda = burn_cuda::Cuda<f32, i32>;
+/// A CUDA device; `CudaDevice::new(index)`.
+#[cfg(feature = "cuda")]
+pub type CudaDevice = burn_cuda::CudaDevice;
+/// [`Cuda`] with automatic differentiation, for training.
+#[cfg(feature = "cuda")]
+pub type CudaAutodiff = burn::backend::Autodiff<Cuda>;

@@ -1,0 +1,183 @@
+//! The one error type of the `pela` library.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in `pela` on user input: a bad rank plan, a layer that cannot
+/// be factorised as asked, mismatched features or weights.
+///
+/// Every variant names the layer (module path such as `blocks.3.mlp.fc1`), pattern or tensor at
+/// fault and says what to change.
+///
+/// ```
+/// use pela::{PelaError, RankPlan};
+///
+/// let err = RankPlan::new(0.5).validate().unwrap_err();
+/// assert!(matches!(err, PelaError::InvalidRatio { .. }));
+/// assert!(err.to_string().contains("κ = 0.5"));
+/// ```
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PelaError {
+    /// A compression ratio κ that does not shrink the layers it applies to, or is not a number.
+    #[error(
+        "compression ratio κ = {ratio} {scope} must be a finite number greater than 1 (κ = 2 \
+         halves the parameters); to keep layers at or above their size on purpose, use \
+         `RankPlan::with_allow_no_shrink(true)` with a κ greater than 0"
+    )]
+    InvalidRatio {
+        /// The offending ratio.
+        ratio: f64,
+        /// Where it was given: `of the plan` or `for layer <path>`.
+        scope: String,
+    },
+
+    /// A requested rank of zero.
+    #[error("rank 0 {scope} is not allowed: a rank must be at least 1")]
+    ZeroRank {
+        /// Where it was given: `of the plan` or `for layer <path>`.
+        scope: String,
+    },
+
+    /// A rank larger than the layer's full rank `min(d_input, d_output)`.
+    #[error(
+        "rank {rank} for layer `{layer}` ([{d_input}, {d_output}]) exceeds its full rank {max_rank}; \
+         choose a rank between 1 and {max_rank}"
+    )]
+    RankTooLarge {
+        /// Module path of the layer.
+        layer: String,
+        /// The requested rank.
+        rank: usize,
+        /// Input size of the layer.
+        d_input: usize,
+        /// Output size of the layer.
+        d_output: usize,
+        /// `min(d_input, d_output)`.
+        max_rank: usize,
+    },
+
+    /// A rank at which the factor pair holds at least as many parameters as the dense weight.
+    #[error(
+        "rank {rank} for layer `{layer}` ([{d_input}, {d_output}]) would not shrink it: the \
+         factors hold {factor_params} parameters against {dense_params} dense; use a rank of at \
+         most {max_shrinking_rank}, exclude the layer from the plan, or allow it with \
+         `RankPlan::with_allow_no_shrink(true)`"
+    )]
+    RankDoesNotShrink {
+        /// Module path of the layer.
+        layer: String,
+        /// The requested rank.
+        rank: usize,
+        /// Input size of the layer.
+        d_input: usize,
+        /// Output size of the layer.
+        d_output: usize,
+        /// `rank · (d_input + d_output)`.
+        factor_params: usize,
+        /// `d_input · d_output`.
+        dense_params: usize,
+        /// The largest rank that still shrinks the layer (0 when none does).
+        max_shrinking_rank: usize,
+    },
+
+    /// A glob pattern of a rank plan that does not parse.
+    #[error("rank-plan pattern `{pattern}` is not a valid glob: {reason}")]
+    InvalidPattern {
+        /// The pattern as given.
+        pattern: String,
+        /// What the glob parser said.
+        reason: String,
+    },
+
+    /// Rank-plan patterns that match none of the model's layers (usually a typo).
+    #[error(
+        "rank-plan pattern(s) {patterns:?} match no layer of the model; known layers include {known:?}"
+    )]
+    UnmatchedPatterns {
+        /// The patterns that matched nothing.
+        patterns: Vec<String>,
+        /// Up to a few layer paths of the model, to compare against.
+        known: Vec<String>,
+    },
+
+    /// A weight holding NaN or infinity, which the SVD cannot factorise.
+    #[error(
+        "weight of layer `{layer}` holds a non-finite value (NaN or ±inf) at [{row}, {col}]; \
+         check the checkpoint or the training run that produced it"
+    )]
+    NonFiniteWeight {
+        /// Module path of the layer.
+        layer: String,
+        /// Row of the first non-finite entry (input index).
+        row: usize,
+        /// Column of the first non-finite entry (output index).
+        col: usize,
+    },
+
+    /// The SVD solver failed to converge or rejected the matrix.
+    #[error("SVD of layer `{layer}` failed: {reason}")]
+    Svd {
+        /// Module path of the layer.
+        layer: String,
+        /// The solver's message.
+        reason: String,
+    },
+
+    /// A loss was given no features or no weight pairs.
+    #[error("{loss} was given no {what}; pass at least one")]
+    EmptyInput {
+        /// Which loss.
+        loss: &'static str,
+        /// What was missing (`features`, `weight pairs`).
+        what: &'static str,
+    },
+
+    /// Student and teacher lists of different lengths.
+    #[error(
+        "{loss}: the student gave {student} {what} and the teacher {teacher}; both models must \
+         tap the same layers"
+    )]
+    CountMismatch {
+        /// Which loss.
+        loss: &'static str,
+        /// What was counted.
+        what: &'static str,
+        /// Number on the student side.
+        student: usize,
+        /// Number on the teacher side.
+        teacher: usize,
+    },
+
+    /// Two tensors that must have one shape do not.
+    #[error("{what}: student shape {student:?} differs from teacher shape {teacher:?}")]
+    ShapeMismatch {
+        /// Which tensor (`feature 3`, `weight of blocks.0.mlp.fc1`, `blocks.0.attn.qkv.0.weight`).
+        what: String,
+        /// The shape found on the student (or in the file).
+        student: Vec<usize>,
+        /// The shape expected from the teacher (or the layer).
+        teacher: Vec<usize>,
+    },
+
+    /// A tensor required by the authors' PyTorch layout is absent.
+    #[error(
+        "tensor `{key}` is missing from the state dict; expected the authors' layout \
+             `<name>.0.weight` [r, in], `<name>.1.weight` [out, r], `<name>.1.bias` [out]"
+    )]
+    MissingTensor {
+        /// The key that was looked up.
+        key: String,
+    },
+}
+
+impl PelaError {
+    /// The `scope` text of [`PelaError::InvalidRatio`] and [`PelaError::ZeroRank`] for a layer.
+    pub(crate) fn layer_scope(layer: &str) -> String {
+        format!("for layer `{layer}`")
+    }
+
+    /// The `scope` text for a plan-wide setting.
+    pub(crate) fn plan_scope() -> String {
+        "of the plan".to_string()
+    }
+}

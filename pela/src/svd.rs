@@ -1,0 +1,307 @@
+//! SVD initialisation of a factor pair (paper Eq. 2–3).
+//!
+//! For a `Linear` weight `W` of shape `[d_input, d_output]` (Burn's layout, `y = x·W + b`):
+//!
+//! ```text
+//! W = P · Σ · Qᵀ                      (thin SVD, σ₁ ≥ σ₂ ≥ … ≥ 0)
+//! U = P[:, :r] · Σ[:r, :r]^½           [d_input, r]
+//! V = (Σ[:r, :r]^½ · Qᵀ[:r, :])ᵀ       [d_output, r]
+//! x·W ≈ (x·U)·Vᵀ
+//! ```
+//!
+//! `U·Vᵀ` is then the best rank-`r` approximation of `W` in the Frobenius and spectral norms
+//! (Eckart–Young), splitting `√σ` evenly between the factors as the paper and the authors' code
+//! do. The SVD runs in `f64` on the CPU with `linfa-linalg`; the factors are stored in the
+//! weight's own float type.
+
+use burn::tensor::{Tensor, TensorData, backend::Backend};
+use linfa_linalg::svd::{SVD, SvdSort};
+use ndarray::{Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::PelaError;
+use crate::plan::check_rank_range;
+
+/// How far a factor pair is from the dense weight it replaces: `E = U·Vᵀ − W`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReconstructionError {
+    /// Frobenius norm `‖E‖_F`.
+    pub frobenius: f64,
+    /// `‖E‖_F / ‖W‖_F` (0 when `W` is zero).
+    pub relative: f64,
+    /// Largest absolute entry `max |E_ij|` (what the authors' weight-perturbation loss bounds).
+    pub max_abs: f64,
+}
+
+impl ReconstructionError {
+    /// Measures `U·Vᵀ − W` in `f64`. Shapes: `w [d_input, d_output]`, `u [d_input, r]`,
+    /// `v [d_output, r]`.
+    pub fn measure(w: ArrayView2<f64>, u: ArrayView2<f64>, v: ArrayView2<f64>) -> Self {
+        let diff = u.dot(&v.t()) - w;
+        let frobenius = diff.iter().map(|e| e * e).sum::<f64>().sqrt();
+        let norm = w.iter().map(|e| e * e).sum::<f64>().sqrt();
+        let max_abs = diff.iter().fold(0.0f64, |m, e| m.max(e.abs()));
+        Self {
+            frobenius,
+            relative: if norm > 0.0 { frobenius / norm } else { 0.0 },
+            max_abs,
+        }
+    }
+}
+
+/// The SVD factor pair of one weight, with what was discarded.
+#[derive(Debug, Clone)]
+pub struct Factorization<B: Backend> {
+    /// `U = P[:, :r]·Σ^½`, shape `[d_input, r]`, in the weight's float type.
+    pub u: Tensor<B, 2>,
+    /// `V = Q[:, :r]·Σ^½`, shape `[d_output, r]`, in the weight's float type.
+    pub v: Tensor<B, 2>,
+    /// All `min(d_input, d_output)` singular values of `W`, largest first.
+    pub singular_values: Vec<f64>,
+    /// `U·Vᵀ − W` measured with the stored (rounded) factors.
+    pub error: ReconstructionError,
+}
+
+/// Factorises the `Linear` weight `weight` (`[d_input, d_output]`) of the layer at module path
+/// `layer` into a rank-`rank` pair `U [d_input, rank]`, `V [d_output, rank]` (paper Eq. 2–3).
+///
+/// `layer` only names the layer in errors.
+///
+/// # Errors
+/// `rank` of 0 or above `min(d_input, d_output)`, a NaN or infinite entry in `weight`, or an SVD
+/// that does not converge.
+///
+/// ```
+/// use burn::tensor::Tensor;
+/// type B = burn_ndarray::NdArray<f32>;
+///
+/// let device = Default::default();
+/// // A rank-1 matrix: [1, 2]ᵀ · [3, 4, 5]
+/// let w = Tensor::<B, 2>::from_floats([[3.0, 4.0, 5.0], [6.0, 8.0, 10.0]], &device);
+/// let f = pela::factorize("fc", w.clone(), 1)?;
+/// assert_eq!(f.u.dims(), [2, 1]);
+/// assert_eq!(f.v.dims(), [3, 1]);
+/// assert!(f.error.max_abs < 1e-5);
+/// assert!(f.singular_values[1] < 1e-9);
+/// # Ok::<(), pela::PelaError>(())
+/// ```
+pub fn factorize<B: Backend>(
+    layer: &str,
+    weight: Tensor<B, 2>,
+    rank: usize,
+) -> Result<Factorization<B>, PelaError> {
+    let [d_input, d_output] = weight.dims();
+    check_rank_range(layer, rank, d_input, d_output)?;
+    let device = weight.device();
+    let dtype = weight.dtype();
+    let w = to_array(layer, weight)?;
+    let svd = truncated_svd(layer, &w, rank)?;
+
+    let u = Tensor::<B, 2>::from_data(from_array(&svd.u), (&device, dtype));
+    let v = Tensor::<B, 2>::from_data(from_array(&svd.v), (&device, dtype));
+    // Measure with what the model will hold, not with the f64 factors.
+    let stored_u = to_array(layer, u.clone())?;
+    let stored_v = to_array(layer, v.clone())?;
+    let error = ReconstructionError::measure(w.view(), stored_u.view(), stored_v.view());
+    Ok(Factorization {
+        u,
+        v,
+        singular_values: svd.singular_values,
+        error,
+    })
+}
+
+/// The rank-`r` factors of an `[m, n]` matrix in `f64`.
+struct TruncatedSvd {
+    /// `[m, r]`
+    u: Array2<f64>,
+    /// `[n, r]`
+    v: Array2<f64>,
+    /// All `min(m, n)` singular values, largest first.
+    singular_values: Vec<f64>,
+}
+
+/// The rank-`rank` SVD factors of `w`.
+fn truncated_svd(layer: &str, w: &Array2<f64>, rank: usize) -> Result<TruncatedSvd, PelaError> {
+    let svd_error = |reason: String| PelaError::Svd {
+        layer: layer.to_string(),
+        reason,
+    };
+    let (p, sigma, qt) = w
+        .svd(true, true)
+        .map_err(|e| svd_error(e.to_string()))?
+        .sort_svd_desc();
+    let (p, qt) = p
+        .zip(qt)
+        .ok_or_else(|| svd_error("the solver returned no singular vectors".into()))?;
+    let sqrt_sigma = sigma.slice(ndarray::s![..rank]).mapv(f64::sqrt);
+    // Scale column j of P and row j of Qᵀ by √σ_j.
+    let u = &p.slice(ndarray::s![.., ..rank]) * &sqrt_sigma.view().insert_axis(Axis(0));
+    let v = (&qt.slice(ndarray::s![..rank, ..]) * &sqrt_sigma.view().insert_axis(Axis(1)))
+        .reversed_axes()
+        .as_standard_layout()
+        .into_owned();
+    Ok(TruncatedSvd {
+        u,
+        v,
+        singular_values: sigma.to_vec(),
+    })
+}
+
+/// Reads a 2-D tensor into an `f64` array, refusing NaN and infinities.
+pub(crate) fn to_array<B: Backend>(
+    layer: &str,
+    tensor: Tensor<B, 2>,
+) -> Result<Array2<f64>, PelaError> {
+    let [rows, cols] = tensor.dims();
+    let values: Vec<f64> = tensor
+        .into_data()
+        .convert::<f64>()
+        .into_vec::<f64>()
+        .map_err(|e| PelaError::Svd {
+            layer: layer.to_string(),
+            reason: format!("could not read the weight: {e:?}"),
+        })?;
+    if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+        return Err(PelaError::NonFiniteWeight {
+            layer: layer.to_string(),
+            row: i / cols,
+            col: i % cols,
+        });
+    }
+    Ok(Array2::from_shape_vec((rows, cols), values).expect("the tensor's shape holds its data"))
+}
+
+fn from_array(array: &Array2<f64>) -> TensorData {
+    let standard = array.as_standard_layout();
+    TensorData::new(
+        standard.iter().copied().collect::<Vec<f64>>(),
+        array.shape().to_vec(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TestBackend;
+    use approx::assert_relative_eq;
+    use burn::tensor::Distribution;
+    use ndarray::Array1;
+
+    type B = TestBackend;
+
+    fn random(rows: usize, cols: usize, seed: u64) -> Tensor<B, 2> {
+        let device = Default::default();
+        B::seed(&device, seed);
+        Tensor::random([rows, cols], Distribution::Normal(0.0, 1.0), &device)
+    }
+
+    /// `Q` with orthonormal columns, from a seeded Gram–Schmidt on a random matrix.
+    fn orthonormal(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
+        let mut q = to_array("test", random(rows, cols, seed)).unwrap();
+        for j in 0..cols {
+            for k in 0..j {
+                let dot = q.column(j).dot(&q.column(k));
+                let qk = q.column(k).to_owned();
+                q.column_mut(j).scaled_add(-dot, &qk);
+            }
+            let norm = q.column(j).dot(&q.column(j)).sqrt();
+            q.column_mut(j).mapv_inplace(|x| x / norm);
+        }
+        q
+    }
+
+    #[test]
+    fn truncation_error_is_the_discarded_energy() {
+        // Eckart–Young: ‖W − W_r‖²_F = Σ_{i>r} σ_i², on seeded random matrices of both shapes.
+        for (rows, cols, rank, seed) in [(24, 40, 5, 1), (48, 16, 7, 2), (32, 32, 31, 3)] {
+            let w = random(rows, cols, seed);
+            let f = factorize("w", w, rank).unwrap();
+            let discarded: f64 = f.singular_values[rank..].iter().map(|s| s * s).sum();
+            assert_relative_eq!(f.error.frobenius.powi(2), discarded, max_relative = 1e-4);
+        }
+    }
+
+    #[test]
+    fn constructed_spectrum_is_recovered_exactly() {
+        // W = A·diag(σ)·Bᵀ with known σ: the SVD must find σ, and the rank-r error is known.
+        let (rows, cols) = (30, 20);
+        let sigma = Array1::from_iter((0..cols).map(|i| 10.0 * 0.7f64.powi(i as i32)));
+        let a = orthonormal(rows, cols, 11);
+        let b = orthonormal(cols, cols, 12);
+        let w = (&a * &sigma.view().insert_axis(Axis(0))).dot(&b.t());
+        let w_tensor = Tensor::<B, 2>::from_data(from_array(&w), &Default::default());
+        let rank = 6;
+        let f = factorize("constructed", w_tensor, rank).unwrap();
+        for (found, expected) in f.singular_values.iter().zip(sigma.iter()) {
+            assert_relative_eq!(*found, *expected, max_relative = 1e-5, epsilon = 1e-5);
+        }
+        let expected = sigma
+            .slice(ndarray::s![rank..])
+            .mapv(|s| s * s)
+            .sum()
+            .sqrt();
+        assert_relative_eq!(f.error.frobenius, expected, max_relative = 1e-4);
+        // U·Vᵀ equals A_r·Σ_r·B_rᵀ, the best rank-r approximation.
+        let best = (&a.slice(ndarray::s![.., ..rank])
+            * &sigma.slice(ndarray::s![..rank]).insert_axis(Axis(0)))
+            .dot(&b.slice(ndarray::s![.., ..rank]).t());
+        let u = to_array("u", f.u).unwrap();
+        let v = to_array("v", f.v).unwrap();
+        let diff = u.dot(&v.t()) - &best;
+        assert!(
+            diff.iter().all(|e| e.abs() < 1e-5),
+            "max {}",
+            diff.fold(0.0f64, |m, e| m.max(e.abs()))
+        );
+    }
+
+    #[test]
+    fn factors_split_singular_values_evenly() {
+        // Uᵀ·U = Σ_r = Vᵀ·V (Eq. 3 puts √σ on both sides).
+        let f = factorize("w", random(16, 12, 5), 4).unwrap();
+        let u = to_array("u", f.u).unwrap();
+        let v = to_array("v", f.v).unwrap();
+        let (utu, vtv) = (u.t().dot(&u), v.t().dot(&v));
+        for i in 0..4 {
+            for j in 0..4 {
+                let expected = if i == j { f.singular_values[i] } else { 0.0 };
+                assert!((utu[[i, j]] - expected).abs() < 1e-4);
+                assert!((vtv[[i, j]] - expected).abs() < 1e-4);
+            }
+        }
+    }
+
+    #[test]
+    fn full_rank_reproduces_the_weight() {
+        let w = random(12, 9, 7);
+        let f = factorize("w", w.clone(), 9).unwrap();
+        assert!(f.error.max_abs < 1e-5, "{:?}", f.error);
+        f.u.matmul(f.v.transpose())
+            .into_data()
+            .assert_approx_eq::<f32>(&w.into_data(), burn::tensor::Tolerance::absolute(1e-5));
+    }
+
+    #[test]
+    fn bad_ranks_and_non_finite_weights_are_errors() {
+        let w = random(6, 4, 9);
+        assert!(matches!(
+            factorize("l", w.clone(), 0),
+            Err(PelaError::ZeroRank { .. })
+        ));
+        let err = factorize("blocks.0.fc1", w, 5).unwrap_err();
+        assert!(matches!(err, PelaError::RankTooLarge { max_rank: 4, .. }));
+        assert!(err.to_string().contains("blocks.0.fc1"));
+
+        let device = Default::default();
+        let w = Tensor::<B, 2>::from_floats([[1.0, 2.0], [f32::NAN, 0.5]], &device);
+        assert_eq!(
+            factorize("head", w, 1).unwrap_err(),
+            PelaError::NonFiniteWeight {
+                layer: "head".into(),
+                row: 1,
+                col: 0
+            }
+        );
+    }
+}
