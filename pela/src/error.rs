@@ -159,6 +159,16 @@ pub enum PelaError {
         teacher: Vec<usize>,
     },
 
+    /// A student layer with no counterpart in the teacher it is paired with.
+    #[error(
+        "student layer `{layer}` has no counterpart in the teacher; pair a student with the \
+         teacher it was converted from"
+    )]
+    UnpairedLayer {
+        /// Module path of the student layer.
+        layer: String,
+    },
+
     /// A tensor required by the authors' PyTorch layout is absent.
     #[error(
         "tensor `{key}` is missing from the state dict; expected the authors' layout \

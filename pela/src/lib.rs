@@ -36,15 +36,27 @@
 //! ```
 #![warn(missing_docs)]
 
+// Lets the derive's `::pela::…` paths resolve inside this crate too.
+extern crate self as pela;
+
+mod conversion;
+mod distill;
 mod error;
+mod features;
 pub mod loss;
 mod low_rank_linear;
+pub mod nn;
 mod plan;
 pub mod pytorch_layout;
 mod report;
+mod student_linear;
 mod svd;
+mod twin;
 
+pub use conversion::{Conversion, ModulePath, NoProgress, Progress};
+pub use distill::{Distill, DistillOutput};
 pub use error::PelaError;
+pub use features::{LayerFeatures, ToInner};
 pub use loss::{
     FeatureDistillationConfig, FeatureDistillationForm, FeatureDistillationLoss, PelaLoss,
     PelaObjective, PelaObjectiveConfig, WeightPair, WeightPerturbationConfig,
@@ -57,7 +69,91 @@ pub use plan::{
 };
 pub use pytorch_layout::pytorch_keys;
 pub use report::{CompressionReport, LayerReport, ReportTotals};
+pub use student_linear::{StudentLinear, StudentLinearRecord};
 pub use svd::{Factorization, ReconstructionError, factorize};
+pub use twin::{LayerPair, LowRank, LowRankStudent, report};
+
+/// Derives the low-rank student twin of a Burn module.
+///
+/// On `Net<B>` it generates `NetLowRank<B>` (or the name in `#[low_rank(twin = Name)]`), in
+/// which every compressible `Linear<B>` field is a [`StudentLinear`] and every `#[low_rank]`
+/// field its own twin, and implements [`LowRank`] for `Net<B>` (the conversion, the walks over
+/// layer pairs) and [`LowRankStudent`] for the twin.
+///
+/// | field | in the twin |
+/// |---|---|
+/// | `Linear<B>` | `StudentLinear<B>`, low-rank as the plan says |
+/// | `#[low_rank(skip)] Linear<B>` | unchanged (dense), listed in the report |
+/// | `#[low_rank] T` (`T: LowRank`, also `Vec<T>`, `Option<T>`, `[T; N]`) | `T`'s twin |
+/// | `#[low_rank(rank = N)]`, `#[low_rank(ratio = K)]` on either | as above, at that rank / κ unless the plan names the layer |
+/// | anything else (norms, embeddings, convolutions, `Param`s, constants) | unchanged |
+///
+/// `Linear` is recognised by the last segment of the field's type, as `#[derive(Module)]`
+/// recognises `Param` and `Tensor`; for a type alias of `Linear`, mark the field `#[low_rank]`.
+///
+/// ```
+/// use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
+/// use burn::prelude::*;
+/// use pela::{LowRank, RankPlan};
+///
+/// #[derive(Module, LowRank, Debug)]
+/// pub struct Block<B: Backend> {
+///     norm: LayerNorm<B>,
+///     fc1: Linear<B>,
+///     fc2: Linear<B>,
+/// }
+///
+/// #[derive(Module, LowRank, Debug)]
+/// pub struct Net<B: Backend> {
+///     #[low_rank]
+///     blocks: Vec<Block<B>>,
+///     #[low_rank(skip)]
+///     head: Linear<B>,
+/// }
+///
+/// #[pela::twin] // the same methods for `Net<B>` and `NetLowRank<B>`
+/// impl<B: Backend> Net<B> {
+///     pub fn forward(&self, mut x: Tensor<B, 2>) -> Tensor<B, 2> {
+///         for block in &self.blocks {
+///             x = x.clone() + block.fc2.forward(block.fc1.forward(block.norm.forward(x)).tanh());
+///         }
+///         self.head.forward(x)
+///     }
+/// }
+///
+/// type B = burn_ndarray::NdArray<f32>;
+/// let device = Default::default();
+/// let block = || Block::<B> {
+///     norm: LayerNormConfig::new(32).init(&device),
+///     fc1: LinearConfig::new(32, 128).init(&device),
+///     fc2: LinearConfig::new(128, 32).init(&device),
+/// };
+/// let teacher = Net { blocks: vec![block(), block()], head: LinearConfig::new(32, 10).init(&device) };
+///
+/// let (student, report) = teacher.to_low_rank_with_report(&RankPlan::new(2.0))?;
+/// println!("{report}");
+/// assert_eq!(student.blocks[1].fc1.rank(), Some(12));
+/// assert_eq!(report.layers[4].path, "head"); // skipped: listed, kept dense
+/// let y = student.forward(Tensor::ones([4, 32], &device)); // NetLowRank::forward
+/// assert_eq!(y.dims(), [4, 10]);
+/// # Ok::<(), pela::PelaError>(())
+/// ```
+pub use pela_derive::LowRank;
+
+/// Emits an `impl` block for a module and again for its low-rank twin, so `forward` and the
+/// [`LayerFeatures`] implementation are written once.
+///
+/// Works on inherent and trait impls of a struct deriving [`LowRank`](derive@LowRank); the
+/// copy replaces the last segment of the self type (`Net<B>` → `NetLowRank<B>`). If the twin
+/// was renamed with `#[low_rank(twin = Name)]`, write `#[pela::twin(Name)]`. Inside the body,
+/// refer to the type as `Self`: an explicit `Net::…` is not rewritten.
+pub use pela_derive::twin;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::twin::record_skipped_linear;
+    pub use burn::nn::Linear;
+}
 
 /// The README's Rust examples, compiled and run as doctests so they cannot drift.
 #[cfg(doctest)]

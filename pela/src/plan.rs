@@ -191,6 +191,8 @@ pub enum DenseReason {
     /// Kept dense by the model itself (`#[low_rank(skip)]`, or a layer the caller did not
     /// offer for compression).
     Skipped,
+    /// Found dense in a student, for a reason not recorded.
+    Kept,
 }
 
 impl core::fmt::Display for DenseReason {
@@ -199,6 +201,7 @@ impl core::fmt::Display for DenseReason {
             Self::Excluded { pattern } => write!(f, "excluded by `{pattern}`"),
             Self::FewOutputs { min_outputs } => write!(f, "fewer than {min_outputs} outputs"),
             Self::Skipped => write!(f, "skipped"),
+            Self::Kept => write!(f, "kept dense"),
         }
     }
 }
@@ -256,6 +259,20 @@ impl RankPlan {
         d_input: usize,
         d_output: usize,
     ) -> Result<LayerDecision, PelaError> {
+        self.decide_with(layer, d_input, d_output, None)
+    }
+
+    /// [`decide`](Self::decide) with a rule of the model's own for this layer (from
+    /// `#[low_rank(rank = N)]` or `#[low_rank(ratio = K)]`). It applies after the plan's
+    /// exclusions and overrides, which are the user's choice at run time, and before
+    /// `min_outputs` and the global κ.
+    pub fn decide_with(
+        &self,
+        layer: &str,
+        d_input: usize,
+        d_output: usize,
+        model_rule: Option<RankRule>,
+    ) -> Result<LayerDecision, PelaError> {
         for pattern in self.exclude.iter() {
             if compile(pattern)?.is_match(to_glob_path(layer)) {
                 return Ok(LayerDecision::Dense(DenseReason::Excluded {
@@ -270,6 +287,7 @@ impl RankPlan {
                 break;
             }
         }
+        let rule = rule.or(model_rule);
         if rule.is_none()
             && let Some(min_outputs) = self.min_outputs
             && d_output < min_outputs
@@ -549,6 +567,24 @@ mod tests {
         );
         assert!(!plan.decide("proj", 768, 10).unwrap().is_dense());
         assert_eq!(plan.decide("forced", 768, 9).unwrap().rank(), Some(1));
+    }
+
+    #[test]
+    fn model_rules_come_after_plan_overrides_and_before_defaults() {
+        let plan = RankPlan::new(2.0)
+            .keep_dense("excluded")
+            .rank_for("overridden", 3)
+            .with_min_outputs(Some(10));
+        let model_rule = Some(RankRule::Rank(5));
+        let d = |path| plan.decide_with(path, 64, 8, model_rule).unwrap();
+        assert!(d("excluded").is_dense());
+        assert_eq!(d("overridden").rank(), Some(3));
+        // The model's rule beats min_outputs (8 < 10) and the global κ.
+        assert_eq!(d("other").rank(), Some(5));
+        let ratio = plan
+            .decide_with("x", 64, 64, Some(RankRule::Ratio(4.0)))
+            .unwrap();
+        assert_eq!(ratio.rank(), Some(8));
     }
 
     #[test]

@@ -1,0 +1,111 @@
+//! The state threaded through a model's conversion and walks: the module path, the plan, the
+//! report being built, and progress.
+
+use std::time::Instant;
+
+use crate::{CompressionReport, LayerReport, RankPlan};
+
+/// A module path as Burn records spell it: field names and indices joined by `.`.
+///
+/// ```
+/// let mut path = pela::ModulePath::default();
+/// path.push("blocks");
+/// path.push("3");
+/// path.push("fc1");
+/// assert_eq!(path.to_string(), "blocks.3.fc1");
+/// path.pop();
+/// assert_eq!(path.to_string(), "blocks.3");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModulePath {
+    segments: Vec<String>,
+}
+
+impl ModulePath {
+    /// Enters a field or an index.
+    pub fn push(&mut self, segment: impl Into<String>) {
+        self.segments.push(segment.into());
+    }
+
+    /// Leaves the innermost segment.
+    pub fn pop(&mut self) {
+        self.segments.pop();
+    }
+
+    /// Runs `f` one level down, under `segment`.
+    pub fn within<R>(&mut self, segment: impl Into<String>, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.push(segment);
+        let out = f(self);
+        self.pop();
+        out
+    }
+}
+
+impl core::fmt::Display for ModulePath {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.segments.join("."))
+    }
+}
+
+/// Hears about long-running work: one call per layer as it is factorised.
+///
+/// The library only reports; a program draws (a progress bar, a log line).
+///
+/// ```
+/// struct Log;
+/// impl pela::Progress for Log {
+///     fn on_layer_factorised(&self, path: &str, rank: usize, seconds: f64) {
+///         eprintln!("{path}: rank {rank} in {seconds:.2} s");
+///     }
+/// }
+/// ```
+pub trait Progress {
+    /// A layer was factorised at `rank`, taking `seconds`.
+    fn on_layer_factorised(&self, _path: &str, _rank: usize, _seconds: f64) {}
+}
+
+/// Reports nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// A conversion in progress: what [`LowRank::convert`](crate::LowRank::convert) is given.
+pub struct Conversion<'a> {
+    /// The rank plan.
+    pub plan: &'a RankPlan,
+    /// The path of the module being converted.
+    pub path: ModulePath,
+    /// The layers converted so far.
+    pub report: CompressionReport,
+    progress: &'a dyn Progress,
+}
+
+impl<'a> Conversion<'a> {
+    /// Starts a conversion at the root of a model.
+    pub fn new(plan: &'a RankPlan, progress: &'a dyn Progress) -> Self {
+        Self {
+            plan,
+            path: ModulePath::default(),
+            report: CompressionReport::default(),
+            progress,
+        }
+    }
+
+    /// Records a converted layer and tells the progress listener.
+    pub fn record(&mut self, layer: LayerReport, started: Instant) {
+        if let Some(rank) = layer.decision.rank() {
+            self.progress
+                .on_layer_factorised(&layer.path, rank, started.elapsed().as_secs_f64());
+        }
+        self.report.push(layer);
+    }
+
+    /// Runs `f` one level down, under `segment`.
+    pub fn within<R>(&mut self, segment: impl Into<String>, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.path.push(segment);
+        let out = f(self);
+        self.path.pop();
+        out
+    }
+}

@@ -1,0 +1,428 @@
+//! The runtime half of `#[derive(LowRank)]`: the traits a model and its twin implement, and
+//! their implementations for `Linear`, `Vec`, `Option` and arrays.
+//!
+//! Paths are built as Burn's record visitor builds them: a struct field adds its name, a `Vec`
+//! or array element its index, an `Option` nothing. So `blocks.3.mlp.fc1` in a
+//! [`RankPlan`] is the key of that layer in a Burn record or a safetensors file.
+
+use std::time::Instant;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::Linear;
+use burn::tensor::{Tensor, backend::Backend};
+
+use crate::conversion::{Conversion, ModulePath, NoProgress, Progress};
+use crate::{
+    CompressionReport, DenseReason, LayerDecision, LayerReport, LowRankLinear, PelaError, RankPlan,
+    RankRule, StudentLinear,
+};
+
+/// A module that can be turned into its low-rank student twin.
+///
+/// Implemented by `#[derive(LowRank)]` for your modules, and here for `Linear` (whose twin is
+/// a [`StudentLinear`]), `Vec`, `Option`, arrays and Burn's attention and transformer modules
+/// ([`crate::nn`]). Call [`to_low_rank`](Self::to_low_rank) on the teacher.
+///
+/// ```
+/// use burn::nn::{Linear, LinearConfig};
+/// use pela::{LowRank, RankPlan};
+/// type B = burn_ndarray::NdArray<f32>;
+///
+/// let layers: Vec<Linear<B>> = (0..2)
+///     .map(|_| LinearConfig::new(64, 64).init(&Default::default()))
+///     .collect();
+/// let (student, report) = layers.to_low_rank_with_report(&RankPlan::new(2.0))?;
+/// assert_eq!(student[1].rank(), Some(16));
+/// assert_eq!(report.layers[1].path, "1");
+/// # Ok::<(), pela::PelaError>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no low-rank twin",
+    label = "marked `#[low_rank]`, but `{Self}` does not implement `pela::LowRank`",
+    note = "add `#[derive(LowRank)]` to the definition of `{Self}`, or remove `#[low_rank]` to \
+            carry the field over unchanged"
+)]
+pub trait LowRank<B: Backend>: Module<B> {
+    /// The student type: every compressible `Linear` replaced by a [`StudentLinear`].
+    type Twin: LowRankStudent<B>;
+
+    /// Builds the twin, factorising each layer as `cx.plan` says. `rule` is a per-field
+    /// override from `#[low_rank(rank = N)]` / `#[low_rank(ratio = K)]` on an enclosing field.
+    fn convert(
+        &self,
+        cx: &mut Conversion<'_>,
+        rule: Option<RankRule>,
+    ) -> Result<Self::Twin, PelaError>;
+
+    /// Calls `f` with the path of every compressible `Linear` of the teacher.
+    fn visit_linears<'a>(&'a self, path: &mut ModulePath, f: &mut dyn FnMut(&str, &'a Linear<B>));
+
+    /// Calls `f` with every (path, teacher layer, student layer) pair.
+    fn visit_pairs<'a>(
+        &'a self,
+        twin: &'a Self::Twin,
+        path: &mut ModulePath,
+        f: &mut dyn FnMut(&str, &'a Linear<B>, &'a StudentLinear<B>),
+    );
+
+    /// The low-rank student, SVD-initialised as `plan` says.
+    ///
+    /// # Errors
+    /// An invalid plan, a plan pattern that matches no module of the model, or a layer that
+    /// cannot be factorised as asked (see [`RankPlan::decide`] and [`crate::factorize`]).
+    fn to_low_rank(&self, plan: &RankPlan) -> Result<Self::Twin, PelaError> {
+        Ok(self.to_low_rank_with_report(plan)?.0)
+    }
+
+    /// The student and the report of its conversion.
+    fn to_low_rank_with_report(
+        &self,
+        plan: &RankPlan,
+    ) -> Result<(Self::Twin, CompressionReport), PelaError> {
+        self.to_low_rank_with_progress(plan, &NoProgress)
+    }
+
+    /// The student and its report, telling `progress` about each layer as it is factorised.
+    fn to_low_rank_with_progress(
+        &self,
+        plan: &RankPlan,
+        progress: &dyn Progress,
+    ) -> Result<(Self::Twin, CompressionReport), PelaError> {
+        plan.validate()?;
+        let paths = module_paths(self);
+        plan.check_patterns(paths.iter().map(String::as_str))?;
+        let mut cx = Conversion::new(plan, progress);
+        let twin = self.convert(&mut cx, None)?;
+        let listed: usize = cx
+            .report
+            .layers
+            .iter()
+            .map(LayerReport::params_before)
+            .sum();
+        let other = self.num_params().saturating_sub(listed);
+        Ok((twin, cx.report.with_other_params(other)))
+    }
+
+    /// The (path, teacher layer, student layer) pairs, in model order.
+    fn pairs<'a>(&'a self, twin: &'a Self::Twin) -> Vec<LayerPair<'a, B>> {
+        let mut pairs = Vec::new();
+        self.visit_pairs(
+            twin,
+            &mut ModulePath::default(),
+            &mut |path, teacher, student| {
+                pairs.push(LayerPair {
+                    path: path.to_string(),
+                    teacher,
+                    student,
+                })
+            },
+        );
+        pairs
+    }
+}
+
+/// A low-rank student twin: walks its layers. Implemented by the twins `#[derive(LowRank)]`
+/// generates, and for [`StudentLinear`], `Vec`, `Option` and arrays.
+pub trait LowRankStudent<B: Backend>: Module<B> {
+    /// Calls `f` with the path of every [`StudentLinear`] (dense or low-rank).
+    fn visit_student_linears<'a>(
+        &'a self,
+        path: &mut ModulePath,
+        f: &mut dyn FnMut(&str, &'a StudentLinear<B>),
+    );
+
+    /// The low-rank layers of the student with their paths, in model order.
+    fn low_rank_layers(&self) -> Vec<(String, &LowRankLinear<B>)> {
+        let mut layers = Vec::new();
+        self.visit_student_linears(&mut ModulePath::default(), &mut |path, layer| {
+            if let Some(low_rank) = layer.as_low_rank() {
+                layers.push((path.to_string(), low_rank));
+            }
+        });
+        layers
+    }
+}
+
+/// One compressible layer of a teacher and its counterpart in the student.
+#[derive(Debug)]
+pub struct LayerPair<'a, B: Backend> {
+    /// Module path.
+    pub path: String,
+    /// The teacher's dense layer.
+    pub teacher: &'a Linear<B>,
+    /// The student's layer.
+    pub student: &'a StudentLinear<B>,
+}
+
+/// Every module path of `module` that holds parameters, and all their prefixes.
+pub(crate) fn module_paths<B: Backend, M: Module<B>>(module: &M) -> Vec<String> {
+    struct Paths {
+        stack: Vec<String>,
+        out: std::collections::BTreeSet<String>,
+    }
+    impl<B: Backend> ModuleVisitor<B> for Paths {
+        fn enter_module(&mut self, name: &str, container_type: &str) {
+            // Enum variants (`Enum:StudentLinear` → `LowRank`) are not part of the path.
+            if !container_type.starts_with("Enum:") {
+                self.stack.push(name.to_string());
+            }
+        }
+        fn exit_module(&mut self, _name: &str, container_type: &str) {
+            if !container_type.starts_with("Enum:") {
+                self.stack.pop();
+            }
+        }
+        fn visit_float<const D: usize>(&mut self, _param: &Param<Tensor<B, D>>) {
+            for depth in 1..=self.stack.len() {
+                self.out.insert(self.stack[..depth].join("."));
+            }
+        }
+    }
+    let mut paths = Paths {
+        stack: Vec::new(),
+        out: Default::default(),
+    };
+    module.visit(&mut paths);
+    paths.out.into_iter().collect()
+}
+
+impl<B: Backend> LowRank<B> for Linear<B> {
+    type Twin = StudentLinear<B>;
+
+    fn convert(
+        &self,
+        cx: &mut Conversion<'_>,
+        rule: Option<RankRule>,
+    ) -> Result<StudentLinear<B>, PelaError> {
+        let started = Instant::now();
+        let path = cx.path.to_string();
+        let [d_input, d_output] = self.weight.dims();
+        let bias = self.bias.is_some();
+        match cx.plan.decide_with(&path, d_input, d_output, rule)? {
+            LayerDecision::LowRank { rank } => {
+                let (low_rank, error) = LowRankLinear::from_linear(&path, self, rank)?;
+                let report = LayerReport::low_rank(path, d_input, d_output, bias, rank, error);
+                cx.record(report, started);
+                Ok(StudentLinear::LowRank(low_rank))
+            }
+            LayerDecision::Dense(reason) => {
+                cx.record(
+                    LayerReport::dense(path, d_input, d_output, bias, reason),
+                    started,
+                );
+                Ok(StudentLinear::Dense(self.clone()))
+            }
+        }
+    }
+
+    fn visit_linears<'a>(&'a self, path: &mut ModulePath, f: &mut dyn FnMut(&str, &'a Linear<B>)) {
+        f(&path.to_string(), self);
+    }
+
+    fn visit_pairs<'a>(
+        &'a self,
+        twin: &'a StudentLinear<B>,
+        path: &mut ModulePath,
+        f: &mut dyn FnMut(&str, &'a Linear<B>, &'a StudentLinear<B>),
+    ) {
+        f(&path.to_string(), self, twin);
+    }
+}
+
+impl<B: Backend> LowRankStudent<B> for StudentLinear<B> {
+    fn visit_student_linears<'a>(
+        &'a self,
+        path: &mut ModulePath,
+        f: &mut dyn FnMut(&str, &'a StudentLinear<B>),
+    ) {
+        f(&path.to_string(), self);
+    }
+}
+
+impl<B: Backend, T: LowRank<B>> LowRank<B> for Vec<T> {
+    type Twin = Vec<T::Twin>;
+
+    fn convert(
+        &self,
+        cx: &mut Conversion<'_>,
+        rule: Option<RankRule>,
+    ) -> Result<Vec<T::Twin>, PelaError> {
+        self.iter()
+            .enumerate()
+            .map(|(i, item)| cx.within(i.to_string(), |cx| item.convert(cx, rule)))
+            .collect()
+    }
+
+    fn visit_linears<'a>(&'a self, path: &mut ModulePath, f: &mut dyn FnMut(&str, &'a Linear<B>)) {
+        for (i, item) in self.iter().enumerate() {
+            path.within(i.to_string(), |path| item.visit_linears(path, f));
+        }
+    }
+
+    fn visit_pairs<'a>(
+        &'a self,
+        twin: &'a Vec<T::Twin>,
+        path: &mut ModulePath,
+        f: &mut dyn FnMut(&str, &'a Linear<B>, &'a StudentLinear<B>),
+    ) {
+        for (i, (item, twin)) in self.iter().zip(twin).enumerate() {
+            path.within(i.to_string(), |path| item.visit_pairs(twin, path, f));
+        }
+    }
+}
+
+impl<B: Backend, S: LowRankStudent<B>> LowRankStudent<B> for Vec<S> {
+    fn visit_student_linears<'a>(
+        &'a self,
+        path: &mut ModulePath,
+        f: &mut dyn FnMut(&str, &'a StudentLinear<B>),
+    ) {
+        for (i, item) in self.iter().enumerate() {
+            path.within(i.to_string(), |path| item.visit_student_linears(path, f));
+        }
+    }
+}
+
+impl<B: Backend, T: LowRank<B>, const N: usize> LowRank<B> for [T; N] {
+    type Twin = [T::Twin; N];
+
+    fn convert(
+        &self,
+        cx: &mut Conversion<'_>,
+        rule: Option<RankRule>,
+    ) -> Result<[T::Twin; N], PelaError> {
+        let twins = self
+            .iter()
+            .enumerate()
+            .map(|(i, item)| cx.within(i.to_string(), |cx| item.convert(cx, rule)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(twins
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one twin per element of [T; N]")))
+    }
+
+    fn visit_linears<'a>(&'a self, path: &mut ModulePath, f: &mut dyn FnMut(&str, &'a Linear<B>)) {
+        for (i, item) in self.iter().enumerate() {
+            path.within(i.to_string(), |path| item.visit_linears(path, f));
+        }
+    }
+
+    fn visit_pairs<'a>(
+        &'a self,
+        twin: &'a [T::Twin; N],
+        path: &mut ModulePath,
+        f: &mut dyn FnMut(&str, &'a Linear<B>, &'a StudentLinear<B>),
+    ) {
+        for (i, (item, twin)) in self.iter().zip(twin).enumerate() {
+            path.within(i.to_string(), |path| item.visit_pairs(twin, path, f));
+        }
+    }
+}
+
+impl<B: Backend, S: LowRankStudent<B>, const N: usize> LowRankStudent<B> for [S; N] {
+    fn visit_student_linears<'a>(
+        &'a self,
+        path: &mut ModulePath,
+        f: &mut dyn FnMut(&str, &'a StudentLinear<B>),
+    ) {
+        for (i, item) in self.iter().enumerate() {
+            path.within(i.to_string(), |path| item.visit_student_linears(path, f));
+        }
+    }
+}
+
+impl<B: Backend, T: LowRank<B>> LowRank<B> for Option<T> {
+    type Twin = Option<T::Twin>;
+
+    fn convert(
+        &self,
+        cx: &mut Conversion<'_>,
+        rule: Option<RankRule>,
+    ) -> Result<Option<T::Twin>, PelaError> {
+        self.as_ref().map(|item| item.convert(cx, rule)).transpose()
+    }
+
+    fn visit_linears<'a>(&'a self, path: &mut ModulePath, f: &mut dyn FnMut(&str, &'a Linear<B>)) {
+        if let Some(item) = self {
+            item.visit_linears(path, f);
+        }
+    }
+
+    fn visit_pairs<'a>(
+        &'a self,
+        twin: &'a Option<T::Twin>,
+        path: &mut ModulePath,
+        f: &mut dyn FnMut(&str, &'a Linear<B>, &'a StudentLinear<B>),
+    ) {
+        if let (Some(item), Some(twin)) = (self, twin) {
+            item.visit_pairs(twin, path, f);
+        }
+    }
+}
+
+impl<B: Backend, S: LowRankStudent<B>> LowRankStudent<B> for Option<S> {
+    fn visit_student_linears<'a>(
+        &'a self,
+        path: &mut ModulePath,
+        f: &mut dyn FnMut(&str, &'a StudentLinear<B>),
+    ) {
+        if let Some(item) = self {
+            item.visit_student_linears(path, f);
+        }
+    }
+}
+
+/// Records a `#[low_rank(skip)]` `Linear` field in the report, as kept dense.
+pub fn record_skipped_linear<B: Backend>(cx: &mut Conversion<'_>, linear: &Linear<B>) {
+    let [d_input, d_output] = linear.weight.dims();
+    let report = LayerReport::dense(
+        cx.path.to_string(),
+        d_input,
+        d_output,
+        linear.bias.is_some(),
+        DenseReason::Skipped,
+    );
+    cx.record(report, Instant::now());
+}
+
+/// Compares a teacher with its student as they are now (after training too): one row per
+/// layer pair, with the error of the student's weight against the teacher's.
+///
+/// # Errors
+/// [`PelaError::NonFiniteWeight`] when a weight holds NaN or infinity.
+///
+/// ```
+/// use burn::nn::{Linear, LinearConfig};
+/// use pela::{LowRank, RankPlan};
+/// type B = burn_ndarray::NdArray<f32>;
+///
+/// let teacher: Vec<Linear<B>> = vec![LinearConfig::new(32, 32).init(&Default::default())];
+/// let student = teacher.to_low_rank(&RankPlan::new(2.0))?;
+/// let report = pela::report(&teacher, &student)?;
+/// assert_eq!(report.totals().params_after, 8 * 64 + 32);
+/// # Ok::<(), pela::PelaError>(())
+/// ```
+pub fn report<B: Backend, M: LowRank<B>>(
+    teacher: &M,
+    student: &M::Twin,
+) -> Result<CompressionReport, PelaError> {
+    let mut layers = Vec::new();
+    for pair in teacher.pairs(student) {
+        let [d_input, d_output] = pair.teacher.weight.dims();
+        let bias = pair.teacher.bias.is_some();
+        let row = match pair.student.as_low_rank() {
+            Some(low_rank) => {
+                let w = crate::svd::to_array(&pair.path, pair.teacher.weight.val())?;
+                let u = crate::svd::to_array(&pair.path, low_rank.u.val())?;
+                let v = crate::svd::to_array(&pair.path, low_rank.v.val())?;
+                let error = crate::ReconstructionError::measure(w.view(), u.view(), v.view());
+                LayerReport::low_rank(pair.path, d_input, d_output, bias, low_rank.rank(), error)
+            }
+            None => LayerReport::dense(pair.path, d_input, d_output, bias, DenseReason::Kept),
+        };
+        layers.push(row);
+    }
+    let listed: usize = layers.iter().map(LayerReport::params_before).sum();
+    let other = teacher.num_params().saturating_sub(listed);
+    Ok(CompressionReport::new(layers).with_other_params(other))
+}
