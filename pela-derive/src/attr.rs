@@ -82,7 +82,7 @@ pub fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttr {
                 let ratio = number(&expr).ok_or_else(|| {
                     syn::Error::new(expr.span(), "`ratio` takes a number literal, e.g. `ratio = 3.0`")
                 })?;
-                if !(ratio > 1.0) {
+                if ratio.is_nan() || ratio <= 1.0 {
                     return Err(syn::Error::new(
                         expr.span(),
                         "the compression ratio κ must be greater than 1 (κ = 2 halves the layer)",
