@@ -163,11 +163,7 @@ fn generate(c: &Container<'_>) -> TokenStream {
                     &'__a self,
                     twin: &'__a Self::Twin,
                     path: &mut #krate::ModulePath,
-                    f: &mut dyn ::core::ops::FnMut(
-                        &str,
-                        &'__a #krate::__private::Linear<B>,
-                        &'__a #krate::StudentLinear<B>,
-                    ),
+                    f: &mut dyn ::core::ops::FnMut(#krate::LayerPair<'__a, B>),
                 ) {
                     #(#visit_pairs)*
                 }

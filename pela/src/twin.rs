@@ -57,12 +57,12 @@ pub trait LowRank<B: Backend>: Module<B> {
     /// Calls `f` with the path of every compressible `Linear` of the teacher.
     fn visit_linears<'a>(&'a self, path: &mut ModulePath, f: &mut dyn FnMut(&str, &'a Linear<B>));
 
-    /// Calls `f` with every (path, teacher layer, student layer) pair.
+    /// Calls `f` with every pair of teacher and student layers.
     fn visit_pairs<'a>(
         &'a self,
         twin: &'a Self::Twin,
         path: &mut ModulePath,
-        f: &mut dyn FnMut(&str, &'a Linear<B>, &'a StudentLinear<B>),
+        f: &mut dyn FnMut(LayerPair<'a, B>),
     );
 
     /// The low-rank student, SVD-initialised as `plan` says.
@@ -103,20 +103,12 @@ pub trait LowRank<B: Backend>: Module<B> {
         Ok((twin, cx.report.with_other_params(other)))
     }
 
-    /// The (path, teacher layer, student layer) pairs, in model order.
+    /// The pairs of teacher and student layers, in model order.
     fn pairs<'a>(&'a self, twin: &'a Self::Twin) -> Vec<LayerPair<'a, B>> {
         let mut pairs = Vec::new();
-        self.visit_pairs(
-            twin,
-            &mut ModulePath::default(),
-            &mut |path, teacher, student| {
-                pairs.push(LayerPair {
-                    path: path.to_string(),
-                    teacher,
-                    student,
-                })
-            },
-        );
+        self.visit_pairs(twin, &mut ModulePath::default(), &mut |pair| {
+            pairs.push(pair)
+        });
         pairs
     }
 }
@@ -223,9 +215,13 @@ impl<B: Backend> LowRank<B> for Linear<B> {
         &'a self,
         twin: &'a StudentLinear<B>,
         path: &mut ModulePath,
-        f: &mut dyn FnMut(&str, &'a Linear<B>, &'a StudentLinear<B>),
+        f: &mut dyn FnMut(LayerPair<'a, B>),
     ) {
-        f(&path.to_string(), self, twin);
+        f(LayerPair {
+            path: path.to_string(),
+            teacher: self,
+            student: twin,
+        });
     }
 }
 
@@ -263,7 +259,7 @@ impl<B: Backend, T: LowRank<B>> LowRank<B> for Vec<T> {
         &'a self,
         twin: &'a Vec<T::Twin>,
         path: &mut ModulePath,
-        f: &mut dyn FnMut(&str, &'a Linear<B>, &'a StudentLinear<B>),
+        f: &mut dyn FnMut(LayerPair<'a, B>),
     ) {
         for (i, (item, twin)) in self.iter().zip(twin).enumerate() {
             path.within(i.to_string(), |path| item.visit_pairs(twin, path, f));
@@ -311,7 +307,7 @@ impl<B: Backend, T: LowRank<B>, const N: usize> LowRank<B> for [T; N] {
         &'a self,
         twin: &'a [T::Twin; N],
         path: &mut ModulePath,
-        f: &mut dyn FnMut(&str, &'a Linear<B>, &'a StudentLinear<B>),
+        f: &mut dyn FnMut(LayerPair<'a, B>),
     ) {
         for (i, (item, twin)) in self.iter().zip(twin).enumerate() {
             path.within(i.to_string(), |path| item.visit_pairs(twin, path, f));
@@ -352,7 +348,7 @@ impl<B: Backend, T: LowRank<B>> LowRank<B> for Option<T> {
         &'a self,
         twin: &'a Option<T::Twin>,
         path: &mut ModulePath,
-        f: &mut dyn FnMut(&str, &'a Linear<B>, &'a StudentLinear<B>),
+        f: &mut dyn FnMut(LayerPair<'a, B>),
     ) {
         if let (Some(item), Some(twin)) = (self, twin) {
             item.visit_pairs(twin, path, f);

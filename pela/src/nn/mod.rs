@@ -83,7 +83,7 @@ macro_rules! low_rank_twin {
                 &'a self,
                 twin: &'a $twin<B>,
                 path: &mut crate::ModulePath,
-                f: &mut dyn FnMut(&str, &'a burn::nn::Linear<B>, &'a crate::StudentLinear<B>),
+                f: &mut dyn FnMut(crate::LayerPair<'a, B>),
             ) {
                 $(path.within(stringify!($field), |path| {
                     crate::LowRank::visit_pairs(&self.$field, &twin.$field, path, f)
