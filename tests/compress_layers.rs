@@ -3,32 +3,32 @@
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::backend::Backend;
+mod common;
 use burn::tensor::{Distribution, Tensor, Tolerance};
-use burn_ndarray::NdArray;
 use pela::{CompressionReport, LayerDecision, LayerReport, LowRankLinear, RankPlan};
 
-type B = NdArray<f32>;
+type B = common::Cpu;
 
 /// A stack of layers with the shapes of a small Transformer block's linears.
 fn layers() -> Vec<(String, Linear<B>)> {
     let device = Default::default();
-    B::seed(&device, 2024);
-    [
+    let shapes = [
         ("attn.qkv", 96, 288),
         ("attn.proj", 96, 96),
         ("mlp.fc1", 96, 384),
         ("mlp.fc2", 384, 96),
         ("head", 96, 5),
-    ]
-    .into_iter()
-    .map(|(name, d_in, d_out)| {
-        (
-            name.to_string(),
-            LinearConfig::new(d_in, d_out).init(&device),
-        )
+    ];
+    common::seeded(2024, || {
+        shapes
+            .into_iter()
+            .map(|(name, d_in, d_out)| {
+                let layer = LinearConfig::new(d_in, d_out).init(&device);
+                let _drawn = (layer.weight.val(), layer.bias.as_ref().map(|b| b.val()));
+                (name.to_string(), layer)
+            })
+            .collect()
     })
-    .collect()
 }
 
 /// The layers of [`layers`], each with its student (`None`: kept dense), and the report.
@@ -101,11 +101,12 @@ fn full_rank_students_reproduce_the_teachers() {
         report,
     } = compress(&plan);
     let device = Default::default();
-    B::seed(&device, 7);
     for ((teacher, student), layer) in teachers.iter().zip(students.iter()).zip(&report.layers) {
         let Some(student) = student else { continue };
         let [d_in, _] = teacher.weight.dims();
-        let x = Tensor::<B, 3>::random([2, 7, d_in], Distribution::Normal(0.0, 1.0), &device);
+        let x = common::seeded(7, || {
+            Tensor::<B, 3>::random([2, 7, d_in], Distribution::Normal(0.0, 1.0), &device)
+        });
         student
             .forward(x.clone())
             .into_data()

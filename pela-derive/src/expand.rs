@@ -27,9 +27,13 @@ fn rule_tokens(krate: &syn::Path, rule: &Option<Rule>) -> TokenStream {
 /// The twin's type for a field.
 fn twin_type(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
     let ty = field.ty;
-    match field.kind {
+    match &field.kind {
         FieldKind::Factorise(_) => quote_spanned!(ty.span()=> #krate::StudentLinear<B>),
-        FieldKind::Nested(_) => {
+        FieldKind::Nested {
+            spelled: Some(twin),
+            ..
+        } => quote_spanned!(ty.span()=> #twin),
+        FieldKind::Nested { spelled: None, .. } => {
             quote_spanned!(ty.span()=> <#ty as #krate::LowRank<B>>::Twin)
         }
         FieldKind::Keep { .. } => quote!(#ty),
@@ -47,16 +51,42 @@ fn generate(c: &Container<'_>) -> TokenStream {
     } = c;
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
 
-    // Nested fields of a generic type need `T: LowRank<B>` spelled out.
-    let mut where_clause = where_clause
+    // With generic parameters besides `B`, the impls hold where Burn's own impls do, and each
+    // nested field of a generic type states the twin it converts to.
+    let mut teacher_where = where_clause
         .cloned()
         .unwrap_or_else(|| syn::parse_quote!(where));
-    for field in fields.iter() {
-        if matches!(field.kind, FieldKind::Nested(_)) && field.is_generic {
-            let ty = field.ty;
-            where_clause
-                .predicates
-                .push(syn::parse_quote!(#ty: #krate::LowRank<B>));
+    let mut student_where = teacher_where.clone();
+    if c.has_type_params() {
+        teacher_where
+            .predicates
+            .push(syn::parse_quote!(Self: burn::module::Module<B>));
+        teacher_where
+            .predicates
+            .push(syn::parse_quote!(#twin #ty_generics: #krate::LowRankStudent<B>));
+        student_where
+            .predicates
+            .push(syn::parse_quote!(Self: burn::module::Module<B>));
+        for field in fields.iter().filter(|f| f.generic) {
+            if matches!(field.kind, FieldKind::Keep { .. }) {
+                let ty = field.ty;
+                teacher_where
+                    .predicates
+                    .push(syn::parse_quote!(#ty: ::core::clone::Clone));
+            }
+            if let FieldKind::Nested {
+                spelled: Some(spelled),
+                ..
+            } = &field.kind
+            {
+                let ty = field.ty;
+                teacher_where
+                    .predicates
+                    .push(syn::parse_quote!(#ty: #krate::LowRank<B, Twin = #spelled>));
+                student_where
+                    .predicates
+                    .push(syn::parse_quote!(#spelled: #krate::LowRankStudent<B>));
+            }
         }
     }
 
@@ -73,7 +103,7 @@ fn generate(c: &Container<'_>) -> TokenStream {
         let segment = name.to_string();
         let ty = field.ty;
         match &field.kind {
-            FieldKind::Factorise(rule) | FieldKind::Nested(rule) => {
+            FieldKind::Factorise(rule) | FieldKind::Nested { rule, .. } => {
                 let own = rule_tokens(krate, rule);
                 quote_spanned! {ty.span()=>
                     let #name = cx.within(#segment, |cx| {
@@ -139,7 +169,7 @@ fn generate(c: &Container<'_>) -> TokenStream {
 
         const _: () = {
             #[automatically_derived]
-            impl #impl_generics #krate::LowRank<B> for #ident #ty_generics #where_clause {
+            impl #impl_generics #krate::LowRank<B> for #ident #ty_generics #teacher_where {
                 type Twin = #twin #ty_generics;
 
                 fn convert(
@@ -170,7 +200,7 @@ fn generate(c: &Container<'_>) -> TokenStream {
             }
 
             #[automatically_derived]
-            impl #impl_generics #krate::LowRankStudent<B> for #twin #ty_generics #where_clause {
+            impl #impl_generics #krate::LowRankStudent<B> for #twin #ty_generics #student_where {
                 fn visit_student_linears<'__a>(
                     &'__a self,
                     path: &mut #krate::ModulePath,

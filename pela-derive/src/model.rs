@@ -27,15 +27,77 @@ pub struct Field<'a> {
     /// Doc comments and `#[module(...)]` attributes, copied onto the twin's field.
     pub copied_attrs: Vec<&'a Attribute>,
     /// Whether the type mentions a type parameter other than `B`.
-    pub is_generic: bool,
+    pub generic: bool,
+}
+
+/// Burn modules whose twins `pela::nn` provides.
+const BURN_NN_TWINS: [&str; 4] = [
+    "MultiHeadAttention",
+    "PositionWiseFeedForward",
+    "TransformerEncoderLayer",
+    "TransformerEncoder",
+];
+
+/// The twin of a nested field's type, spelled out: `Vec<Block<B, A>>` → `Vec<BlockLowRank<B, A>>`.
+///
+/// Used for types that mention a generic parameter, where the projection
+/// `<T as LowRank<B>>::Twin` would need a `where` clause on the twin struct that
+/// `#[derive(Module)]` does not accept. The twin of a user type `X` is `XLowRank` at the same
+/// path, so it must be in scope where `X` is.
+pub fn spelled_twin(ty: &Type, krate: &Path) -> Result<Type, syn::Error> {
+    let unsupported = || {
+        syn::Error::new_spanned(
+            ty,
+            "a `#[low_rank]` field of a generic type must be a module, or a `Vec`, `Option` or \
+             array of one; wrap other shapes in a struct deriving `LowRank`",
+        )
+    };
+    match ty {
+        Type::Array(array) => {
+            let mut array = array.clone();
+            *array.elem = spelled_twin(&array.elem, krate)?;
+            Ok(Type::Array(array))
+        }
+        Type::Paren(inner) => spelled_twin(&inner.elem, krate),
+        Type::Path(path) if path.qself.is_none() => {
+            let mut path = path.clone();
+            let last = path.path.segments.last_mut().ok_or_else(unsupported)?;
+            let name = last.ident.to_string();
+            if name == "Vec" || name == "Option" {
+                let syn::PathArguments::AngleBracketed(args) = &mut last.arguments else {
+                    return Err(unsupported());
+                };
+                for arg in args.args.iter_mut() {
+                    if let syn::GenericArgument::Type(inner) = arg {
+                        *inner = spelled_twin(inner, krate)?;
+                    }
+                }
+                Ok(Type::Path(path))
+            } else if name == "Linear" {
+                Ok(syn::parse_quote!(#krate::StudentLinear<B>))
+            } else if BURN_NN_TWINS.contains(&name.as_str()) {
+                let twin = Ident::new(&format!("{name}LowRank"), last.ident.span());
+                let args = &last.arguments;
+                Ok(syn::parse_quote!(#krate::nn::#twin #args))
+            } else {
+                last.ident = twin_ident(&last.ident);
+                Ok(Type::Path(path))
+            }
+        }
+        _ => Err(unsupported()),
+    }
 }
 
 /// What the twin does with a field.
 pub enum FieldKind {
     /// A `Linear<B>`: becomes a `StudentLinear<B>`.
     Factorise(Option<Rule>),
-    /// A module marked `#[low_rank]`: becomes its own twin.
-    Nested(Option<Rule>),
+    /// A module marked `#[low_rank]`: becomes its own twin; `spelled` holds the twin's type
+    /// written out, for types that mention a generic parameter.
+    Nested {
+        rule: Option<Rule>,
+        spelled: Option<Type>,
+    },
     /// Carried over unchanged; `skipped_linear` when it is a `Linear` marked `skip`.
     Keep { skipped_linear: bool },
 }
@@ -76,6 +138,16 @@ fn mentions_type_param(ty: &Type, generics: &Generics) -> bool {
     };
     finder.visit_type(ty);
     finder.found
+}
+
+impl Container<'_> {
+    /// Whether the struct has type parameters besides `B`.
+    pub fn has_type_params(&self) -> bool {
+        self.generics
+            .params
+            .iter()
+            .any(|p| matches!(p, GenericParam::Type(t) if t.ident != "B"))
+    }
 }
 
 impl<'a> Container<'a> {
@@ -133,6 +205,7 @@ impl<'a> Container<'a> {
         let mut fields = Vec::new();
         for field in named.iter().flat_map(|n| n.named.iter()) {
             let field_attr = attr::field(&field.attrs, &mut errors);
+            let generic = mentions_type_param(&field.ty, &input.generics);
             let linear = is_linear(&field.ty);
             let kind = if field_attr.skip {
                 FieldKind::Keep {
@@ -141,7 +214,21 @@ impl<'a> Container<'a> {
             } else if linear {
                 FieldKind::Factorise(field_attr.rule)
             } else if field_attr.nested {
-                FieldKind::Nested(field_attr.rule)
+                let spelled = if generic {
+                    match spelled_twin(&field.ty, &krate) {
+                        Ok(ty) => Some(ty),
+                        Err(error) => {
+                            errors.push(error);
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
+                FieldKind::Nested {
+                    rule: field_attr.rule,
+                    spelled,
+                }
             } else {
                 FieldKind::Keep {
                     skipped_linear: false,
@@ -158,7 +245,7 @@ impl<'a> Container<'a> {
                 ty: &field.ty,
                 kind,
                 copied_attrs,
-                is_generic: mentions_type_param(&field.ty, &input.generics),
+                generic,
             });
         }
         errors.finish()?;

@@ -164,3 +164,15 @@ struct ReadmeDoctests;
 pub(crate) type TestBackend = burn_ndarray::NdArray<f32>;
 #[cfg(test)]
 pub(crate) type TestAutodiffBackend = burn::backend::Autodiff<TestBackend>;
+
+/// Runs `draw` right after seeding Burn's global generator, under a lock: tests run in
+/// parallel threads and would otherwise interleave their draws. `draw` must read every random
+/// tensor it creates (a lazily initialised `Param` draws when first read).
+#[cfg(test)]
+pub(crate) fn seeded<T>(seed: u64, draw: impl FnOnce() -> T) -> T {
+    use burn::tensor::backend::Backend;
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    TestBackend::seed(&Default::default(), seed);
+    draw()
+}

@@ -248,15 +248,17 @@ mod tests {
     type B = TestBackend;
 
     fn dense(d_input: usize, d_output: usize, seed: u64) -> Linear<B> {
-        let device = Default::default();
-        B::seed(&device, seed);
-        LinearConfig::new(d_input, d_output).init(&device)
+        crate::seeded(seed, || {
+            let layer = LinearConfig::new(d_input, d_output).init(&Default::default());
+            let _drawn = (layer.weight.val(), layer.bias.as_ref().map(|b| b.val()));
+            layer
+        })
     }
 
     fn input(shape: [usize; 3], seed: u64) -> Tensor<B, 3> {
-        let device = Default::default();
-        B::seed(&device, seed);
-        Tensor::random(shape, Distribution::Normal(0.0, 1.0), &device)
+        crate::seeded(seed, || {
+            Tensor::random(shape, Distribution::Normal(0.0, 1.0), &Default::default())
+        })
     }
 
     #[test]

@@ -191,9 +191,13 @@ mod tests {
     type B = TestBackend;
 
     fn random(rows: usize, cols: usize, seed: u64) -> Tensor<B, 2> {
-        let device = Default::default();
-        B::seed(&device, seed);
-        Tensor::random([rows, cols], Distribution::Normal(0.0, 1.0), &device)
+        crate::seeded(seed, || {
+            Tensor::random(
+                [rows, cols],
+                Distribution::Normal(0.0, 1.0),
+                &Default::default(),
+            )
+        })
     }
 
     /// `Q` with orthonormal columns, from a seeded Gram–Schmidt on a random matrix.

@@ -89,6 +89,9 @@ pub trait LowRank<B: Backend>: Module<B> {
         progress: &dyn Progress,
     ) -> Result<(Self::Twin, CompressionReport), PelaError> {
         plan.validate()?;
+        // Also initialises lazily initialised parameters: a clone of an uninitialised `Param`
+        // would draw its own random values, and a kept layer of the student would silently
+        // differ from the teacher's.
         let paths = module_paths(self);
         plan.check_patterns(paths.iter().map(String::as_str))?;
         let mut cx = Conversion::new(plan, progress);
@@ -146,7 +149,8 @@ pub struct LayerPair<'a, B: Backend> {
     pub student: &'a StudentLinear<B>,
 }
 
-/// Every module path of `module` that holds parameters, and all their prefixes.
+/// Every module path of `module` that holds parameters, and all their prefixes. Reads every
+/// parameter, which initialises the lazily initialised ones.
 pub(crate) fn module_paths<B: Backend, M: Module<B>>(module: &M) -> Vec<String> {
     struct Paths {
         stack: Vec<String>,
@@ -164,7 +168,8 @@ pub(crate) fn module_paths<B: Backend, M: Module<B>>(module: &M) -> Vec<String> 
                 self.stack.pop();
             }
         }
-        fn visit_float<const D: usize>(&mut self, _param: &Param<Tensor<B, D>>) {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let _initialised = param.val();
             for depth in 1..=self.stack.len() {
                 self.out.insert(self.stack[..depth].join("."));
             }
