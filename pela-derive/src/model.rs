@@ -96,7 +96,7 @@ pub enum FieldKind {
     /// written out, for types that mention a generic parameter.
     Nested {
         rule: Option<Rule>,
-        spelled: Option<Type>,
+        spelled: Option<Box<Type>>,
     },
     /// Carried over unchanged; `skipped_linear` when it is a `Linear` marked `skip`.
     Keep { skipped_linear: bool },
@@ -216,7 +216,7 @@ impl<'a> Container<'a> {
             } else if field_attr.nested {
                 let spelled = if generic {
                     match spelled_twin(&field.ty, &krate) {
-                        Ok(ty) => Some(ty),
+                        Ok(ty) => Some(Box::new(ty)),
                         Err(error) => {
                             errors.push(error);
                             None
