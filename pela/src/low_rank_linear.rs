@@ -1,7 +1,7 @@
 //! The low-rank replacement of `burn::nn::Linear`.
 
 use burn::config::Config;
-use burn::module::{Content, DisplaySettings, Initializer, Module, ModuleDisplay, Param};
+use burn::module::{Content, DisplaySettings, Initializer, Module, ModuleDisplay, Param, ParamId};
 use burn::nn::Linear;
 use burn::tensor::module::linear;
 use burn::tensor::{Tensor, backend::Backend};
@@ -69,6 +69,24 @@ pub struct LowRankLinear<B: Backend> {
     pub bias: Option<Param<Tensor<B, 1>>>,
 }
 
+/// A parameter holding `value` that trains once the module moves to an autodiff backend.
+///
+/// `Param::from_tensor` records the tensor's own `require_grad`, which is always false on a
+/// backend without autodiff, so `Module::train` would leave such a parameter frozen. Factors
+/// are computed on the CPU backend and trained on another: this keeps them trainable.
+pub(crate) fn trainable<B: Backend, const D: usize>(value: Tensor<B, D>) -> Param<Tensor<B, D>> {
+    let (device, shape) = (value.device(), value.shape());
+    let param = Param::uninitialized(
+        ParamId::new(),
+        move |_, require_grad| value.clone().set_require_grad(require_grad),
+        device,
+        true,
+        shape,
+    );
+    let _initialised = param.val();
+    param
+}
+
 impl LowRankLinearConfig {
     /// Initialises a new [`LowRankLinear`] with random factors.
     ///
@@ -121,9 +139,9 @@ impl<B: Backend> LowRankLinear<B> {
     ) -> Result<(Self, ReconstructionError), PelaError> {
         let factors = factorize(layer, linear.weight.val(), rank)?;
         let module = Self {
-            u: Param::from_tensor(factors.u),
-            v: Param::from_tensor(factors.v),
-            bias: linear.bias.as_ref().map(|b| Param::from_tensor(b.val())),
+            u: trainable(factors.u),
+            v: trainable(factors.v),
+            bias: linear.bias.as_ref().map(|b| trainable(b.val())),
         };
         Ok((module, factors.error))
     }
@@ -157,9 +175,9 @@ impl<B: Backend> LowRankLinear<B> {
             });
         }
         Ok(Self {
-            u: Param::from_tensor(u),
-            v: Param::from_tensor(v),
-            bias: bias.map(Param::from_tensor),
+            u: trainable(u),
+            v: trainable(v),
+            bias: bias.map(trainable),
         })
     }
 
@@ -211,8 +229,8 @@ impl<B: Backend> LowRankLinear<B> {
     /// to a runtime without low-rank layers.
     pub fn to_dense(&self) -> Linear<B> {
         Linear {
-            weight: Param::from_tensor(self.weight()),
-            bias: self.bias.as_ref().map(|b| Param::from_tensor(b.val())),
+            weight: trainable(self.weight()),
+            bias: self.bias.as_ref().map(|b| trainable(b.val())),
         }
     }
 
@@ -353,6 +371,18 @@ mod tests {
             format!("{layer}"),
             "LowRankLinear {d_input: 3, d_output: 5, rank: 2, bias: true, params: 21}"
         );
+    }
+
+    #[test]
+    fn factors_made_on_the_cpu_train_on_autodiff() {
+        use burn::module::AutodiffModule;
+        let (low_rank, _) = LowRankLinear::from_linear("fc", &dense(6, 4, 8), 2).unwrap();
+        let trained: LowRankLinear<TestAutodiffBackend> = low_rank.train();
+        let x = Tensor::<TestAutodiffBackend, 2>::ones([3, 6], &Default::default());
+        let grads = trained.forward(x).sum().backward();
+        assert!(trained.u.val().grad(&grads).is_some());
+        assert!(trained.bias.as_ref().unwrap().val().grad(&grads).is_some());
+        assert!(trained.valid().u.val().into_data().to_vec::<f32>().is_ok());
     }
 
     #[test]

@@ -10,9 +10,9 @@
 //! | `<name>.1.weight` | `[out, r]` | `V` |
 //! | `<name>.1.bias` | `[out]` | `bias` |
 
-use burn::module::Param;
 use burn::tensor::{Tensor, TensorData, backend::Backend};
 
+use crate::low_rank_linear::trainable;
 use crate::{LowRankLinear, PelaError};
 
 /// The keys of layer `name` in the authors' layout: `(down, up, bias)`.
@@ -112,12 +112,12 @@ impl<B: Backend> LowRankLinear<B> {
                     teacher: vec![d_output],
                 });
             }
-            Some(data) => Some(Param::from_tensor(Tensor::from_data(data, device))),
+            Some(data) => Some(trainable(Tensor::from_data(data, device))),
             None => None,
         };
         Ok(Self {
-            u: Param::from_tensor(down.transpose()),
-            v: Param::from_tensor(up),
+            u: trainable(down.transpose()),
+            v: trainable(up),
             bias,
         })
     }
