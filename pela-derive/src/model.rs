@@ -158,22 +158,23 @@ impl<'a> Container<'a> {
         let twin = attrs.twin.unwrap_or_else(|| twin_ident(&input.ident));
         let krate = attrs.krate.unwrap_or_else(|| syn::parse_quote!(::pela));
 
-        let has_backend = input
-            .generics
-            .params
-            .iter()
-            .any(|p| matches!(p, GenericParam::Type(t) if t.ident == "B"));
-        if !has_backend {
-            errors.push(syn::Error::new_spanned(
-                &input.ident,
-                "`#[derive(LowRank)]` needs the backend generic, named `B` as \
-                 `#[derive(Module)]` requires: `struct Name<B: Backend> { .. }`",
-            ));
-        }
-
         let named = match &input.data {
             Data::Struct(data) => match &data.fields {
-                Fields::Named(named) => Some(named),
+                Fields::Named(named) => {
+                    let has_backend = input
+                        .generics
+                        .params
+                        .iter()
+                        .any(|p| matches!(p, GenericParam::Type(t) if t.ident == "B"));
+                    if !has_backend {
+                        errors.push(syn::Error::new_spanned(
+                            &input.ident,
+                            "`#[derive(LowRank)]` needs the backend generic, named `B` as \
+                             `#[derive(Module)]` requires: `struct Name<B: Backend> { .. }`",
+                        ));
+                    }
+                    Some(named)
+                }
                 Fields::Unnamed(_) | Fields::Unit => {
                     errors.push(syn::Error::new_spanned(
                         &input.ident,

@@ -1,0 +1,11 @@
+use burn::nn::Linear;
+use burn::prelude::*;
+use pela::LowRank;
+
+#[derive(Module, LowRank, Debug)]
+pub struct Block<B: Backend> {
+    #[low_rank(rnak = 8)]
+    fc1: Linear<B>,
+}
+
+fn main() {}
