@@ -70,7 +70,7 @@ pub use plan::{
 pub use pytorch_layout::pytorch_keys;
 pub use report::{CompressionReport, LayerReport, ReportTotals};
 pub use student_linear::{StudentLinear, StudentLinearRecord};
-pub use svd::{Factorization, ReconstructionError, factorize};
+pub use svd::{Factorization, ReconstructionError, SvdMethod, factorize, factorize_with};
 pub use twin::{LayerPair, LowRank, LowRankStudent, report};
 
 /// Derives the low-rank student twin of a Burn module.

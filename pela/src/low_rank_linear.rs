@@ -7,7 +7,7 @@ use burn::tensor::module::linear;
 use burn::tensor::{Tensor, backend::Backend};
 
 use crate::plan::check_rank_range;
-use crate::svd::{ReconstructionError, factorize};
+use crate::svd::{ReconstructionError, SvdMethod, factorize_with};
 use crate::{PelaError, max_shrinking_rank};
 
 /// Configuration to create a [`LowRankLinear`] layer from scratch with
@@ -137,7 +137,20 @@ impl<B: Backend> LowRankLinear<B> {
         linear: &Linear<B>,
         rank: usize,
     ) -> Result<(Self, ReconstructionError), PelaError> {
-        let factors = factorize(layer, linear.weight.val(), rank)?;
+        Self::from_linear_with(layer, linear, rank, SvdMethod::Auto)
+    }
+
+    /// [`from_linear`](Self::from_linear) with a chosen [`SvdMethod`].
+    ///
+    /// # Errors
+    /// As [`from_linear`](Self::from_linear).
+    pub fn from_linear_with(
+        layer: &str,
+        linear: &Linear<B>,
+        rank: usize,
+        method: SvdMethod,
+    ) -> Result<(Self, ReconstructionError), PelaError> {
+        let factors = factorize_with(layer, linear.weight.val(), rank, method)?;
         let module = Self {
             u: trainable(factors.u),
             v: trainable(factors.v),

@@ -21,7 +21,7 @@ use burn::config::Config;
 use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
-use crate::PelaError;
+use crate::{PelaError, SvdMethod};
 
 /// The rank that compression ratio `ratio` (κ) gives a `[d_input, d_output]` layer:
 /// `floor(d_input · d_output / (κ · (d_input + d_output)))`, at least 1.
@@ -146,6 +146,10 @@ pub struct RankPlan {
     /// refused; a κ-derived rank is capped at full rank). Default: false.
     #[config(default = false)]
     pub allow_no_shrink: bool,
+    /// How the factor pairs are computed. Default: `SvdMethod::Auto` (randomized where it saves
+    /// work).
+    #[config(default = "SvdMethod::Auto")]
+    pub svd: SvdMethod,
 }
 
 /// What a [`RankPlan`] decides for one layer.

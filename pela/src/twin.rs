@@ -197,7 +197,8 @@ impl<B: Backend> LowRank<B> for Linear<B> {
         let bias = self.bias.is_some();
         match cx.plan.decide_with(&path, d_input, d_output, rule)? {
             LayerDecision::LowRank { rank } => {
-                let (low_rank, error) = LowRankLinear::from_linear(&path, self, rank)?;
+                let (low_rank, error) =
+                    LowRankLinear::from_linear_with(&path, self, rank, cx.plan.svd)?;
                 let report = LayerReport::low_rank(path, d_input, d_output, bias, rank, error);
                 cx.record(report, started);
                 Ok(StudentLinear::LowRank(low_rank))
