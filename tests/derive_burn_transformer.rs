@@ -184,3 +184,64 @@ fn one_distillation_step_lowers_feature_loss_and_trains_only_the_student() {
         student_before.len()
     );
 }
+
+/// `‖a − b‖ / ‖b‖` over the last block's features.
+fn relative_feature_error(student: Vec<Tensor<Cpu, 3>>, teacher: Vec<Tensor<Cpu, 3>>) -> f32 {
+    let (s, t) = (
+        student.last().unwrap().clone(),
+        teacher.last().unwrap().clone(),
+    );
+    ((s - t.clone()).square().sum().sqrt() / t.square().sum().sqrt()).into_scalar()
+}
+
+#[test]
+fn data_aware_initialisation_follows_the_teacher_more_closely() {
+    let teacher = teacher();
+    let batch = |seed| {
+        seeded(seed, || {
+            Tensor::<Cpu, 2>::random(
+                [8, 12],
+                Distribution::Uniform(0.0, VOCAB as f64),
+                &Default::default(),
+            )
+            .int()
+        })
+    };
+    // Calibrate through the twin's own forward (the generated layer hooks).
+    let calibration = teacher.calibration_twin().unwrap();
+    for seed in 100..104 {
+        calibration.forward_features(batch(seed));
+    }
+    let plan = RankPlan::new(4.0);
+    let (data_aware, report) = teacher.to_low_rank_data_aware(&plan, &calibration).unwrap();
+    let plain = teacher.to_low_rank(&plan).unwrap();
+
+    // Per layer, on the calibration inputs: the data-aware output error is the lower one.
+    for layer in report.layers.iter().filter(|l| !l.decision.is_dense()) {
+        let e = layer.output_error.unwrap();
+        assert!(e.data_aware <= e.plain + 1e-9, "{}: {e:?}", layer.path);
+    }
+    // On held-out batches, the whole student stays closer to the teacher.
+    let held_out = batch(200);
+    let (_, t) = teacher.forward_features(held_out.clone());
+    let (_, s_plain) = plain.forward_features(held_out.clone());
+    let (_, s_aware) = data_aware.forward_features(held_out);
+    let (plain_error, aware_error) = (
+        relative_feature_error(s_plain, t.clone()),
+        relative_feature_error(s_aware, t),
+    );
+    assert!(
+        aware_error < plain_error,
+        "data-aware {aware_error} vs plain {plain_error}"
+    );
+}
+
+#[test]
+fn data_aware_needs_a_calibrated_twin() {
+    let teacher = teacher();
+    let calibration = teacher.calibration_twin().unwrap();
+    let err = teacher
+        .to_low_rank_data_aware(&RankPlan::new(2.0), &calibration)
+        .unwrap_err();
+    assert!(err.to_string().contains("calibration batches"), "{err}");
+}

@@ -1,9 +1,22 @@
 //! The state threaded through a model's conversion and walks: the module path, the plan, the
 //! report being built, and progress.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
+use ndarray::Array2;
+
 use crate::{CompressionReport, LayerReport, RankPlan};
+
+/// What a conversion builds.
+pub(crate) enum Mode {
+    /// Factor pairs from the plain SVD of each weight.
+    Plain,
+    /// A calibration twin: every compressible layer dense, recording its inputs.
+    Calibrate,
+    /// Factor pairs from the data-aware SVD, with `XᵀX` by layer path.
+    DataAware(HashMap<String, Array2<f64>>),
+}
 
 /// A module path as Burn records spell it: field names and indices joined by `.`.
 ///
@@ -79,6 +92,7 @@ pub struct Conversion<'a> {
     /// The layers converted so far.
     pub report: CompressionReport,
     progress: &'a dyn Progress,
+    pub(crate) mode: Mode,
 }
 
 impl<'a> Conversion<'a> {
@@ -89,7 +103,13 @@ impl<'a> Conversion<'a> {
             path: ModulePath::default(),
             report: CompressionReport::default(),
             progress,
+            mode: Mode::Plain,
         }
+    }
+
+    pub(crate) fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
     }
 
     /// Records a converted layer and tells the progress listener.

@@ -169,6 +169,16 @@ pub enum PelaError {
         layer: String,
     },
 
+    /// A data-aware conversion asked for with a calibration twin that saw no inputs.
+    #[error(
+        "the calibration twin recorded no inputs for {layers:?}; run its forward on a few \
+         calibration batches before `to_low_rank_data_aware`"
+    )]
+    NotCalibrated {
+        /// The layers without inputs.
+        layers: Vec<String>,
+    },
+
     /// A tensor required by the authors' PyTorch layout is absent.
     #[error(
         "tensor `{key}` is missing from the state dict; expected the authors' layout \

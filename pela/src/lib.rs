@@ -39,6 +39,7 @@
 // Lets the derive's `::pela::…` paths resolve inside this crate too.
 extern crate self as pela;
 
+mod calibration;
 mod conversion;
 mod distill;
 mod error;
@@ -53,6 +54,7 @@ mod student_linear;
 mod svd;
 mod twin;
 
+pub use calibration::{CalibratingLinear, CalibratingLinearRecord, InputGram};
 pub use conversion::{Conversion, ModulePath, NoProgress, Progress};
 pub use distill::{Distill, DistillOutput};
 pub use error::PelaError;
@@ -70,7 +72,10 @@ pub use plan::{
 pub use pytorch_layout::pytorch_keys;
 pub use report::{CompressionReport, LayerReport, ReportTotals};
 pub use student_linear::{StudentLinear, StudentLinearRecord};
-pub use svd::{Factorization, ReconstructionError, SvdMethod, factorize, factorize_with};
+pub use svd::{
+    Factorization, OutputError, ReconstructionError, SvdMethod, factorize, factorize_data_aware,
+    factorize_with, output_error,
+};
 pub use twin::{LayerPair, LowRank, LowRankStudent, report};
 
 /// Derives the low-rank student twin of a Burn module.

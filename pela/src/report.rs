@@ -4,7 +4,7 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DenseReason, LayerDecision, ReconstructionError};
+use crate::{DenseReason, LayerDecision, OutputError, ReconstructionError};
 
 /// One `Linear` layer of a compressed model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +21,9 @@ pub struct LayerReport {
     pub decision: LayerDecision,
     /// `U·Vᵀ − W` of a low-rank layer.
     pub error: Option<ReconstructionError>,
+    /// Output errors on calibration inputs, for a data-aware conversion.
+    #[serde(default)]
+    pub output_error: Option<OutputError>,
 }
 
 impl LayerReport {
@@ -40,7 +43,14 @@ impl LayerReport {
             bias,
             decision: LayerDecision::LowRank { rank },
             error: Some(error),
+            output_error: None,
         }
+    }
+
+    /// Adds the output errors of a data-aware conversion.
+    pub fn with_output_error(mut self, output_error: OutputError) -> Self {
+        self.output_error = Some(output_error);
+        self
     }
 
     /// A layer kept dense.
@@ -58,6 +68,7 @@ impl LayerReport {
             bias,
             decision: LayerDecision::Dense(reason),
             error: None,
+            output_error: None,
         }
     }
 
@@ -308,6 +319,34 @@ impl fmt::Display for CompressionReport {
         }
         writeln!(f, "{}", "─".repeat(rule))?;
         write_row(f, &total.each_ref().map(String::as_str))?;
+        let output_errors: Vec<(&str, OutputError)> = self
+            .layers
+            .iter()
+            .filter_map(|l| l.output_error.map(|e| (l.path.as_str(), e)))
+            .collect();
+        if !output_errors.is_empty() {
+            let width = output_errors
+                .iter()
+                .map(|(p, _)| p.chars().count())
+                .max()
+                .unwrap_or(0);
+            writeln!(
+                f,
+                "output error ‖X·W − X·U·Vᵀ‖ / ‖X·W‖ on the calibration inputs:"
+            )?;
+            writeln!(
+                f,
+                "{:<width$}  {:>9}  {:>10}",
+                "layer", "plain SVD", "data-aware"
+            )?;
+            for (path, e) in output_errors {
+                writeln!(
+                    f,
+                    "{path:<width$}  {:>9.4}  {:>10.4}",
+                    e.plain, e.data_aware
+                )?;
+            }
+        }
         if self.other_params > 0 {
             writeln!(
                 f,

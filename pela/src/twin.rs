@@ -11,10 +11,10 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::Linear;
 use burn::tensor::{Tensor, backend::Backend};
 
-use crate::conversion::{Conversion, ModulePath, NoProgress, Progress};
+use crate::conversion::{Conversion, Mode, ModulePath, NoProgress, Progress};
 use crate::{
-    CompressionReport, DenseReason, LayerDecision, LayerReport, LowRankLinear, PelaError, RankPlan,
-    RankRule, StudentLinear,
+    CalibratingLinear, CompressionReport, DenseReason, InputGram, LayerDecision, LayerReport,
+    LowRankLinear, PelaError, RankPlan, RankRule, StudentLinear, factorize_data_aware,
 };
 
 /// A module that can be turned into its low-rank student twin.
@@ -88,22 +88,79 @@ pub trait LowRank<B: Backend>: Module<B> {
         plan: &RankPlan,
         progress: &dyn Progress,
     ) -> Result<(Self::Twin, CompressionReport), PelaError> {
-        plan.validate()?;
-        // Also initialises lazily initialised parameters: a clone of an uninitialised `Param`
-        // would draw its own random values, and a kept layer of the student would silently
-        // differ from the teacher's.
-        let paths = module_paths(self);
-        plan.check_patterns(paths.iter().map(String::as_str))?;
-        let mut cx = Conversion::new(plan, progress);
-        let twin = self.convert(&mut cx, None)?;
-        let listed: usize = cx
-            .report
-            .layers
-            .iter()
-            .map(LayerReport::params_before)
-            .sum();
-        let other = self.num_params().saturating_sub(listed);
-        Ok((twin, cx.report.with_other_params(other)))
+        convert_model(self, Conversion::new(plan, progress))
+    }
+
+    /// A twin for calibration: every compressible layer stays dense and records `XᵀX` of its
+    /// inputs. Run its forward (the twin's, from `#[pela::twin]`) on a few calibration
+    /// batches, then pass it to [`to_low_rank_data_aware`](Self::to_low_rank_data_aware).
+    ///
+    /// ```
+    /// use burn::nn::{Linear, LinearConfig};
+    /// use burn::tensor::{Distribution, Tensor};
+    /// use pela::{LowRank, RankPlan};
+    /// type B = burn_ndarray::NdArray<f32>;
+    ///
+    /// use burn::tensor::backend::Backend;
+    /// let device = Default::default();
+    /// B::seed(&device, 0);
+    /// let teacher: Vec<Linear<B>> = vec![LinearConfig::new(32, 32).init(&device)];
+    /// let calibration = teacher.calibration_twin()?;
+    /// // Inputs that live near a 4-dimensional subspace, as real activations tend to.
+    /// let basis = Tensor::<B, 2>::random([4, 32], Distribution::Normal(0.0, 1.0), &device);
+    /// for _ in 0..4 {
+    ///     let z = Tensor::<B, 2>::random([64, 4], Distribution::Normal(0.0, 1.0), &device);
+    ///     let noise = Tensor::<B, 2>::random([64, 32], Distribution::Normal(0.0, 0.01), &device);
+    ///     calibration[0].forward(z.matmul(basis.clone()) + noise);
+    /// }
+    /// let (student, report) = teacher.to_low_rank_data_aware(&RankPlan::new(4.0), &calibration)?;
+    /// let error = report.layers[0].output_error.unwrap();
+    /// assert!(error.data_aware < error.plain);
+    /// # Ok::<(), pela::PelaError>(())
+    /// ```
+    fn calibration_twin(&self) -> Result<Self::Twin, PelaError> {
+        let plan = RankPlan::new(2.0);
+        let mut cx = Conversion::new(&plan, &NoProgress).with_mode(Mode::Calibrate);
+        self.convert(&mut cx, None)
+    }
+
+    /// The student initialised data-aware (SVD-LLM's whitened truncation, see
+    /// [`factorize_data_aware`]) from the inputs `calibrated` recorded; the report holds each
+    /// layer's output error with both initialisations.
+    ///
+    /// # Errors
+    /// As [`to_low_rank`](Self::to_low_rank); [`PelaError::NotCalibrated`] when the twin
+    /// recorded no inputs for a layer to compress.
+    fn to_low_rank_data_aware(
+        &self,
+        plan: &RankPlan,
+        calibrated: &Self::Twin,
+    ) -> Result<(Self::Twin, CompressionReport), PelaError> {
+        let mut grams = std::collections::HashMap::new();
+        let mut missing = Vec::new();
+        calibrated.visit_student_linears(&mut ModulePath::default(), &mut |path, layer| {
+            if let StudentLinear::Calibrating(calibrating) = layer {
+                match calibrating.inputs.matrix() {
+                    Some(gram) => {
+                        grams.insert(path.to_string(), gram);
+                    }
+                    None => missing.push(path.to_string()),
+                }
+            }
+        });
+        if grams.is_empty() || !missing.is_empty() {
+            return Err(PelaError::NotCalibrated {
+                layers: if grams.is_empty() {
+                    vec!["(every layer)".into()]
+                } else {
+                    missing
+                },
+            });
+        }
+        convert_model(
+            self,
+            Conversion::new(plan, &NoProgress).with_mode(Mode::DataAware(grams)),
+        )
     }
 
     /// The pairs of teacher and student layers, in model order.
@@ -114,6 +171,28 @@ pub trait LowRank<B: Backend>: Module<B> {
         });
         pairs
     }
+}
+
+/// Validates the plan against the model, then converts it.
+fn convert_model<B: Backend, M: LowRank<B>>(
+    model: &M,
+    mut cx: Conversion<'_>,
+) -> Result<(M::Twin, CompressionReport), PelaError> {
+    cx.plan.validate()?;
+    // Also initialises lazily initialised parameters: a clone of an uninitialised `Param`
+    // would draw its own random values, and a kept layer of the student would silently
+    // differ from the teacher's.
+    let paths = module_paths(model);
+    cx.plan.check_patterns(paths.iter().map(String::as_str))?;
+    let twin = model.convert(&mut cx, None)?;
+    let listed: usize = cx
+        .report
+        .layers
+        .iter()
+        .map(LayerReport::params_before)
+        .sum();
+    let other = model.num_params().saturating_sub(listed);
+    Ok((twin, cx.report.with_other_params(other)))
 }
 
 /// A low-rank student twin: walks its layers. Implemented by the twins `#[derive(LowRank)]`
@@ -193,13 +272,48 @@ impl<B: Backend> LowRank<B> for Linear<B> {
     ) -> Result<StudentLinear<B>, PelaError> {
         let started = Instant::now();
         let path = cx.path.to_string();
+        if let Mode::Calibrate = cx.mode {
+            return Ok(StudentLinear::Calibrating(CalibratingLinear {
+                linear: self.clone(),
+                inputs: InputGram::default(),
+            }));
+        }
         let [d_input, d_output] = self.weight.dims();
         let bias = self.bias.is_some();
         match cx.plan.decide_with(&path, d_input, d_output, rule)? {
             LayerDecision::LowRank { rank } => {
-                let (low_rank, error) =
-                    LowRankLinear::from_linear_with(&path, self, rank, cx.plan.svd)?;
-                let report = LayerReport::low_rank(path, d_input, d_output, bias, rank, error);
+                let gram = match &cx.mode {
+                    Mode::DataAware(grams) => grams.get(&path),
+                    Mode::Plain | Mode::Calibrate => None,
+                };
+                let (low_rank, report) = match gram {
+                    Some(gram) => {
+                        let (factors, output) =
+                            factorize_data_aware(&path, self.weight.val(), rank, gram.view())?;
+                        let low_rank = LowRankLinear::from_factors(
+                            factors.u,
+                            factors.v,
+                            self.bias.as_ref().map(|b| b.val()),
+                        )?;
+                        let report = LayerReport::low_rank(
+                            path,
+                            d_input,
+                            d_output,
+                            bias,
+                            rank,
+                            factors.error,
+                        )
+                        .with_output_error(output);
+                        (low_rank, report)
+                    }
+                    None => {
+                        let (low_rank, error) =
+                            LowRankLinear::from_linear_with(&path, self, rank, cx.plan.svd)?;
+                        let report =
+                            LayerReport::low_rank(path, d_input, d_output, bias, rank, error);
+                        (low_rank, report)
+                    }
+                };
                 cx.record(report, started);
                 Ok(StudentLinear::LowRank(low_rank))
             }

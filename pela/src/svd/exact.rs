@@ -1,35 +1,33 @@
-//! The exact SVD with `linfa-linalg`: slow on large matrices, exact to rounding.
+//! The exact thin SVD with `faer`: a blocked, multi-threaded dense SVD, exact to rounding.
 
-use linfa_linalg::svd::{SVD, SvdSort};
-use ndarray::{Array2, Axis};
+use faer::Mat;
+use ndarray::Array2;
 
 use super::TruncatedSvd;
 use crate::PelaError;
 
-/// The rank-`rank` factors of `w` from its full SVD.
-pub(super) fn truncated_svd(layer: &str, w: &Array2<f64>, rank: usize) -> Result<TruncatedSvd, PelaError> {
-    let svd_error = |reason: String| PelaError::Svd {
+/// The rank-`rank` factors of `w` from its thin SVD `W = P·Σ·Qᵀ`:
+/// `U = P[:, :r]·Σ_r^½`, `V = Q[:, :r]·Σ_r^½`.
+pub(super) fn truncated_svd(
+    layer: &str,
+    w: &Array2<f64>,
+    rank: usize,
+) -> Result<TruncatedSvd, PelaError> {
+    let (m, n) = w.dim();
+    let matrix = Mat::<f64>::from_fn(m, n, |i, j| w[[i, j]]);
+    let svd = matrix.thin_svd().map_err(|e| PelaError::Svd {
         layer: layer.to_string(),
-        reason,
-    };
-    let (p, sigma, qt) = w
-        .svd(true, true)
-        .map_err(|e| svd_error(e.to_string()))?
-        .sort_svd_desc();
-    let (p, qt) = p
-        .zip(qt)
-        .ok_or_else(|| svd_error("the solver returned no singular vectors".into()))?;
-    let sqrt_sigma = sigma.slice(ndarray::s![..rank]).mapv(f64::sqrt);
-    // Scale column j of P and row j of Qᵀ by √σ_j.
-    let u = &p.slice(ndarray::s![.., ..rank]) * &sqrt_sigma.view().insert_axis(Axis(0));
-    let v = (&qt.slice(ndarray::s![..rank, ..]) * &sqrt_sigma.view().insert_axis(Axis(1)))
-        .reversed_axes()
-        .as_standard_layout()
-        .into_owned();
+        reason: format!("{e:?}"),
+    })?;
+    let sigma = svd.S().column_vector();
+    let singular_values: Vec<f64> = (0..sigma.nrows()).map(|i| sigma[i]).collect();
+    let (p, q) = (svd.U(), svd.V());
+    let sqrt: Vec<f64> = singular_values[..rank].iter().map(|s| s.sqrt()).collect();
+    let u = Array2::from_shape_fn((m, rank), |(i, j)| p[(i, j)] * sqrt[j]);
+    let v = Array2::from_shape_fn((n, rank), |(i, j)| q[(i, j)] * sqrt[j]);
     Ok(TruncatedSvd {
         u,
         v,
-        singular_values: sigma.to_vec(),
+        singular_values,
     })
 }
-

@@ -5,7 +5,7 @@ use linfa_linalg::qr::QR;
 use ndarray::{Array2, ArrayView2};
 
 /// `a · b` with the `gemm` crate on every core; views may be transposed (any strides).
-pub(super) fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+pub(crate) fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
     assert_eq!(k, k2, "inner dimensions of a product");
@@ -66,20 +66,22 @@ fn invert_lower(l: &Array2<f64>) -> Array2<f64> {
     inv
 }
 
-/// An orthonormal basis of the columns of `y` (`[m, k]`, `m ≥ k`).
+/// An orthonormal basis of the columns of `y` (`[m, k]`, `m ≥ k`), by `passes` rounds of
+/// CholeskyQR: `Q = Y·L⁻ᵀ` with `YᵀY = L·Lᵀ`.
 ///
-/// CholeskyQR2: `Q = Y·L⁻ᵀ` with `YᵀY = L·Lᵀ`, done twice, which is orthonormal to working
-/// precision when `Y` is well conditioned, as the range finder's blocks are. A rank-deficient
-/// block (a weight of lower rank than asked) makes the Cholesky factorisation fail; then a
-/// Householder QR, slower but exact, takes over.
-pub(super) fn orthonormalize(y: Array2<f64>) -> Array2<f64> {
+/// Two passes (CholeskyQR2) are orthonormal to working precision when `Y` is well
+/// conditioned, as the range finder's blocks are; one pass keeps a power iteration stable. A
+/// rank-deficient block (a weight of lower rank than asked) makes the Cholesky factorisation
+/// fail; then a Householder QR, slower but exact, takes over.
+pub(super) fn orthonormalize(y: Array2<f64>, passes: usize) -> Array2<f64> {
     let mut q = y;
-    for _ in 0..2 {
+    for _ in 0..passes {
         let gram = matmul(q.t(), q.view());
         let Ok(l) = gram.cholesky() else {
             return householder(q);
         };
-        if l.diag().iter().any(|d| !(*d > 1e-12 * l[[0, 0]].abs())) {
+        let floor = 1e-12 * l[[0, 0]].abs();
+        if l.diag().iter().any(|d| d.is_nan() || *d <= floor) {
             return householder(q);
         }
         q = matmul(q.view(), invert_lower(&l).t());
@@ -129,7 +131,7 @@ mod tests {
             let base = pseudo_random(50, 2, 4);
             matmul(base.view(), pseudo_random(2, 8, 5).view())
         }] {
-            let q = orthonormalize(y.clone());
+            let q = orthonormalize(y.clone(), 2);
             let qtq = matmul(q.t(), q.view());
             for i in 0..q.ncols() {
                 for j in 0..q.ncols() {

@@ -54,11 +54,11 @@ pub(super) fn truncated_svd(
     let omega = gaussian(n, k, seed);
     let mut y = matmul(w.view(), omega.view());
     for _ in 0..power_iterations {
-        let q = orthonormalize(y);
-        let z = orthonormalize(matmul(w.t(), q.view()));
+        let q = orthonormalize(y, 1);
+        let z = orthonormalize(matmul(w.t(), q.view()), 1);
         y = matmul(w.view(), z.view());
     }
-    let q = orthonormalize(y);
+    let q = orthonormalize(y, 2);
     let bt = matmul(w.t(), q.view()); // [n, k]
     let gram = matmul(bt.t(), bt.view()); // B·Bᵀ, [k, k]
     let (eigenvalues, eigenvectors) = gram
@@ -75,8 +75,8 @@ pub(super) fn truncated_svd(
     // √σ for U; 1/√σ for V (a zero singular value contributes nothing to either).
     let sqrt = sigma.mapv(f64::sqrt);
     let inv_sqrt = sqrt.mapv(|x| if x > 0.0 { 1.0 / x } else { 0.0 });
-    let u = matmul(q.view(), top) * &sqrt.view().insert_axis(Axis(0));
-    let v = matmul(bt.view(), top) * &inv_sqrt.view().insert_axis(Axis(0));
+    let u = matmul(q.view(), top) * sqrt.view().insert_axis(Axis(0));
+    let v = matmul(bt.view(), top) * inv_sqrt.view().insert_axis(Axis(0));
     Ok(TruncatedSvd {
         u,
         v,
