@@ -91,7 +91,7 @@ pub enum RankRule {
 /// A per-layer override: layers whose path matches `pattern` get `rule`.
 #[derive(Config, Debug, PartialEq)]
 pub struct LayerOverride {
-    /// Glob over the module path (see the [module docs](self)).
+    /// Glob over the dot-separated module path: `*` within one segment, `**` across segments.
     pub pattern: String,
     /// The rank rule for the matching layers.
     pub rule: RankRule,
