@@ -114,6 +114,10 @@ pub struct LayerOverride {
 /// A κ ≤ 1, or a rank at which the factors would be as large as the dense layer, is an error
 /// naming the layer unless [`allow_no_shrink`](RankPlan::allow_no_shrink) is set.
 ///
+/// Patterns are globs over the dot-separated module path that Burn records use: `*` matches
+/// within one segment, `**` any number of segments (`blocks.*.mlp.fc1`, `**.attn.**`; `head`
+/// matches only the top-level `head`).
+///
 /// ```
 /// use pela::{LayerDecision, RankPlan};
 ///
