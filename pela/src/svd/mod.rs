@@ -193,32 +193,63 @@ pub fn factorize_with<B: Backend>(
 ) -> Result<Factorization<B>, PelaError> {
     let [d_input, d_output] = weight.dims();
     check_rank_range(layer, rank, d_input, d_output)?;
-    let device = weight.device();
-    let dtype = weight.dtype();
+    let (device, dtype) = (weight.device(), weight.dtype());
     let w = to_array(layer, weight)?;
-    let svd = match method.resolve(d_input, d_output, rank) {
+    let svd = plain_svd(layer, &w, rank, method)?;
+    Ok(store(layer, &w, svd, &device, dtype)?.factors)
+}
+
+/// The rank-`rank` factors of `w` by `method`.
+fn plain_svd(
+    layer: &str,
+    w: &Array2<f64>,
+    rank: usize,
+    method: SvdMethod,
+) -> Result<TruncatedSvd, PelaError> {
+    let (d_input, d_output) = w.dim();
+    match method.resolve(d_input, d_output, rank) {
         SvdMethod::Randomized {
             oversampling,
             power_iterations,
         } => {
             // The same test matrix for the same shape: conversions are reproducible.
             let seed = 0x5EED ^ ((d_input as u64) << 32) ^ (d_output as u64);
-            randomized::truncated_svd(layer, &w, rank, oversampling, power_iterations, seed)?
+            randomized::truncated_svd(layer, w, rank, oversampling, power_iterations, seed)
         }
-        SvdMethod::Exact | SvdMethod::Auto => exact::truncated_svd(layer, &w, rank)?,
-    };
+        SvdMethod::Exact | SvdMethod::Auto => exact::truncated_svd(layer, w, rank),
+    }
+}
 
-    let u = Tensor::<B, 2>::from_data(from_array(&svd.u), (&device, dtype));
-    let v = Tensor::<B, 2>::from_data(from_array(&svd.v), (&device, dtype));
-    // Measure with what the model will hold, not with the f64 factors.
+/// Factors in the model's float type, with `f64` copies of exactly what the model holds.
+struct Stored<B: Backend> {
+    factors: Factorization<B>,
+    u: Array2<f64>,
+    v: Array2<f64>,
+}
+
+/// Stores `svd`'s factors in `dtype` on `device` and measures them against `w` as stored
+/// (rounded), not as computed.
+fn store<B: Backend>(
+    layer: &str,
+    w: &Array2<f64>,
+    svd: TruncatedSvd,
+    device: &B::Device,
+    dtype: burn::tensor::DType,
+) -> Result<Stored<B>, PelaError> {
+    let u = Tensor::<B, 2>::from_data(from_array(&svd.u), (device, dtype));
+    let v = Tensor::<B, 2>::from_data(from_array(&svd.v), (device, dtype));
     let stored_u = to_array(layer, u.clone())?;
     let stored_v = to_array(layer, v.clone())?;
     let error = ReconstructionError::measure(w.view(), stored_u.view(), stored_v.view());
-    Ok(Factorization {
-        u,
-        v,
-        singular_values: svd.singular_values,
-        error,
+    Ok(Stored {
+        factors: Factorization {
+            u,
+            v,
+            singular_values: svd.singular_values,
+            error,
+        },
+        u: stored_u,
+        v: stored_v,
     })
 }
 
@@ -254,35 +285,32 @@ pub fn factorize_data_aware<B: Backend>(
             teacher: vec![d_input, d_input],
         });
     }
-    let plain = factorize_with(layer, weight.clone(), rank, SvdMethod::Auto)?;
     let (device, dtype) = (weight.device(), weight.dtype());
     let w = to_array(layer, weight)?;
-    let svd = whitened::truncated_svd(layer, &w, gram, rank)?;
-    let u = Tensor::<B, 2>::from_data(from_array(&svd.u), (&device, dtype));
-    let v = Tensor::<B, 2>::from_data(from_array(&svd.v), (&device, dtype));
-    let stored_u = to_array(layer, u.clone())?;
-    let stored_v = to_array(layer, v.clone())?;
-    let error = ReconstructionError::measure(w.view(), stored_u.view(), stored_v.view());
+    let plain = store::<B>(
+        layer,
+        &w,
+        plain_svd(layer, &w, rank, SvdMethod::Auto)?,
+        &device,
+        dtype,
+    )?;
+    let aware = store::<B>(
+        layer,
+        &w,
+        whitened::truncated_svd(layer, &w, gram, rank)?,
+        &device,
+        dtype,
+    )?;
     let reference = whitened::input_weighted_norm(gram, w.view()); // ‖X·W‖
-    let relative = |e: f64| if reference > 0.0 { e / reference } else { 0.0 };
-    let plain_u = to_array(layer, plain.u)?;
-    let plain_v = to_array(layer, plain.v)?;
+    let relative = |stored: &Stored<B>| {
+        let e = output_error(gram, w.view(), stored.u.view(), stored.v.view());
+        if reference > 0.0 { e / reference } else { 0.0 }
+    };
     let output = OutputError {
-        data_aware: relative(output_error(
-            gram,
-            w.view(),
-            stored_u.view(),
-            stored_v.view(),
-        )),
-        plain: relative(output_error(gram, w.view(), plain_u.view(), plain_v.view())),
+        data_aware: relative(&aware),
+        plain: relative(&plain),
     };
-    let factors = Factorization {
-        u,
-        v,
-        singular_values: svd.singular_values,
-        error,
-    };
-    Ok((factors, output))
+    Ok((aware.factors, output))
 }
 
 /// Reads a 2-D tensor into an `f64` array, refusing NaN and infinities.
