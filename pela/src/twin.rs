@@ -355,6 +355,51 @@ impl<B: Backend> LowRankStudent<B> for StudentLinear<B> {
     }
 }
 
+// `Vec` and arrays: each element under its index, as Burn's record visitor names it.
+
+fn convert_items<B: Backend, T: LowRank<B>>(
+    items: &[T],
+    cx: &mut Conversion<'_>,
+    rule: Option<RankRule>,
+) -> Result<Vec<T::Twin>, PelaError> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| cx.within(i.to_string(), |cx| item.convert(cx, rule)))
+        .collect()
+}
+
+fn visit_linears_items<'a, B: Backend, T: LowRank<B>>(
+    items: &'a [T],
+    path: &mut ModulePath,
+    f: &mut dyn FnMut(&str, &'a Linear<B>),
+) {
+    for (i, item) in items.iter().enumerate() {
+        path.within(i.to_string(), |path| item.visit_linears(path, f));
+    }
+}
+
+fn visit_pairs_items<'a, B: Backend, T: LowRank<B>>(
+    items: &'a [T],
+    twins: &'a [T::Twin],
+    path: &mut ModulePath,
+    f: &mut dyn FnMut(LayerPair<'a, B>),
+) {
+    for (i, (item, twin)) in items.iter().zip(twins).enumerate() {
+        path.within(i.to_string(), |path| item.visit_pairs(twin, path, f));
+    }
+}
+
+fn visit_student_items<'a, B: Backend, S: LowRankStudent<B>>(
+    items: &'a [S],
+    path: &mut ModulePath,
+    f: &mut dyn FnMut(&str, &'a StudentLinear<B>),
+) {
+    for (i, item) in items.iter().enumerate() {
+        path.within(i.to_string(), |path| item.visit_student_linears(path, f));
+    }
+}
+
 impl<B: Backend, T: LowRank<B>> LowRank<B> for Vec<T> {
     type Twin = Vec<T::Twin>;
 
@@ -363,16 +408,11 @@ impl<B: Backend, T: LowRank<B>> LowRank<B> for Vec<T> {
         cx: &mut Conversion<'_>,
         rule: Option<RankRule>,
     ) -> Result<Vec<T::Twin>, PelaError> {
-        self.iter()
-            .enumerate()
-            .map(|(i, item)| cx.within(i.to_string(), |cx| item.convert(cx, rule)))
-            .collect()
+        convert_items(self, cx, rule)
     }
 
     fn visit_linears<'a>(&'a self, path: &mut ModulePath, f: &mut dyn FnMut(&str, &'a Linear<B>)) {
-        for (i, item) in self.iter().enumerate() {
-            path.within(i.to_string(), |path| item.visit_linears(path, f));
-        }
+        visit_linears_items(self, path, f);
     }
 
     fn visit_pairs<'a>(
@@ -381,9 +421,7 @@ impl<B: Backend, T: LowRank<B>> LowRank<B> for Vec<T> {
         path: &mut ModulePath,
         f: &mut dyn FnMut(LayerPair<'a, B>),
     ) {
-        for (i, (item, twin)) in self.iter().zip(twin).enumerate() {
-            path.within(i.to_string(), |path| item.visit_pairs(twin, path, f));
-        }
+        visit_pairs_items(self, twin, path, f);
     }
 }
 
@@ -393,9 +431,7 @@ impl<B: Backend, S: LowRankStudent<B>> LowRankStudent<B> for Vec<S> {
         path: &mut ModulePath,
         f: &mut dyn FnMut(&str, &'a StudentLinear<B>),
     ) {
-        for (i, item) in self.iter().enumerate() {
-            path.within(i.to_string(), |path| item.visit_student_linears(path, f));
-        }
+        visit_student_items(self, path, f);
     }
 }
 
@@ -407,20 +443,13 @@ impl<B: Backend, T: LowRank<B>, const N: usize> LowRank<B> for [T; N] {
         cx: &mut Conversion<'_>,
         rule: Option<RankRule>,
     ) -> Result<[T::Twin; N], PelaError> {
-        let twins = self
-            .iter()
-            .enumerate()
-            .map(|(i, item)| cx.within(i.to_string(), |cx| item.convert(cx, rule)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(twins
+        Ok(convert_items(self, cx, rule)?
             .try_into()
             .unwrap_or_else(|_| unreachable!("one twin per element of [T; N]")))
     }
 
     fn visit_linears<'a>(&'a self, path: &mut ModulePath, f: &mut dyn FnMut(&str, &'a Linear<B>)) {
-        for (i, item) in self.iter().enumerate() {
-            path.within(i.to_string(), |path| item.visit_linears(path, f));
-        }
+        visit_linears_items(self, path, f);
     }
 
     fn visit_pairs<'a>(
@@ -429,9 +458,7 @@ impl<B: Backend, T: LowRank<B>, const N: usize> LowRank<B> for [T; N] {
         path: &mut ModulePath,
         f: &mut dyn FnMut(LayerPair<'a, B>),
     ) {
-        for (i, (item, twin)) in self.iter().zip(twin).enumerate() {
-            path.within(i.to_string(), |path| item.visit_pairs(twin, path, f));
-        }
+        visit_pairs_items(self, twin, path, f);
     }
 }
 
@@ -441,9 +468,7 @@ impl<B: Backend, S: LowRankStudent<B>, const N: usize> LowRankStudent<B> for [S;
         path: &mut ModulePath,
         f: &mut dyn FnMut(&str, &'a StudentLinear<B>),
     ) {
-        for (i, item) in self.iter().enumerate() {
-            path.within(i.to_string(), |path| item.visit_student_linears(path, f));
-        }
+        visit_student_items(self, path, f);
     }
 }
 
