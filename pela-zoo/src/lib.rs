@@ -1,8 +1,28 @@
-//! Ready PELA models, trainers and the `pela` command of
-//! [pela-rs](https://github.com/pela-rs/pela-rs).
+//! Ready PELA models of [pela-rs](https://github.com/pela-rs/pela-rs): DeiT and DeiT-III
+//! (with their reference checkpoints), and the backends they run on.
 //!
-//! The zoo's models (DeiT, DeiT-III, Swin, BERT, ALBEF) and trainers land here. For now it
-//! holds the backends every runnable part of the project uses.
+//! Every model is defined with `#[derive(LowRank)]`, as a user's model would be, so its
+//! low-rank student, the SVD conversion and the per-layer features come from `pela`.
+//!
+//! ```
+//! use burn::prelude::*;
+//! use pela::LowRank;
+//! use pela_zoo::backend::{Cpu, CpuDevice};
+//! use pela_zoo::vit::VitConfig;
+//!
+//! let device = CpuDevice::default();
+//! let config = VitConfig::new(32, 8, 10, 64, 2, 4); // a small ViT
+//! let teacher = config.init::<Cpu>(&device);
+//! let (student, report) = teacher.to_low_rank_with_report(&config.pela_plan())?;
+//! println!("{report}");
+//! let logits = student.forward(Tensor::zeros([1, 3, 32, 32], &device));
+//! assert_eq!(logits.dims(), [1, 10]);
+//! # Ok::<(), pela_zoo::ZooError>(())
+//! ```
 #![warn(missing_docs)]
 
 pub mod backend;
+mod error;
+pub mod vit;
+
+pub use error::ZooError;

@@ -16,6 +16,11 @@ pub(crate) enum Mode {
     Calibrate,
     /// Factor pairs from the data-aware SVD, with `XᵀX` by layer path.
     DataAware(HashMap<String, Array2<f64>>),
+    /// The plan's decisions only: every layer stays dense, the report lists the ranks.
+    Preview,
+    /// Layers at the given ranks by path, with untrained factors (to load a checkpoint into);
+    /// every other layer stays dense. The plan is not consulted.
+    Ranks(HashMap<String, usize>),
 }
 
 /// A module path as Burn records spell it: field names and indices joined by `.`.

@@ -100,6 +100,45 @@ pub enum PelaError {
         known: Vec<String>,
     },
 
+    /// Layer paths that name no compressible `Linear` of the model.
+    #[error(
+        "{layers:?} are no compressible layers of the model; its layers include {known:?}; \
+         was the student saved from another architecture or size?"
+    )]
+    UnknownLayers {
+        /// The paths given.
+        layers: Vec<String>,
+        /// Up to a few layer paths of the model, to compare against.
+        known: Vec<String>,
+    },
+
+    /// A checkpoint file that cannot be read or written.
+    #[error("checkpoint `{path}`: {reason}")]
+    Checkpoint {
+        /// The file.
+        path: String,
+        /// What went wrong, and what to do.
+        reason: String,
+    },
+
+    /// A checkpoint whose tensors do not fit the model: each key listed by name, as PyTorch's
+    /// strict loading does.
+    #[error(
+        "checkpoint `{path}` does not fit the model: {}; is it a checkpoint of this \
+         architecture and size?",
+        crate::checkpoint::describe_mismatch(missing, unused, mismatched)
+    )]
+    CheckpointMismatch {
+        /// The file.
+        path: String,
+        /// Model parameters the file does not hold.
+        missing: Vec<String>,
+        /// File tensors the model has no parameter for.
+        unused: Vec<String>,
+        /// Tensors whose shape differs: `key: file [..], model [..]`.
+        mismatched: Vec<String>,
+    },
+
     /// A weight holding NaN or infinity, which the SVD cannot factorise.
     #[error(
         "weight of layer `{layer}` holds a non-finite value (NaN or ±inf) at [{row}, {col}]; \

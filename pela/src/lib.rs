@@ -40,6 +40,7 @@
 extern crate self as pela;
 
 mod calibration;
+pub mod checkpoint;
 mod conversion;
 mod distill;
 mod error;

@@ -37,12 +37,26 @@ impl LayerReport {
         error: ReconstructionError,
     ) -> Self {
         Self {
+            error: Some(error),
+            ..Self::planned(path, d_input, d_output, bias, rank)
+        }
+    }
+
+    /// A layer a plan would make rank-`rank`, before any factorisation (no error yet).
+    pub fn planned(
+        path: impl Into<String>,
+        d_input: usize,
+        d_output: usize,
+        bias: bool,
+        rank: usize,
+    ) -> Self {
+        Self {
             path: path.into(),
             d_input,
             d_output,
             bias,
             decision: LayerDecision::LowRank { rank },
-            error: Some(error),
+            error: None,
             output_error: None,
         }
     }

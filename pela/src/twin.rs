@@ -14,7 +14,8 @@ use burn::tensor::{Tensor, backend::Backend};
 use crate::conversion::{Conversion, Mode, ModulePath, NoProgress, Progress};
 use crate::{
     CalibratingLinear, CompressionReport, DenseReason, InputGram, LayerDecision, LayerReport,
-    LowRankLinear, PelaError, RankPlan, RankRule, StudentLinear, factorize_data_aware,
+    LowRankLinear, LowRankLinearConfig, PelaError, RankPlan, RankRule, StudentLinear,
+    factorize_data_aware,
 };
 
 /// A module that can be turned into its low-rank student twin.
@@ -121,6 +122,78 @@ pub trait LowRank<B: Backend>: Module<B> {
     fn calibration_twin(&self) -> Result<Self::Twin, PelaError> {
         let plan = RankPlan::new(2.0);
         let mut cx = Conversion::new(&plan, &NoProgress).with_mode(Mode::Calibrate);
+        self.convert(&mut cx, None)
+    }
+
+    /// What `plan` would do to this model, without factorising anything: each layer's rank
+    /// or reason to stay dense, and the parameters and multiply-adds before and after. Cheap
+    /// on full-size models, where [`to_low_rank`](Self::to_low_rank) runs an SVD per layer.
+    ///
+    /// # Errors
+    /// As [`to_low_rank`](Self::to_low_rank), but no SVD runs.
+    ///
+    /// ```
+    /// use burn::nn::{Linear, LinearConfig};
+    /// use pela::{LowRank, RankPlan};
+    /// type B = burn_ndarray::NdArray<f32>;
+    ///
+    /// let layers: Vec<Linear<B>> = vec![LinearConfig::new(768, 3072).init(&Default::default())];
+    /// let report = layers.preview(&RankPlan::new(2.0))?;
+    /// assert_eq!(report.layers[0].decision.rank(), Some(307));
+    /// assert_eq!(report.totals().params_after, 307 * (768 + 3072) + 3072);
+    /// # Ok::<(), pela::PelaError>(())
+    /// ```
+    fn preview(&self, plan: &RankPlan) -> Result<CompressionReport, PelaError> {
+        let cx = Conversion::new(plan, &NoProgress).with_mode(Mode::Preview);
+        Ok(convert_model(self, cx)?.1)
+    }
+
+    /// A student with the layers named in `ranks` low-rank at those ranks, with untrained
+    /// factors, and every other layer a dense copy: the shape to load a saved student into
+    /// (see [`crate::checkpoint`]). No plan and no SVD are involved.
+    ///
+    /// # Errors
+    /// A rank of 0 or above a layer's full rank; [`PelaError::UnknownLayers`] when a path in
+    /// `ranks` is no compressible layer of the model.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use burn::nn::{Linear, LinearConfig};
+    /// use pela::LowRank;
+    /// type B = burn_ndarray::NdArray<f32>;
+    ///
+    /// let layers: Vec<Linear<B>> = (0..2)
+    ///     .map(|_| LinearConfig::new(64, 64).init(&Default::default()))
+    ///     .collect();
+    /// let student = layers.twin_with_ranks(&HashMap::from([("1".to_string(), 8)]))?;
+    /// assert_eq!((student[0].rank(), student[1].rank()), (None, Some(8)));
+    /// # Ok::<(), pela::PelaError>(())
+    /// ```
+    fn twin_with_ranks(
+        &self,
+        ranks: &std::collections::HashMap<String, usize>,
+    ) -> Result<Self::Twin, PelaError> {
+        let mut linears = std::collections::HashSet::new();
+        self.visit_linears(&mut ModulePath::default(), &mut |path, _| {
+            linears.insert(path.to_string());
+        });
+        let mut unknown: Vec<String> = ranks
+            .keys()
+            .filter(|path| !linears.contains(*path))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            unknown.sort();
+            let mut known: Vec<String> = linears.into_iter().collect();
+            known.sort();
+            known.truncate(8);
+            return Err(PelaError::UnknownLayers {
+                layers: unknown,
+                known,
+            });
+        }
+        let plan = RankPlan::new(2.0);
+        let mut cx = Conversion::new(&plan, &NoProgress).with_mode(Mode::Ranks(ranks.clone()));
         self.convert(&mut cx, None)
     }
 
@@ -272,19 +345,47 @@ impl<B: Backend> LowRank<B> for Linear<B> {
     ) -> Result<StudentLinear<B>, PelaError> {
         let started = Instant::now();
         let path = cx.path.to_string();
-        if let Mode::Calibrate = cx.mode {
-            return Ok(StudentLinear::Calibrating(CalibratingLinear {
-                linear: self.clone(),
-                inputs: InputGram::default(),
-            }));
-        }
         let [d_input, d_output] = self.weight.dims();
         let bias = self.bias.is_some();
+        match &cx.mode {
+            Mode::Calibrate => {
+                return Ok(StudentLinear::Calibrating(CalibratingLinear {
+                    linear: self.clone(),
+                    inputs: InputGram::default(),
+                }));
+            }
+            Mode::Ranks(ranks) => {
+                return match ranks.get(&path) {
+                    Some(&rank) => {
+                        crate::plan::check_rank_range(&path, rank, d_input, d_output)?;
+                        LowRankLinearConfig::new(d_input, d_output, rank)
+                            .with_bias(bias)
+                            .init(&self.weight.device())
+                            .map(StudentLinear::LowRank)
+                    }
+                    None => Ok(StudentLinear::Dense(self.clone())),
+                };
+            }
+            Mode::Preview => {
+                let decision = cx.plan.decide_with(&path, d_input, d_output, rule)?;
+                let row = match decision {
+                    LayerDecision::LowRank { rank } => {
+                        LayerReport::planned(path, d_input, d_output, bias, rank)
+                    }
+                    LayerDecision::Dense(reason) => {
+                        LayerReport::dense(path, d_input, d_output, bias, reason)
+                    }
+                };
+                cx.report.push(row);
+                return Ok(StudentLinear::Dense(self.clone()));
+            }
+            Mode::Plain | Mode::DataAware(_) => {}
+        }
         match cx.plan.decide_with(&path, d_input, d_output, rule)? {
             LayerDecision::LowRank { rank } => {
                 let gram = match &cx.mode {
                     Mode::DataAware(grams) => grams.get(&path),
-                    Mode::Plain | Mode::Calibrate => None,
+                    _ => None,
                 };
                 let (low_rank, report) = match gram {
                     Some(gram) => {

@@ -1,0 +1,89 @@
+//! The one error type of `pela-zoo`.
+
+use pela::PelaError;
+use thiserror::Error;
+
+/// Everything that can go wrong in the zoo on user input; each message names the model,
+/// field or file at fault and the fix.
+///
+/// ```
+/// use pela_zoo::vit::VitConfig;
+///
+/// let error = VitConfig::new(224, 15, 1000, 768, 12, 12).validate().unwrap_err();
+/// assert!(error.to_string().contains("`patch_size` 15 does not divide `image_size` 224"));
+/// ```
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ZooError {
+    /// A model config whose sizes do not fit together.
+    #[error("invalid model config: {reason}")]
+    InvalidConfig {
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+
+    /// A model name the zoo does not know.
+    #[error("unknown model `{name}`{}; known models: {}",
+        suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(),
+        known.join(", "))]
+    UnknownModel {
+        /// The name given.
+        name: String,
+        /// The closest known name, if one is close.
+        suggestion: Option<String>,
+        /// Every known name.
+        known: Vec<String>,
+    },
+
+    /// An error of the `pela` library: a rank plan, a conversion, a checkpoint.
+    #[error(transparent)]
+    Pela(#[from] PelaError),
+}
+
+impl ZooError {
+    /// [`ZooError::UnknownModel`] for `name`, suggesting the closest of `known`.
+    pub(crate) fn unknown_model<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Self {
+        let known: Vec<String> = known.map(str::to_string).collect();
+        let suggestion = known
+            .iter()
+            .map(|candidate| (edit_distance(name, candidate), candidate))
+            .filter(|(distance, _)| *distance <= 3)
+            .min()
+            .map(|(_, candidate)| candidate.clone());
+        Self::UnknownModel {
+            name: name.to_string(),
+            suggestion,
+            known,
+        }
+    }
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("deit", "deit"), 0);
+    }
+}

@@ -1,0 +1,28 @@
+//! The feed-forward part of a ViT block, as timm's `Mlp`.
+
+use burn::nn::{Gelu, Linear};
+use burn::prelude::*;
+use pela::LowRank;
+
+/// Two `Linear` layers with an exact (erf) GELU between them: `fc2(gelu(fc1(x)))`.
+///
+/// Should be created with [`VitConfig::init`](crate::vit::VitConfig::init).
+#[derive(Module, LowRank, Debug)]
+pub struct Mlp<B: Backend> {
+    /// `[d_model, d_ff]`.
+    pub fc1: Linear<B>,
+    /// `[d_ff, d_model]`.
+    pub fc2: Linear<B>,
+    /// The activation.
+    pub act: Gelu,
+}
+
+#[pela::twin]
+impl<B: Backend> Mlp<B> {
+    /// # Shapes
+    /// - input: `[batch, tokens, d_model]`
+    /// - output: `[batch, tokens, d_model]`
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.fc2.forward(self.act.forward(self.fc1.forward(x)))
+    }
+}

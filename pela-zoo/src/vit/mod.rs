@@ -1,0 +1,40 @@
+//! Vision transformers: DeiT and DeiT-III, as timm defines them, with PELA's presets.
+//!
+//! - [`VitConfig`]: the architecture, with timm's presets ([`VitConfig::deit_base_patch16_224`],
+//!   [`VitConfig::deit3_large_patch16_224`], …) and the authors' PELA plan
+//!   ([`VitConfig::pela_plan`]).
+//! - [`Vit`]: the model, `#[derive(LowRank)]` like any user model; its twin `VitLowRank` is the
+//!   student. Both implement [`pela::LayerFeatures`]: the logits and every block's tokens.
+//! - Checkpoints: [`VitConfig::load`] reads timm safetensors and PyTorch `.pth` files,
+//!   Facebook's originals included (see [`import`]); [`pela::checkpoint`] saves and loads
+//!   students in the authors' compressed layout.
+//! - [`VitFlops`]: the FLOPs of a teacher or student, as the paper counts them.
+//!
+//! ```
+//! use pela::LowRank;
+//! use pela_zoo::backend::{Cpu, CpuDevice};
+//! use pela_zoo::vit::{VitConfig, VitFlops};
+//!
+//! let config = VitConfig::deit_base_patch16_224();
+//! let teacher = config.init::<Cpu>(&CpuDevice::default());
+//! let report = teacher.preview(&config.pela_plan())?; // ranks and sizes, no SVD
+//! assert_eq!(report.totals().params_after, 44_081_896);
+//! let flops = VitFlops::new(&config, &report);
+//! assert!((flops.student() as f64 / 1e9 - 17.0).abs() < 0.05); // the paper's 17.0 GFLOPs
+//! # Ok::<(), pela::PelaError>(())
+//! ```
+
+mod attention;
+mod block;
+mod config;
+mod flops;
+pub mod import;
+mod mlp;
+mod model;
+
+pub use attention::{Attention, AttentionLowRank, AttentionRecord};
+pub use block::{Block, BlockLowRank, BlockRecord, LayerScale, LayerScaleRecord};
+pub use config::VitConfig;
+pub use flops::VitFlops;
+pub use mlp::{Mlp, MlpLowRank, MlpRecord};
+pub use model::{PatchEmbed, PatchEmbedRecord, Vit, VitLowRank, VitRecord};

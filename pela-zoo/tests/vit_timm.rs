@@ -1,0 +1,238 @@
+//! The ViT against timm: fixtures written by `pela-zoo/scripts/make_fixtures.py` (timm 1.0.31,
+//! seeded random weights; rerun the script to regenerate them).
+//!
+//! - logits and every block's tokens of a small DeiT and DeiT-III, from timm's safetensors
+//!   and from Facebook-layout `.pth` files;
+//! - the same models compressed at κ = 2 by the authors' procedure (NumPy SVD in float64,
+//!   `Sequential(Linear, Linear)` layers): loaded from their layout, and reproduced by ours;
+//! - full-size parameter counts against timm's, and FLOPs against the paper.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::tensor::Tolerance;
+use burn_store::{ModuleStore, SafetensorsStore};
+use pela::{LayerFeatures, LowRank, PelaError};
+use pela_zoo::ZooError;
+use pela_zoo::backend::{Cpu, CpuDevice};
+use pela_zoo::vit::{VitConfig, VitFlops};
+
+/// timm's and our forward agree to float32 round-off over two blocks.
+const TOLERANCE: f64 = 1e-4;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The architecture of the fixtures (`SMALL` in the script).
+fn config(deit3: bool) -> VitConfig {
+    let config = VitConfig::new(32, 8, 10, 64, 2, 4);
+    if deit3 { config.deit3() } else { config }
+}
+
+/// The tensors of a fixture file, on the CPU.
+fn tensors(name: &str) -> BTreeMap<String, TensorData> {
+    let mut store = SafetensorsStore::from_file(fixture(name));
+    let snapshots = store.get_all_snapshots().unwrap().clone();
+    snapshots
+        .into_iter()
+        .map(|(key, snapshot)| (key, snapshot.to_data().unwrap()))
+        .collect()
+}
+
+fn tensor<const D: usize>(data: &BTreeMap<String, TensorData>, key: &str) -> Tensor<Cpu, D> {
+    Tensor::from_data(data[key].clone(), &CpuDevice::default())
+}
+
+fn assert_close<const D: usize>(ours: Tensor<Cpu, D>, reference: Tensor<Cpu, D>, what: &str) {
+    let max_error = (ours.clone() - reference.clone()).abs().max().into_scalar();
+    assert!(
+        max_error < TOLERANCE as f32,
+        "{what}: max |ours − timm| = {max_error:e}"
+    );
+    ours.into_data()
+        .assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(TOLERANCE));
+}
+
+fn check_against_timm(deit3: bool, checkpoint: &str, io: &str) {
+    let model = config(deit3)
+        .load::<Cpu>(fixture(checkpoint), &CpuDevice::default())
+        .unwrap();
+    let io = tensors(io);
+    let (logits, features) = model.forward_features(tensor(&io, "input"));
+    assert_close(logits, tensor(&io, "logits"), "logits");
+    assert_eq!(features.len(), 2);
+    for (i, feature) in features.into_iter().enumerate() {
+        assert_close(
+            feature,
+            tensor(&io, &format!("features.{i}")),
+            "block output",
+        );
+    }
+}
+
+#[test]
+fn deit_matches_timm() {
+    check_against_timm(false, "deit_test.safetensors", "deit_test_io.safetensors");
+}
+
+#[test]
+fn deit3_matches_timm() {
+    check_against_timm(true, "deit3_test.safetensors", "deit3_test_io.safetensors");
+}
+
+#[test]
+fn facebook_pth_files_load() {
+    check_against_timm(false, "deit_test_fb.pth", "deit_test_io.safetensors");
+    check_against_timm(true, "deit3_test_fb.pth", "deit3_test_io.safetensors");
+}
+
+#[test]
+fn authors_compressed_layout_loads_and_our_svd_reproduces_it() {
+    for (deit3, name) in [(false, "deit_test"), (true, "deit3_test")] {
+        let config = config(deit3);
+        let device = CpuDevice::default();
+        let teacher = config
+            .load::<Cpu>(fixture(&format!("{name}.safetensors")), &device)
+            .unwrap();
+        let io = tensors(&format!("{name}_pela_io.safetensors"));
+        let reference = tensor::<2>(&io, "logits");
+
+        let theirs =
+            pela::checkpoint::load_student(&teacher, fixture(&format!("{name}_pela.safetensors")))
+                .unwrap();
+        assert_eq!(theirs.blocks[0].attn.qkv.rank(), Some(24)); // ⌊64·192 / (2·256)⌋
+        assert_eq!(theirs.head.rank(), None);
+        assert_close(
+            theirs.forward(tensor(&io, "input")),
+            reference.clone(),
+            "theirs",
+        );
+
+        let ours = teacher.to_low_rank(&config.pela_plan()).unwrap();
+        assert_close(ours.forward(tensor(&io, "input")), reference, "ours");
+    }
+}
+
+#[test]
+fn saved_students_have_the_authors_keys_and_load_back() {
+    let device = CpuDevice::default();
+    let teacher = config(true)
+        .load::<Cpu>(fixture("deit3_test.safetensors"), &device)
+        .unwrap();
+    let student = teacher.to_low_rank(&config(true).pela_plan()).unwrap();
+    let dir = std::env::temp_dir().join(format!("pela-zoo-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("student.safetensors");
+    pela::checkpoint::save_student(&student, &file, &[("model", "deit3_test")]).unwrap();
+
+    let shapes = |path: &Path| -> BTreeMap<String, Vec<usize>> {
+        let mut store = SafetensorsStore::from_file(path);
+        let all = store.get_all_snapshots().unwrap();
+        all.iter()
+            .map(|(key, snapshot)| (key.clone(), snapshot.shape.to_vec()))
+            .collect()
+    };
+    assert_eq!(
+        shapes(&file),
+        shapes(&fixture("deit3_test_pela.safetensors"))
+    );
+
+    let loaded = pela::checkpoint::load_student(&teacher, &file).unwrap();
+    let images = tensor::<4>(&tensors("deit3_test_io.safetensors"), "input");
+    let (a, b) = (student.forward(images.clone()), loaded.forward(images));
+    a.into_data().assert_eq(&b.into_data(), true);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_checkpoint_of_another_architecture_is_refused_by_name() {
+    let error = config(false)
+        .load::<Cpu>(fixture("deit3_test.safetensors"), &CpuDevice::default())
+        .unwrap_err();
+    let ZooError::Pela(PelaError::CheckpointMismatch {
+        unused, mismatched, ..
+    }) = &error
+    else {
+        panic!("unexpected error: {error}");
+    };
+    assert!(
+        unused.contains(&"blocks.0.ls1.gamma".to_string()),
+        "{unused:?}"
+    );
+    assert_eq!(mismatched.len(), 1, "{mismatched:?}");
+    assert!(mismatched[0].contains("pos_embed"), "{mismatched:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("in the file but not in the model"),
+        "{message}"
+    );
+
+    let deeper = VitConfig {
+        depth: 3,
+        ..config(true)
+    };
+    let error = deeper
+        .load::<Cpu>(fixture("deit3_test.safetensors"), &CpuDevice::default())
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("blocks.2.attn.qkv.weight"),
+        "{error}"
+    );
+}
+
+#[test]
+fn missing_and_foreign_files_are_named() {
+    let device = CpuDevice::default();
+    let error = config(false)
+        .load::<Cpu>("no/such/deit.safetensors", &device)
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "checkpoint `no/such/deit.safetensors`: no such file"
+    );
+    let error = config(false)
+        .load::<Cpu>(fixture("reference.json"), &device)
+        .unwrap_err();
+    assert!(error.to_string().contains("unknown format"), "{error}");
+}
+
+/// `reference.json`: parameter counts of timm's full-size models, dense and as the authors'
+/// κ = 2 students.
+fn reference(arch: &str) -> (usize, usize) {
+    let text = std::fs::read_to_string(fixture("reference.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let model = &json["models"][arch];
+    let count = |key: &str| model[key].as_u64().unwrap() as usize;
+    (count("params"), count("student_params"))
+}
+
+#[test]
+fn full_size_parameter_counts_and_flops_match_timm_and_the_paper() {
+    let device = CpuDevice::default();
+    // (architecture, paper's GFLOPs of teacher and student, Table 1)
+    for (arch, gflops) in [
+        ("deit_base_patch16_224", ("33.7", "17.0")),
+        ("deit3_large_patch16_224", ("119.4", "59.8")),
+    ] {
+        let config = VitConfig::preset(arch).unwrap();
+        let teacher = config.init::<Cpu>(&device);
+        let (params, student_params) = reference(arch);
+        assert_eq!(teacher.num_params(), params, "{arch}");
+        let report = teacher.preview(&config.pela_plan()).unwrap();
+        assert_eq!(report.totals().params_before, params, "{arch}");
+        assert_eq!(report.totals().params_after, student_params, "{arch}");
+        let flops = VitFlops::new(&config, &report);
+        let giga = |flops: u64| format!("{:.1}", flops as f64 / 1e9);
+        assert_eq!(
+            (
+                giga(flops.teacher()).as_str(),
+                giga(flops.student()).as_str()
+            ),
+            gflops
+        );
+    }
+}

@@ -1,0 +1,365 @@
+//! Saving and loading students as safetensors, in the authors' PyTorch layout.
+//!
+//! A student is one safetensors file laid out as the authors' PyTorch code lays out its
+//! models, so each side reads the other's files:
+//!
+//! | tensor | key | shape |
+//! |---|---|---|
+//! | low-rank layer `<name>`: `Uᵀ` | `<name>.0.weight` | `[r, d_input]` |
+//! | low-rank layer `<name>`: `V` | `<name>.1.weight` | `[d_output, r]` |
+//! | its bias | `<name>.1.bias` | `[d_output]` |
+//! | dense `Linear` | `<name>.weight`, `<name>.bias` | `[d_output, d_input]`, `[d_output]` |
+//! | `LayerNorm` | `<name>.weight`, `<name>.bias` | `[d]` |
+//! | anything else | its Burn path | its Burn shape |
+//!
+//! The ranks are read from the file, so loading needs only the teacher's architecture
+//! (untrained weights will do): [`load_student`] finds which layers are low-rank and at which
+//! rank, builds that twin ([`LowRank::twin_with_ranks`]) and fills it. Loading is strict, as
+//! PyTorch's `load_state_dict` is: every missing, unused or mis-shaped tensor is named.
+//!
+//! ```
+//! use burn::nn::{Linear, LinearConfig};
+//! use pela::{LowRank, RankPlan};
+//! type B = burn_ndarray::NdArray<f32>;
+//!
+//! let device = Default::default();
+//! let teacher: Vec<Linear<B>> = vec![LinearConfig::new(32, 32).init(&device)];
+//! let student = teacher.to_low_rank(&RankPlan::new(2.0))?;
+//! let file = std::env::temp_dir().join("pela-doc-student.safetensors");
+//! pela::checkpoint::save_student(&student, &file, &[("model", "doc example")])?;
+//!
+//! let loaded = pela::checkpoint::load_student(&teacher, &file)?;
+//! assert_eq!(loaded[0].rank(), Some(8));
+//! assert_eq!(pela::checkpoint::metadata(&file)?["model"], "doc example");
+//! # std::fs::remove_file(&file).ok();
+//! # Ok::<(), pela::PelaError>(())
+//! ```
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::rc::Rc;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, TensorData};
+use burn_store::{
+    ApplyError, ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleAdapter, ModuleStore,
+    PyTorchToBurnAdapter, SafetensorsStore, TensorSnapshot,
+};
+
+use crate::conversion::ModulePath;
+use crate::{LowRank, LowRankStudent, PelaError};
+
+/// Writes `student` to `path` as safetensors in the authors' layout (see the
+/// [module docs](self)), with `metadata` as string pairs in the file header (a model name, a
+/// config as JSON, …).
+///
+/// The file is written beside its destination and renamed into place: an interrupted save
+/// leaves the previous file intact.
+///
+/// # Errors
+/// [`PelaError::Checkpoint`] when the file cannot be written.
+pub fn save_student<B: Backend, S: LowRankStudent<B>>(
+    student: &S,
+    path: impl AsRef<Path>,
+    metadata: &[(&str, &str)],
+) -> Result<(), PelaError> {
+    let path = path.as_ref();
+    let mut remapper = KeyRemapper::new();
+    for (layer, _) in student.low_rank_layers() {
+        for (burn_key, authors_key) in factor_keys(&layer) {
+            remapper = remapper
+                .add_pattern(format!("^{}$", escape(&burn_key)), authors_key)
+                .map_err(|e| checkpoint_error(path, e))?;
+        }
+    }
+    let mut store = SafetensorsStore::from_file(temporary_path(path))
+        .with_to_adapter(BurnToPyTorchAdapter.chain(FactorLayout))
+        .skip_enum_variants(true)
+        .remap(remapper)
+        .overwrite(true);
+    for (key, value) in metadata {
+        store = store.metadata(*key, *value);
+    }
+    store
+        .collect_from(student)
+        .map_err(|e| checkpoint_error(path, e))?;
+    std::fs::rename(temporary_path(path), path).map_err(|e| checkpoint_error(path, e))
+}
+
+/// Reads a student saved by [`save_student`] (or by the authors' code, as safetensors) for the
+/// architecture of `teacher`, whose weights are not read.
+///
+/// # Errors
+/// [`PelaError::Checkpoint`] when the file cannot be read; [`PelaError::CheckpointMismatch`]
+/// naming every missing, unused or mis-shaped tensor when the file is of another
+/// architecture or size.
+pub fn load_student<B: Backend, M: LowRank<B>>(
+    teacher: &M,
+    path: impl AsRef<Path>,
+) -> Result<M::Twin, PelaError> {
+    let path = path.as_ref();
+    let mut file = SafetensorsStore::from_file(path);
+    let keys: BTreeSet<String> = file
+        .keys()
+        .map_err(|e| checkpoint_error(path, e))?
+        .into_iter()
+        .collect();
+    let mut ranks = HashMap::new();
+    let mut shape_error = None;
+    teacher.visit_linears(&mut ModulePath::default(), &mut |layer, _| {
+        let [down, _, _] = crate::pytorch_keys(layer);
+        if keys.contains(&down) {
+            match file.get_snapshot(&down) {
+                Ok(Some(snapshot)) if snapshot.shape.len() == 2 => {
+                    ranks.insert(layer.to_string(), snapshot.shape[0]);
+                }
+                Ok(_) => shape_error = Some(format!("`{down}` is not a matrix")),
+                Err(e) => shape_error = Some(e.to_string()),
+            }
+        }
+    });
+    if let Some(reason) = shape_error {
+        return Err(checkpoint_error(path, reason));
+    }
+    let mut student = teacher.twin_with_ranks(&ranks)?;
+    let mut remapper = KeyRemapper::new();
+    for layer in ranks.keys() {
+        for (burn_key, authors_key) in factor_keys(layer) {
+            remapper = remapper
+                .add_pattern(format!("^{}$", escape(&authors_key)), burn_key)
+                .map_err(|e| checkpoint_error(path, e))?;
+        }
+    }
+    let mut store = SafetensorsStore::from_file(path)
+        .with_from_adapter(
+            PyTorchToBurnAdapter
+                .chain(FactorLayout)
+                .chain(CastFloats(DType::F32)),
+        )
+        .skip_enum_variants(true)
+        .allow_partial(true)
+        .validate(false)
+        .remap(remapper);
+    let result = store
+        .apply_to(&mut student)
+        .map_err(|e| checkpoint_error(path, e))?;
+    check_applied(path, &result)?;
+    Ok(student)
+}
+
+/// The string pairs in the header of a safetensors file (what [`save_student`] wrote).
+///
+/// # Errors
+/// [`PelaError::Checkpoint`] when the file cannot be read as safetensors.
+pub fn metadata(path: impl AsRef<Path>) -> Result<HashMap<String, String>, PelaError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| checkpoint_error(path, e))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| checkpoint_error(path, format!("not a safetensors file ({e})")))?;
+    Ok(header.metadata().clone().unwrap_or_default())
+}
+
+/// Turns a load's [`ApplyResult`] into an error that names every missing, unused and
+/// mis-shaped tensor, or `Ok` when everything fitted.
+///
+/// Keys that Burn applied under an alternative name (PyTorch's `LayerNorm` `weight`/`bias` for
+/// Burn's `gamma`/`beta`) are not counted as unused.
+///
+/// # Errors
+/// [`PelaError::CheckpointMismatch`].
+pub fn check_applied(path: &Path, result: &ApplyResult) -> Result<(), PelaError> {
+    let applied: BTreeSet<&str> = result.applied.iter().map(String::as_str).collect();
+    let alternative = |key: &str| {
+        let renamed = if let Some(stem) = key.strip_suffix(".weight") {
+            format!("{stem}.gamma")
+        } else if let Some(stem) = key.strip_suffix(".bias") {
+            format!("{stem}.beta")
+        } else {
+            return false;
+        };
+        applied.contains(renamed.as_str()) || applied.contains(key)
+    };
+    let mut missing: Vec<String> = result.missing.iter().map(|(p, _)| p.clone()).collect();
+    let mut unused: Vec<String> = result
+        .unused
+        .iter()
+        .filter(|key| !alternative(key))
+        .cloned()
+        .collect();
+    let mut mismatched: Vec<String> = result
+        .errors
+        .iter()
+        .map(|error| match error {
+            ApplyError::ShapeMismatch {
+                path,
+                expected,
+                found,
+            } => format!("`{path}`: file {found:?}, model {expected:?}"),
+            other => other.to_string(),
+        })
+        .collect();
+    if missing.is_empty() && unused.is_empty() && mismatched.is_empty() {
+        return Ok(());
+    }
+    missing.sort();
+    unused.sort();
+    mismatched.sort();
+    Err(PelaError::CheckpointMismatch {
+        path: path.display().to_string(),
+        missing,
+        unused,
+        mismatched,
+    })
+}
+
+/// The text of [`PelaError::CheckpointMismatch`]: each list with up to a few names.
+pub(crate) fn describe_mismatch(
+    missing: &[String],
+    unused: &[String],
+    mismatched: &[String],
+) -> String {
+    const SHOWN: usize = 6;
+    let list = |what: &str, keys: &[String]| {
+        let mut text = format!("{} {what} (", keys.len());
+        text.push_str(
+            &keys
+                .iter()
+                .take(SHOWN)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        if keys.len() > SHOWN {
+            text.push_str(&format!(", and {} more", keys.len() - SHOWN));
+        }
+        text.push(')');
+        text
+    };
+    [
+        ("missing from the file", missing),
+        ("in the file but not in the model", unused),
+        ("of another shape", mismatched),
+    ]
+    .into_iter()
+    .filter(|(_, keys)| !keys.is_empty())
+    .map(|(what, keys)| list(what, keys))
+    .collect::<Vec<_>>()
+    .join("; ")
+}
+
+/// Casts every floating-point tensor to one dtype as it is loaded (`f16`/`bf16` checkpoints
+/// into an `f32` model); other tensors pass unchanged. Chain it after a layout adapter.
+///
+/// ```
+/// use burn::tensor::DType;
+/// use burn_store::{ModuleAdapter, PyTorchToBurnAdapter, SafetensorsStore};
+///
+/// let store = SafetensorsStore::from_file("model.safetensors")
+///     .with_from_adapter(PyTorchToBurnAdapter.chain(pela::checkpoint::CastFloats(DType::F32)));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct CastFloats(pub DType);
+
+impl ModuleAdapter for CastFloats {
+    fn adapt(&self, snapshot: &TensorSnapshot) -> TensorSnapshot {
+        if !snapshot.dtype.is_float() || snapshot.dtype == self.0 {
+            return snapshot.clone();
+        }
+        let (data, to) = (snapshot.clone_data_fn(), self.0);
+        with_data(snapshot, to, snapshot.shape.to_vec(), move || {
+            Ok(data()?.convert_dtype(to))
+        })
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(*self)
+    }
+}
+
+/// The first factor of a low-rank layer is `U` `[d_input, r]` here and `Uᵀ` `[r, d_input]` in
+/// the authors' layout: transposed both ways, like a `Linear` weight.
+#[derive(Debug, Clone, Copy)]
+struct FactorLayout;
+
+impl ModuleAdapter for FactorLayout {
+    fn adapt(&self, snapshot: &TensorSnapshot) -> TensorSnapshot {
+        let is_u = snapshot.module_type().as_deref() == Some("Struct:LowRankLinear")
+            && snapshot
+                .path_stack
+                .as_ref()
+                .and_then(|stack| stack.last())
+                .is_some_and(|name| name == "u");
+        if !is_u || snapshot.shape.len() != 2 {
+            return snapshot.clone();
+        }
+        let data = snapshot.clone_data_fn();
+        let shape = vec![snapshot.shape[1], snapshot.shape[0]];
+        with_data(snapshot, snapshot.dtype, shape, move || {
+            Ok(transpose(data()?))
+        })
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(*self)
+    }
+}
+
+/// `snapshot` with its data produced by `data`, of `dtype` and `shape`.
+fn with_data(
+    snapshot: &TensorSnapshot,
+    dtype: DType,
+    shape: Vec<usize>,
+    data: impl Fn() -> Result<TensorData, burn_store::TensorSnapshotError> + 'static,
+) -> TensorSnapshot {
+    TensorSnapshot::from_closure(
+        Rc::new(data),
+        dtype,
+        shape.into(),
+        snapshot.path_stack.clone().unwrap_or_default(),
+        snapshot.container_stack.clone().unwrap_or_default(),
+        snapshot.tensor_id.unwrap_or_default(),
+    )
+}
+
+/// The transpose of a matrix of any element type.
+fn transpose(data: TensorData) -> TensorData {
+    let (rows, cols) = (data.shape[0], data.shape[1]);
+    let size = data.dtype.size();
+    let bytes = data.as_bytes();
+    let mut out = vec![0u8; bytes.len()];
+    for i in 0..rows {
+        for j in 0..cols {
+            let (from, to) = ((i * cols + j) * size, (j * rows + i) * size);
+            out[to..to + size].copy_from_slice(&bytes[from..from + size]);
+        }
+    }
+    TensorData::from_bytes_vec(out, [cols, rows], data.dtype)
+}
+
+/// `(Burn key, authors' key)` of the three tensors of low-rank layer `layer`.
+fn factor_keys(layer: &str) -> [(String, String); 3] {
+    let [down, up, bias] = crate::pytorch_keys(layer);
+    [
+        (format!("{layer}.u"), down),
+        (format!("{layer}.v"), up),
+        (format!("{layer}.bias"), bias),
+    ]
+}
+
+/// A module path as a regex matching only itself (paths hold letters, digits, `_` and `.`).
+fn escape(path: &str) -> String {
+    path.replace('.', r"\.")
+}
+
+fn temporary_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+fn checkpoint_error(path: &Path, reason: impl ToString) -> PelaError {
+    PelaError::Checkpoint {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
