@@ -1,4 +1,5 @@
-//! The backends the zoo runs on: the CPU always, NVIDIA GPUs with the `cuda` feature.
+//! The backends the zoo runs on: the CPU always (`burn-ndarray`, and `burn-flex`), NVIDIA GPUs
+//! with the `cuda` feature.
 //!
 //! ```
 //! use burn::tensor::Tensor;
@@ -14,6 +15,14 @@ pub type Cpu = burn_ndarray::NdArray<f32>;
 pub type CpuDevice = burn_ndarray::NdArrayDevice;
 /// [`Cpu`] with automatic differentiation, for training.
 pub type CpuAutodiff = burn::backend::Autodiff<Cpu>;
+
+/// The other CPU backend, `burn-flex` (`f32`; `gemm`-based matmul, zero-copy views): faster
+/// than [`Cpu`] for training on this project's machines (see the README's benchmark).
+pub type Flex = burn_flex::Flex;
+/// The device of [`Flex`].
+pub type FlexDevice = burn_flex::FlexDevice;
+/// [`Flex`] with automatic differentiation, for training.
+pub type FlexAutodiff = burn::backend::Autodiff<Flex>;
 
 /// The CUDA backend (`burn-cuda`, `f32`, fused kernels).
 #[cfg(feature = "cuda")]

@@ -35,6 +35,24 @@ pub enum ZooError {
         known: Vec<String>,
     },
 
+    /// Data that cannot be used: an empty folder, a malformed file, labels that do not fit.
+    #[error("data `{source_name}`: {reason}")]
+    InvalidData {
+        /// The dataset, file or folder.
+        source_name: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+
+    /// A file or folder that cannot be read or written.
+    #[error("`{path}`: {reason}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+
     /// An error of the `pela` library: a rank plan, a conversion, a checkpoint.
     #[error(transparent)]
     Pela(#[from] PelaError),

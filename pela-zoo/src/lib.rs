@@ -1,5 +1,6 @@
 //! Ready PELA models of [pela-rs](https://github.com/pela-rs/pela-rs): DeiT and DeiT-III
-//! (with their reference checkpoints), and the backends they run on.
+//! (with their reference checkpoints), image data, the distillation and fine-tuning trainers,
+//! the `pela` command, and the backends they run on.
 //!
 //! Every model is defined with `#[derive(LowRank)]`, as a user's model would be, so its
 //! low-rank student, the SVD conversion and the per-layer features come from `pela`.
@@ -22,7 +23,9 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod data;
 mod error;
+pub mod train;
 pub mod vit;
 
 pub use error::ZooError;

@@ -59,7 +59,7 @@ fn assert_close<const D: usize>(ours: Tensor<Cpu, D>, reference: Tensor<Cpu, D>,
 
 fn check_against_timm(deit3: bool, checkpoint: &str, io: &str) {
     let model = config(deit3)
-        .load::<Cpu>(fixture(checkpoint), &CpuDevice::default())
+        .load_checkpoint::<Cpu>(fixture(checkpoint), &CpuDevice::default())
         .unwrap();
     let io = tensors(io);
     let (logits, features) = model.forward_features(tensor(&io, "input"));
@@ -96,7 +96,7 @@ fn authors_compressed_layout_loads_and_our_svd_reproduces_it() {
         let config = config(deit3);
         let device = CpuDevice::default();
         let teacher = config
-            .load::<Cpu>(fixture(&format!("{name}.safetensors")), &device)
+            .load_checkpoint::<Cpu>(fixture(&format!("{name}.safetensors")), &device)
             .unwrap();
         let io = tensors(&format!("{name}_pela_io.safetensors"));
         let reference = tensor::<2>(&io, "logits");
@@ -121,7 +121,7 @@ fn authors_compressed_layout_loads_and_our_svd_reproduces_it() {
 fn saved_students_have_the_authors_keys_and_load_back() {
     let device = CpuDevice::default();
     let teacher = config(true)
-        .load::<Cpu>(fixture("deit3_test.safetensors"), &device)
+        .load_checkpoint::<Cpu>(fixture("deit3_test.safetensors"), &device)
         .unwrap();
     let student = teacher.to_low_rank(&config(true).pela_plan()).unwrap();
     let dir = std::env::temp_dir().join(format!("pela-zoo-test-{}", std::process::id()));
@@ -143,15 +143,21 @@ fn saved_students_have_the_authors_keys_and_load_back() {
 
     let loaded = pela::checkpoint::load_student(&teacher, &file).unwrap();
     let images = tensor::<4>(&tensors("deit3_test_io.safetensors"), "input");
-    let (a, b) = (student.forward(images.clone()), loaded.forward(images));
-    a.into_data().assert_eq(&b.into_data(), true);
+    let (a, b) = (student.forward(images.clone()), loaded.forward(images.clone()));
+    a.clone().into_data().assert_eq(&b.into_data(), true);
+
+    // Multiplied out, the student is a timm checkpoint of the dense architecture.
+    let dense = dir.join("dense.safetensors");
+    config(true).save_dense(&student, &dense).unwrap();
+    let as_teacher = config(true).load_checkpoint::<Cpu>(&dense, &device).unwrap();
+    assert_close(as_teacher.forward(images), a, "dense export");
     std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn a_checkpoint_of_another_architecture_is_refused_by_name() {
     let error = config(false)
-        .load::<Cpu>(fixture("deit3_test.safetensors"), &CpuDevice::default())
+        .load_checkpoint::<Cpu>(fixture("deit3_test.safetensors"), &CpuDevice::default())
         .unwrap_err();
     let ZooError::Pela(PelaError::CheckpointMismatch {
         unused, mismatched, ..
@@ -176,7 +182,7 @@ fn a_checkpoint_of_another_architecture_is_refused_by_name() {
         ..config(true)
     };
     let error = deeper
-        .load::<Cpu>(fixture("deit3_test.safetensors"), &CpuDevice::default())
+        .load_checkpoint::<Cpu>(fixture("deit3_test.safetensors"), &CpuDevice::default())
         .unwrap_err();
     assert!(
         error.to_string().contains("blocks.2.attn.qkv.weight"),
@@ -188,14 +194,14 @@ fn a_checkpoint_of_another_architecture_is_refused_by_name() {
 fn missing_and_foreign_files_are_named() {
     let device = CpuDevice::default();
     let error = config(false)
-        .load::<Cpu>("no/such/deit.safetensors", &device)
+        .load_checkpoint::<Cpu>("no/such/deit.safetensors", &device)
         .unwrap_err();
     assert_eq!(
         error.to_string(),
         "checkpoint `no/such/deit.safetensors`: no such file"
     );
     let error = config(false)
-        .load::<Cpu>(fixture("reference.json"), &device)
+        .load_checkpoint::<Cpu>(fixture("reference.json"), &device)
         .unwrap_err();
     assert!(error.to_string().contains("unknown format"), "{error}");
 }

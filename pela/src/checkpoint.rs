@@ -35,15 +35,15 @@
 //! # Ok::<(), pela::PelaError>(())
 //! ```
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::rc::Rc;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, TensorData};
 use burn_store::{
-    ApplyError, ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleAdapter, ModuleStore,
-    PyTorchToBurnAdapter, SafetensorsStore, TensorSnapshot,
+    ApplyError, ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleAdapter, ModuleSnapshot,
+    ModuleStore, PyTorchToBurnAdapter, SafetensorsStore, TensorSnapshot,
 };
 
 use crate::conversion::ModulePath;
@@ -145,6 +145,109 @@ pub fn load_student<B: Backend, M: LowRank<B>>(
         .map_err(|e| checkpoint_error(path, e))?;
     check_applied(path, &result)?;
     Ok(student)
+}
+
+/// Writes `student` to `path` as a dense model: every factor pair multiplied out,
+/// `<name>.weight = (U·Vᵀ)ᵀ` `[d_output, d_input]`, so the file has the teacher's keys and
+/// shapes in PyTorch's layout (a timm checkpoint of the original architecture, for tools that
+/// know nothing of PELA). The write is atomic.
+///
+/// # Errors
+/// [`PelaError::Checkpoint`] when the file cannot be written.
+///
+/// ```
+/// use burn::nn::{Linear, LinearConfig};
+/// use pela::{LowRank, RankPlan};
+/// type B = burn_ndarray::NdArray<f32>;
+///
+/// let teacher: Vec<Linear<B>> = vec![LinearConfig::new(32, 16).init(&Default::default())];
+/// let student = teacher.to_low_rank(&RankPlan::new(2.0))?;
+/// let file = std::env::temp_dir().join("pela-doc-dense.safetensors");
+/// pela::checkpoint::save_dense(&student, &file, &[])?;
+/// let keys = pela::checkpoint::shapes(&file)?;
+/// assert_eq!(keys["0.weight"], vec![16, 32]);
+/// # std::fs::remove_file(&file).ok();
+/// # Ok::<(), pela::PelaError>(())
+/// ```
+pub fn save_dense<B: Backend, S: LowRankStudent<B>>(
+    student: &S,
+    path: impl AsRef<Path>,
+    metadata: &[(&str, &str)],
+) -> Result<(), PelaError> {
+    let path = path.as_ref();
+    let mut dense = HashMap::new();
+    let mut factors = BTreeSet::new();
+    let mut remapper = KeyRemapper::new();
+    for (layer, low_rank) in student.low_rank_layers() {
+        // PyTorch's [d_output, d_input] = (U·Vᵀ)ᵀ = V·Uᵀ.
+        let weight = low_rank.v.val().matmul(low_rank.u.val().transpose());
+        dense.insert(format!("{layer}.u"), weight.into_data());
+        factors.insert(format!("{layer}.v"));
+        remapper = remapper
+            .add_pattern(
+                format!("^{}$", escape(&format!("{layer}.u"))),
+                format!("{layer}.weight"),
+            )
+            .map_err(|e| checkpoint_error(path, e))?;
+    }
+    // The store filters after its adapter has renamed `gamma`/`beta` to PyTorch's names.
+    let keep: Vec<String> = student
+        .collect(None, Some(Box::new(BurnToPyTorchAdapter)), true)
+        .iter()
+        .map(TensorSnapshot::full_path)
+        .filter(|key| !factors.contains(key))
+        .collect();
+    let mut store = SafetensorsStore::from_file(temporary_path(path))
+        .with_to_adapter(BurnToPyTorchAdapter.chain(MultipliedOut(std::sync::Arc::new(dense))))
+        .skip_enum_variants(true)
+        .with_full_paths(keep)
+        .remap(remapper)
+        .overwrite(true);
+    for (key, value) in metadata {
+        store = store.metadata(*key, *value);
+    }
+    store
+        .collect_from(student)
+        .map_err(|e| checkpoint_error(path, e))?;
+    std::fs::rename(temporary_path(path), path).map_err(|e| checkpoint_error(path, e))
+}
+
+/// The key and shape of every tensor in a safetensors file.
+///
+/// # Errors
+/// [`PelaError::Checkpoint`] when the file cannot be read as safetensors.
+pub fn shapes(path: impl AsRef<Path>) -> Result<BTreeMap<String, Vec<usize>>, PelaError> {
+    let path = path.as_ref();
+    let mut store = SafetensorsStore::from_file(path);
+    let all = store
+        .get_all_snapshots()
+        .map_err(|e| checkpoint_error(path, e))?;
+    Ok(all
+        .iter()
+        .map(|(key, snapshot)| (key.clone(), snapshot.shape.to_vec()))
+        .collect())
+}
+
+/// Replaces the first factor `u` of each low-rank layer by the dense weight, for
+/// [`save_dense`] (which drops `v` and renames `u` to `weight`).
+#[derive(Clone)]
+struct MultipliedOut(std::sync::Arc<HashMap<String, TensorData>>);
+
+impl ModuleAdapter for MultipliedOut {
+    fn adapt(&self, snapshot: &TensorSnapshot) -> TensorSnapshot {
+        match self.0.get(&snapshot.full_path()) {
+            Some(data) => {
+                let data = data.clone();
+                let shape = data.shape.to_vec();
+                with_data(snapshot, data.dtype, shape, move || Ok(data.clone()))
+            }
+            None => snapshot.clone(),
+        }
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
 }
 
 /// The string pairs in the header of a safetensors file (what [`save_student`] wrote).
@@ -361,5 +464,138 @@ fn checkpoint_error(path: &Path, reason: impl ToString) -> PelaError {
     PelaError::Checkpoint {
         path: path.display().to_string(),
         reason: reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::{Linear, LinearConfig};
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::*;
+    use crate::{RankPlan, StudentLinear, TestBackend, seeded};
+
+    fn layers(shapes: &[(usize, usize)]) -> Vec<Linear<TestBackend>> {
+        seeded(11, || {
+            shapes
+                .iter()
+                .map(|&(d_input, d_output)| {
+                    let layer = LinearConfig::new(d_input, d_output).init(&Default::default());
+                    let _drawn = layer.weight.val();
+                    layer
+                })
+                .collect()
+        })
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("pela-checkpoint-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn round_trip_keeps_every_tensor_and_writes_the_authors_shapes() {
+        let teacher = layers(&[(24, 40), (40, 6)]);
+        let plan = RankPlan::new(2.0).with_min_outputs(Some(10));
+        let student = teacher.to_low_rank(&plan).unwrap();
+        let file = scratch("round-trip.safetensors");
+        save_student(&student, &file, &[]).unwrap();
+        assert!(!temporary_path(&file).exists());
+
+        let mut store = SafetensorsStore::from_file(&file);
+        let shapes: Vec<(String, Vec<usize>)> = store
+            .get_all_snapshots()
+            .unwrap()
+            .iter()
+            .map(|(key, snapshot)| (key.clone(), snapshot.shape.to_vec()))
+            .collect();
+        assert_eq!(
+            shapes,
+            [
+                ("0.0.weight", vec![7, 24]), // rank ⌊24·40 / (2·64)⌋ = 7
+                ("0.1.bias", vec![40]),
+                ("0.1.weight", vec![40, 7]),
+                ("1.bias", vec![6]),
+                ("1.weight", vec![6, 40]),
+            ]
+            .map(|(key, shape)| (key.to_string(), shape))
+        );
+
+        let loaded = load_student(&teacher, &file).unwrap();
+        let x = seeded(12, || {
+            Tensor::<TestBackend, 2>::random([3, 24], Distribution::Default, &Default::default())
+        });
+        let run = |model: &Vec<StudentLinear<TestBackend>>| {
+            model[1].forward(model[0].forward(x.clone())).into_data()
+        };
+        run(&student).assert_eq(&run(&loaded), true);
+        std::fs::remove_file(file).ok();
+    }
+
+    #[test]
+    fn a_student_of_another_shape_is_refused_with_its_keys() {
+        let student = layers(&[(32, 32)])
+            .to_low_rank(&RankPlan::new(2.0))
+            .unwrap();
+        let file = scratch("other-shape.safetensors");
+        save_student(&student, &file, &[]).unwrap();
+
+        let error = load_student(&layers(&[(32, 16)]), &file).unwrap_err();
+        let PelaError::CheckpointMismatch { mismatched, .. } = &error else {
+            panic!("unexpected error: {error}");
+        };
+        assert_eq!(mismatched.len(), 2, "{mismatched:?}"); // `v` and the bias
+        assert!(error.to_string().contains("2 of another shape"), "{error}");
+
+        let error = load_student(&layers(&[(32, 32), (32, 32)]), &file).unwrap_err();
+        assert!(error.to_string().contains("1.weight"), "{error}");
+        std::fs::remove_file(file).ok();
+    }
+
+    #[test]
+    fn files_that_are_not_safetensors_are_named() {
+        let file = scratch("not-safetensors.safetensors");
+        std::fs::write(&file, b"not a checkpoint").unwrap();
+        let error = load_student(&layers(&[(8, 8)]), &file).unwrap_err();
+        assert!(matches!(error, PelaError::Checkpoint { .. }), "{error}");
+        assert!(
+            metadata(&file)
+                .unwrap_err()
+                .to_string()
+                .contains("not a safetensors file")
+        );
+        std::fs::remove_file(file).ok();
+    }
+
+    #[test]
+    fn twin_with_ranks_refuses_unknown_layers() {
+        let ranks = HashMap::from([("7".to_string(), 2)]);
+        let error = layers(&[(8, 8)]).twin_with_ranks(&ranks).unwrap_err();
+        assert_eq!(
+            error,
+            PelaError::UnknownLayers {
+                layers: vec!["7".into()],
+                known: vec!["0".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn preview_decides_as_the_conversion_does() {
+        let teacher = layers(&[(24, 40), (40, 6), (40, 40)]);
+        let plan = RankPlan::new(3.0)
+            .with_min_outputs(Some(10))
+            .rank_for("2", 5);
+        let preview = teacher.preview(&plan).unwrap();
+        let (_, converted) = teacher.to_low_rank_with_report(&plan).unwrap();
+        let decisions = |report: &crate::CompressionReport| {
+            report
+                .layers
+                .iter()
+                .map(|layer| layer.decision.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(decisions(&preview), decisions(&converted));
+        assert_eq!(preview.totals(), converted.totals());
+        assert!(preview.layers.iter().all(|layer| layer.error.is_none()));
     }
 }

@@ -65,7 +65,9 @@ pub use loss::{
     PelaObjective, PelaObjectiveConfig, WeightPair, WeightPerturbationConfig,
     WeightPerturbationForm, WeightPerturbationLoss,
 };
-pub use low_rank_linear::{LowRankLinear, LowRankLinearConfig, LowRankLinearRecord};
+pub use low_rank_linear::{
+    LowRankLinear, LowRankLinearConfig, LowRankLinearRecord, trainable_params,
+};
 pub use plan::{
     DenseReason, LayerDecision, LayerOverride, RankPlan, RankRule, max_shrinking_rank,
     rank_for_ratio,

@@ -1,7 +1,9 @@
 //! The low-rank replacement of `burn::nn::Linear`.
 
 use burn::config::Config;
-use burn::module::{Content, DisplaySettings, Initializer, Module, ModuleDisplay, Param, ParamId};
+use burn::module::{
+    Content, DisplaySettings, Initializer, Module, ModuleDisplay, ModuleMapper, Param, ParamId,
+};
 use burn::nn::Linear;
 use burn::tensor::module::linear;
 use burn::tensor::{Tensor, backend::Backend};
@@ -75,9 +77,17 @@ pub struct LowRankLinear<B: Backend> {
 /// backend without autodiff, so `Module::train` would leave such a parameter frozen. Factors
 /// are computed on the CPU backend and trained on another: this keeps them trainable.
 pub(crate) fn trainable<B: Backend, const D: usize>(value: Tensor<B, D>) -> Param<Tensor<B, D>> {
+    trainable_with_id(ParamId::new(), value)
+}
+
+/// [`trainable`], keeping the parameter's id.
+fn trainable_with_id<B: Backend, const D: usize>(
+    id: ParamId,
+    value: Tensor<B, D>,
+) -> Param<Tensor<B, D>> {
     let (device, shape) = (value.device(), value.shape());
     let param = Param::uninitialized(
-        ParamId::new(),
+        id,
         move |_, require_grad| value.clone().set_require_grad(require_grad),
         device,
         true,
@@ -85,6 +95,36 @@ pub(crate) fn trainable<B: Backend, const D: usize>(value: Tensor<B, D>) -> Para
     );
     let _initialised = param.val();
     param
+}
+
+/// Marks every floating-point parameter of `module` trainable, keeping its values and ids.
+///
+/// Call it on a module moved to an autodiff backend before training it. Burn's `Module::train`
+/// keeps each parameter's `require_grad` flag, but a backend without autodiff (the CPU
+/// backend a model is converted or loaded on) loses that flag whenever a parameter is cloned,
+/// loaded or built from a tensor, so parts of a student would otherwise stay frozen. The
+/// trainers of `pela-zoo` do this for you.
+///
+/// ```
+/// use burn::module::{AutodiffModule, Module, Param};
+/// use burn::tensor::Tensor;
+/// type B = burn_ndarray::NdArray<f32>;
+/// type Train = burn::backend::Autodiff<B>;
+///
+/// let frozen = Param::from_tensor(Tensor::<B, 1>::ones([3], &Default::default()));
+/// let moved = frozen.train::<Train>();
+/// assert!(!moved.val().is_require_grad());
+/// assert!(pela::trainable_params(moved).val().is_require_grad());
+/// ```
+pub fn trainable_params<B: Backend, M: Module<B>>(module: M) -> M {
+    struct Trainable;
+    impl<B: Backend> ModuleMapper<B> for Trainable {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+            let id = param.id;
+            trainable_with_id(id, param.val())
+        }
+    }
+    module.map(&mut Trainable)
 }
 
 impl LowRankLinearConfig {

@@ -209,7 +209,7 @@ impl VitConfig {
     ///
     /// # Panics
     /// When the config is invalid (check with [`validate`](Self::validate) first on user
-    /// input; [`load`](Self::load) does).
+    /// input; [`load_checkpoint`](Self::load_checkpoint) does).
     pub fn init<B: Backend>(&self, device: &B::Device) -> Vit<B> {
         if let Err(error) = self.validate() {
             panic!("{error}");

@@ -98,10 +98,10 @@ impl VitConfig {
     /// use pela_zoo::vit::VitConfig;
     ///
     /// let teacher = VitConfig::deit_base_patch16_224()
-    ///     .load::<Cpu>("deit_base_patch16_224-b5f2ef4d.pth", &CpuDevice::default())?;
+    ///     .load_checkpoint::<Cpu>("deit_base_patch16_224-b5f2ef4d.pth", &CpuDevice::default())?;
     /// # Ok::<(), pela_zoo::ZooError>(())
     /// ```
-    pub fn load<B: Backend>(
+    pub fn load_checkpoint<B: Backend>(
         &self,
         path: impl AsRef<Path>,
         device: &B::Device,

@@ -5,7 +5,7 @@
 //!   ([`VitConfig::pela_plan`]).
 //! - [`Vit`]: the model, `#[derive(LowRank)]` like any user model; its twin `VitLowRank` is the
 //!   student. Both implement [`pela::LayerFeatures`]: the logits and every block's tokens.
-//! - Checkpoints: [`VitConfig::load`] reads timm safetensors and PyTorch `.pth` files,
+//! - Checkpoints: [`VitConfig::load_checkpoint`] reads timm safetensors and PyTorch `.pth` files,
 //!   Facebook's originals included (see [`import`]); [`pela::checkpoint`] saves and loads
 //!   students in the authors' compressed layout.
 //! - [`VitFlops`]: the FLOPs of a teacher or student, as the paper counts them.
@@ -31,6 +31,7 @@ mod flops;
 pub mod import;
 mod mlp;
 mod model;
+mod student;
 
 pub use attention::{Attention, AttentionLowRank, AttentionRecord};
 pub use block::{Block, BlockLowRank, BlockRecord, LayerScale, LayerScaleRecord};

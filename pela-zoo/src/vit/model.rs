@@ -30,7 +30,7 @@ impl<B: Backend> PatchEmbed<B> {
 /// scale and no position embedding on the class token). The forward matches timm's.
 ///
 /// Should be created with [`VitConfig::init`](super::VitConfig::init), or loaded from a
-/// checkpoint with [`VitConfig::load`](super::VitConfig::load).
+/// checkpoint with [`VitConfig::load_checkpoint`](super::VitConfig::load_checkpoint).
 ///
 /// ```
 /// use burn::prelude::*;

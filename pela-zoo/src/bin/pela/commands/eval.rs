@@ -1,0 +1,57 @@
+//! `pela eval`: accuracy, loss and latency.
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::backend::AutodiffBackend;
+use pela_zoo::train::{Classifier, evaluate, latency_ms};
+use pela_zoo::vit::VitConfig;
+
+use crate::args::EvalArgs;
+use crate::inputs;
+use crate::printer::Printer;
+
+pub fn run<B: AutodiffBackend>(
+    args: EvalArgs,
+    printer: &Printer,
+    device: &B::Device,
+) -> Result<()> {
+    match (&args.student, &args.checkpoint) {
+        (Some(path), _) => {
+            let (config, student) =
+                VitConfig::load_student::<B::InnerBackend>(path, device).context("--student")?;
+            report(&args, &config, &student, printer, device)
+        }
+        (None, Some(path)) => {
+            let config = inputs::model(&args.model.model)?;
+            let teacher = config
+                .load_checkpoint::<B::InnerBackend>(path, device)
+                .context("--checkpoint")?;
+            report(&args, &config, &teacher, printer, device)
+        }
+        (None, None) => bail!("give a --student file, or --model and a teacher --checkpoint"),
+    }
+}
+
+fn report<B: burn::tensor::backend::Backend, M: Classifier<B>>(
+    args: &EvalArgs,
+    config: &VitConfig,
+    model: &M,
+    printer: &Printer,
+    device: &B::Device,
+) -> Result<()> {
+    let (_, valid) = inputs::data(&args.data, config.image_size)?;
+    inputs::check_fits(config, valid.as_ref(), "--data")?;
+    inputs::check_classes(config, valid.as_ref())?;
+    printer.status(valid.describe());
+    let evaluation = evaluate(model, valid.as_ref(), args.batch_size, device)?;
+    let latency = latency_ms(model, valid.shape(), args.batch_size, 3, 10, device);
+    printer.result(format!(
+        "accuracy {:.2} % ({} images), loss {:.4}, latency {:.2} ms a batch of {} ({:.0} images/s)",
+        100.0 * evaluation.accuracy,
+        evaluation.images,
+        evaluation.loss,
+        latency,
+        args.batch_size,
+        args.batch_size as f64 / latency * 1e3
+    ));
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! `pela export`: a student in the authors' compressed layout or multiplied out to dense.
+
+use anyhow::{Context, Result};
+use pela_zoo::backend::{Cpu, CpuDevice};
+use pela_zoo::vit::VitConfig;
+
+use crate::args::{ExportArgs, Layout};
+use crate::printer::Printer;
+
+pub fn run(args: ExportArgs, printer: &Printer) -> Result<()> {
+    let (config, student) = VitConfig::load_student::<Cpu>(&args.student, &CpuDevice::default())
+        .context("--student")?;
+    match args.layout {
+        Layout::Compressed => config.save_student(&student, &args.output),
+        Layout::Dense => config.save_dense(&student, &args.output),
+    }
+    .context("--output")?;
+    printer.finished(format!("wrote {}", args.output.display()));
+    Ok(())
+}

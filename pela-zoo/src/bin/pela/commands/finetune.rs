@@ -1,0 +1,60 @@
+//! `pela finetune`: a student alone on a classification set, with a new head.
+
+use anyhow::{Context, Result};
+use burn::module::{AutodiffModule, Module};
+use burn::tensor::backend::AutodiffBackend;
+use pela_zoo::train::{RunDir, Supervised, train};
+use pela_zoo::vit::VitConfig;
+
+use crate::args::FinetuneArgs;
+use crate::inputs;
+use crate::printer::{Printer, TrainBars};
+
+pub fn run<B: AutodiffBackend>(
+    args: FinetuneArgs,
+    printer: &Printer,
+    device: &B::Device,
+) -> Result<()> {
+    let (mut config, mut student) =
+        VitConfig::load_student::<B::InnerBackend>(&args.student, device).context("--student")?;
+    let (train_set, valid_set) = inputs::data(&args.data, config.image_size)?;
+    inputs::check_fits(&config, train_set.as_ref(), "--data")?;
+    printer.status(format!(
+        "{}\n{}",
+        train_set.describe(),
+        valid_set.describe()
+    ));
+    if args.keep_head {
+        inputs::check_classes(&config, train_set.as_ref())?;
+    } else {
+        let classes = train_set.classes().len();
+        printer.status(format!("a new head for {classes} classes"));
+        student = student.with_new_head(classes, device);
+        config.num_classes = classes;
+    }
+    let run = RunDir::new(&args.train.run_dir)?;
+    run.write("model.json", &config.to_string())?;
+    let interrupt = super::interrupt_flag(printer);
+    let outcome = train(
+        Supervised(student.train::<B>()),
+        train_set.as_ref(),
+        valid_set.as_ref(),
+        &inputs::training(&args.train),
+        &run,
+        args.train.resume,
+        &TrainBars::new(printer),
+        &interrupt,
+        device,
+    )?;
+    if outcome.interrupted {
+        printer.status("stopped; run the same command with --resume to continue");
+        return Ok(());
+    }
+    let output = run.root().join("student.safetensors");
+    config.save_student(&outcome.trainee.0.valid(), &output)?;
+    printer.finished(format!(
+        "fine-tuned; the student is in {}",
+        output.display()
+    ));
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Turning flags into the library's inputs, with errors that name the flag.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use pela::RankPlan;
+use pela_zoo::data::{ImageDataset, ImageFolder, InMemoryImages, digits, read_idx};
+use pela_zoo::vit::VitConfig;
+
+use crate::args::{DataArgs, PlanArgs};
+
+/// Where Debian's `dataset-fashion-mnist` installs the IDX files.
+const FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
+
+/// `--model`: a preset name or a JSON config file. In the file, the fields with a default
+/// (`mlp_ratio`, `channels`, `qkv_bias`, `layer_scale`, `class_token_position`,
+/// `layer_norm_eps`) may be left out.
+pub fn model(spec: &str) -> Result<VitConfig> {
+    if !spec.ends_with(".json") {
+        return VitConfig::preset(spec).with_context(|| "--model: use a timm name or a config .json");
+    }
+    let context = || format!("--model `{spec}`: cannot read the ViT config");
+    let text = std::fs::read_to_string(spec).with_context(context)?;
+    let given: serde_json::Value = serde_json::from_str(&text).with_context(context)?;
+    let serde_json::Value::Object(given) = given else {
+        bail!("--model `{spec}`: expected a JSON object of VitConfig fields");
+    };
+    // The defaults, from a config whose required fields are then overwritten by the file's.
+    let mut merged = serde_json::to_value(VitConfig::new(0, 0, 0, 0, 0, 0))?;
+    let object = merged.as_object_mut().expect("a config serialises to an object");
+    for required in ["image_size", "patch_size", "num_classes", "d_model", "depth", "n_heads"] {
+        object.remove(required);
+    }
+    object.extend(given);
+    let config: VitConfig = serde_json::from_value(merged).with_context(context)?;
+    config.validate().with_context(context)?;
+    Ok(config)
+}
+
+/// The authors' plan for `config`, with the `--ratio`, `--keep-dense` and `--rank-for` flags.
+pub fn plan(config: &VitConfig, args: &PlanArgs) -> Result<RankPlan> {
+    let mut plan = config.pela_plan();
+    if let Some(ratio) = args.ratio {
+        plan.ratio = ratio;
+    }
+    for pattern in &args.keep_dense {
+        plan = plan.keep_dense(pattern.clone());
+    }
+    for spec in &args.rank_for {
+        let Some((pattern, rank)) = spec.rsplit_once('=') else {
+            bail!("--rank-for `{spec}`: expected PATTERN=RANK, e.g. `blocks.*.attn.qkv=256`");
+        };
+        let rank: usize = rank
+            .parse()
+            .with_context(|| format!("--rank-for `{spec}`: `{rank}` is not a rank"))?;
+        plan = plan.rank_for(pattern, rank);
+    }
+    plan.validate().context("--ratio / --rank-for")?;
+    Ok(plan)
+}
+
+/// The training and validation sets of `--data`.
+pub fn data(
+    args: &DataArgs,
+    image_size: usize,
+) -> Result<(Box<dyn ImageDataset>, Box<dyn ImageDataset>)> {
+    let limit = |set: InMemoryImages| match args.limit {
+        Some(n) => set.truncated(n),
+        None => set,
+    };
+    let (train, valid): (Box<dyn ImageDataset>, Box<dyn ImageDataset>) =
+        match args.data.split_once('=') {
+            None if args.data == "digits" => {
+                let (train, test) = digits();
+                (Box::new(limit(train)), Box::new(test))
+            }
+            None if args.data == "fashion-mnist" => idx(Path::new(FASHION_MNIST), &limit)?,
+            Some(("fashion-mnist" | "idx", dir)) => idx(Path::new(dir), &limit)?,
+            Some(("folder", dir)) => {
+                let root = Path::new(dir);
+                let train = ImageFolder::new(root.join("train"), image_size)
+                    .with_context(|| format!("--data folder={dir}: the training images"))?;
+                let valid = ImageFolder::new(root.join("val"), image_size)
+                    .with_context(|| format!("--data folder={dir}: the validation images"))?;
+                (Box::new(train), Box::new(valid))
+            }
+            _ => bail!(
+                "--data `{}`: expected `digits`, `fashion-mnist`, `idx=DIR` or `folder=DIR`",
+                args.data
+            ),
+        };
+    Ok((train, valid))
+}
+
+fn idx(
+    dir: &Path,
+    limit: &dyn Fn(InMemoryImages) -> InMemoryImages,
+) -> Result<(Box<dyn ImageDataset>, Box<dyn ImageDataset>)> {
+    let train = read_idx(dir, "train").context("--data: the training split")?;
+    let test = read_idx(dir, "t10k")
+        .context("--data: the test split")?
+        .with_normalization(train.normalization());
+    Ok((Box::new(limit(train)), Box::new(test)))
+}
+
+/// Checks that images of `data` fit the model of `config`.
+pub fn check_fits(config: &VitConfig, data: &dyn ImageDataset, flag: &str) -> Result<()> {
+    let [channels, height, width] = data.shape();
+    if channels != config.channels || height != config.image_size || width != config.image_size {
+        bail!(
+            "{flag}: the model takes {}×{}×{} images, the data has {channels}×{height}×{width}; \
+             choose a matching --model (a config .json sets `channels` and `image_size`)",
+            config.channels,
+            config.image_size,
+            config.image_size
+        );
+    }
+    Ok(())
+}
+
+/// The training settings of the flags.
+pub fn training(args: &crate::args::TrainArgs) -> pela_zoo::train::TrainingConfig {
+    pela_zoo::train::TrainingConfig::new()
+        .with_epochs(args.epochs)
+        .with_batch_size(args.batch_size)
+        .with_grad_accumulation(args.grad_accumulation)
+        .with_learning_rate(args.lr)
+        .with_min_learning_rate(args.min_lr)
+        .with_warmup_epochs(args.warmup_epochs)
+        .with_weight_decay(args.weight_decay)
+        .with_grad_clip((args.grad_clip > 0.0).then_some(args.grad_clip))
+        .with_label_smoothing(args.label_smoothing)
+        .with_seed(args.seed)
+}
+
+/// Checks that the model's head covers the dataset's classes.
+pub fn check_classes(config: &VitConfig, data: &dyn ImageDataset) -> Result<()> {
+    let classes = data.classes().len();
+    if config.num_classes < classes {
+        bail!(
+            "--data has {classes} classes but the model's head only {}; distil on data of the \
+             teacher's classes, or fine-tune the student (`pela finetune`) for a new head",
+            config.num_classes
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! `pela`: compress, distil, fine-tune, evaluate and export vision transformers with PELA.
+//!
+//! Run `pela --help`, or `pela <command> --help` for each command's flags.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+mod args;
+mod commands;
+mod inputs;
+mod printer;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::Cli;
+use crate::printer::Printer;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer::new(cli.quiet, cli.no_progress);
+    match commands::run(cli.command, &printer) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            printer.error(&error);
+            // Every error the commands return is about their input: a file, a flag, a model.
+            ExitCode::from(2)
+        }
+    }
+}

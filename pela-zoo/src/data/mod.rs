@@ -1,0 +1,69 @@
+//! Image classification data: the built-in digits, IDX files (MNIST, Fashion-MNIST) and image
+//! folders (the ImageNet layout), with their augmentation and normalisation, and batching into
+//! tensors.
+//!
+//! ```
+//! use pela_zoo::data::{ImageDataset, digits};
+//!
+//! let (train, test) = digits();
+//! assert_eq!((train.len(), test.len()), (1437, 360));
+//! assert_eq!(train.shape(), [1, 8, 8]);
+//! let item = train.get(0, None)?;
+//! assert_eq!(item.pixels.len(), 64);
+//! # Ok::<(), pela_zoo::ZooError>(())
+//! ```
+
+mod batch;
+mod digits;
+mod idx;
+mod image_folder;
+mod in_memory;
+
+pub use batch::{ImageBatch, Normalization};
+pub use digits::digits;
+pub use idx::read_idx;
+pub use image_folder::ImageFolder;
+pub use in_memory::InMemoryImages;
+
+use rand::rngs::StdRng;
+
+use crate::ZooError;
+
+/// One image and its class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageItem {
+    /// Pixel values in `[0, 1]`, `[channels, height, width]` in row-major order.
+    pub pixels: Vec<f32>,
+    /// The class index.
+    pub label: usize,
+}
+
+/// A labelled image set, read item by item.
+pub trait ImageDataset: Send + Sync {
+    /// The number of images.
+    fn len(&self) -> usize;
+
+    /// Whether there are no images.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `[channels, height, width]` of every item.
+    fn shape(&self) -> [usize; 3];
+
+    /// The class names, by index.
+    fn classes(&self) -> &[String];
+
+    /// The image at `index`; with `augment`, randomly transformed by the set's standard
+    /// training augmentation, drawn from that generator.
+    ///
+    /// # Errors
+    /// An image file that cannot be read or decoded.
+    fn get(&self, index: usize, augment: Option<&mut StdRng>) -> Result<ImageItem, ZooError>;
+
+    /// The per-channel normalisation to apply to this set's pixels.
+    fn normalization(&self) -> Normalization;
+
+    /// A one-line description, for logs.
+    fn describe(&self) -> String;
+}

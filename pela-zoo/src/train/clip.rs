@@ -1,0 +1,57 @@
+//! Clipping gradients by their global norm, as PyTorch's `clip_grad_norm_` (Burn's optimizers
+//! clip each parameter's gradient by its own norm).
+
+use burn::module::{AutodiffModule, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+
+/// Scales every gradient of `model` in `grads` by `max_norm / ‖g‖` when the L2 norm `‖g‖` of
+/// all of them together exceeds `max_norm`; returns `‖g‖` before clipping.
+pub fn clip_global_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: &M,
+    grads: &mut GradientsParams,
+    max_norm: f64,
+) -> f64 {
+    struct SquaredNorm<'a, B: AutodiffBackend> {
+        grads: &'a GradientsParams,
+        sum: Option<Tensor<B::InnerBackend, 1>>,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_, B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(grad) = self.grads.get::<B::InnerBackend, D>(param.id) {
+                let squares = grad.powi_scalar(2).sum();
+                self.sum = Some(match self.sum.take() {
+                    Some(sum) => sum + squares,
+                    None => squares,
+                });
+            }
+        }
+    }
+    struct Scale<'a, B: AutodiffBackend> {
+        grads: &'a mut GradientsParams,
+        factor: f64,
+        _backend: core::marker::PhantomData<B>,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(grad) = self.grads.remove::<B::InnerBackend, D>(param.id) {
+                self.grads.register(param.id, grad.mul_scalar(self.factor));
+            }
+        }
+    }
+
+    let mut norm = SquaredNorm::<B> { grads, sum: None };
+    model.visit(&mut norm);
+    let Some(sum) = norm.sum else { return 0.0 };
+    let total = f64::from(sum.into_scalar().elem::<f32>()).sqrt();
+    if total > max_norm {
+        let mut scale = Scale::<B> {
+            grads,
+            factor: max_norm / (total + 1e-6),
+            _backend: core::marker::PhantomData,
+        };
+        model.visit(&mut scale);
+    }
+    total
+}

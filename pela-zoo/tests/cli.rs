@@ -1,0 +1,198 @@
+//! The `pela` command: its error paths, each a one-line message naming the fix and exit code 2,
+//! and a short run of the whole chain on the built-in digits.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn pela(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pela"))
+        .args(args)
+        .arg("--no-progress")
+        .output()
+        .expect("the pela binary runs")
+}
+
+/// The error line of a run that must fail with exit code 2.
+fn failure(args: &[&str]) -> String {
+    let output = pela(args);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    // The error is one line, the last one (status lines may come before it).
+    let last = stderr.lines().last().unwrap_or_default().to_string();
+    assert!(last.starts_with("error: "), "{args:?}: no error line last in {stderr}");
+    assert_eq!(stderr.matches("error").count(), last.matches("error").count());
+    last
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pela-cli-{}-{name}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_missing_checkpoint_is_named() {
+    let error = failure(&[
+        "compress",
+        "--checkpoint",
+        "no/such.safetensors",
+        "--output",
+        "x.safetensors",
+    ]);
+    assert!(
+        error.contains("no/such.safetensors") && error.contains("no such file"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_checkpoint_of_another_architecture_is_refused() {
+    let error = failure(&[
+        "compress",
+        "--model",
+        "deit_base_patch16_224",
+        "--checkpoint",
+        &fixture("deit_test.safetensors"),
+        "--output",
+        "x.safetensors",
+    ]);
+    assert!(error.contains("does not fit the model"), "{error}");
+}
+
+#[test]
+fn a_plan_pattern_that_matches_nothing_is_refused() {
+    let error = failure(&["report", "--keep-dense", "blocks.*.atn.qkv"]);
+    assert!(
+        error.contains("blocks.*.atn.qkv") && error.contains("match no layer"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_ratio_of_one_or_less_is_refused() {
+    let error = failure(&["report", "--ratio", "1"]);
+    assert!(
+        error.contains("κ = 1") && error.contains("greater than 1"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_empty_dataset_folder_is_refused() {
+    let dir = scratch("empty-folder");
+    std::fs::create_dir_all(dir.join("train/cat")).unwrap();
+    std::fs::create_dir_all(dir.join("val/cat")).unwrap();
+    let data = format!("folder={}", dir.display());
+    let error = failure(&[
+        "distill",
+        "--checkpoint",
+        &fixture("deit_test.safetensors"),
+        "--data",
+        &data,
+        "--run-dir",
+        &dir.join("run").display().to_string(),
+    ]);
+    assert!(
+        error.contains("hold no .jpg, .jpeg or .png image"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn an_unknown_model_gets_a_suggestion() {
+    let error = failure(&["report", "--model", "deit_bsae_patch16_224"]);
+    assert!(
+        error.contains("did you mean `deit_base_patch16_224`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn report_prints_the_papers_figures() {
+    let output = pela(&["report", "--model", "deit_base_patch16_224"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("86,567,656 → 44,081,896"), "{stdout}");
+    assert!(stdout.contains("33.73 G → 16.99 G"), "{stdout}");
+}
+
+/// An image folder in the ImageNet layout: `train/` and `val/`, two classes of seeded
+/// 40×36 colour noise (a different mean colour per class).
+fn image_folder(root: &Path) {
+    let mut state = 7u32;
+    let mut next = move || {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> 24) as u8
+    };
+    for split in ["train", "val"] {
+        for (class, base) in [("cat", 40u8), ("dog", 180u8)] {
+            let dir = root.join(split).join(class);
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..4 {
+                let image = image::RgbImage::from_fn(40, 36, |_, _| {
+                    let noise = next() / 4;
+                    image::Rgb([base.saturating_add(noise), noise, 255 - base])
+                });
+                image.save(dir.join(format!("{i}.png"))).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn compress_distill_finetune_eval_export_on_an_image_folder() {
+    let dir = scratch("chain");
+    image_folder(&dir.join("images"));
+    let config = dir.join("deit_test.json");
+    // The fixtures' architecture (`SMALL` in scripts/make_fixtures.py).
+    std::fs::write(
+        &config,
+        r#"{"image_size": 32, "patch_size": 8, "num_classes": 10, "d_model": 64, "depth": 2,
+            "n_heads": 4}"#,
+    )
+    .unwrap();
+    let path = |name: &str| dir.join(name).display().to_string();
+    let data = format!("folder={}", path("images"));
+    let run = |args: &[&str]| {
+        let output = pela(args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let teacher = fixture("deit_test.safetensors");
+    let student = path("student.safetensors");
+    let common = ["--model", &path("deit_test.json")];
+    run(&[&["compress"][..], &common, &["--checkpoint", &teacher, "--output", &student]].concat());
+    run(&[
+        &["distill"][..], &common,
+        &["--checkpoint", &teacher, "--student", &student, "--data", &data, "--epochs", "2",
+          "--batch-size", "4", "--run-dir", &path("distill"), "--beta", "1"],
+    ]
+    .concat());
+    let distilled = path("distill/student.safetensors");
+    run(&["finetune", "--student", &distilled, "--data", &data, "--epochs", "1",
+          "--batch-size", "4", "--run-dir", &path("finetune")]);
+    let tuned = path("finetune/student.safetensors");
+    let eval = run(&["eval", "--student", &tuned, "--data", &data, "--batch-size", "4"]);
+    assert!(eval.contains("accuracy") && eval.contains("(8 images)"), "{eval}");
+    run(&["export", "--student", &tuned, "--output", &path("dense.safetensors"), "--layout", "dense"]);
+    let shapes = pela::checkpoint::shapes(path("dense.safetensors")).unwrap();
+    assert_eq!(shapes["blocks.0.attn.qkv.weight"], vec![192, 64]);
+    assert_eq!(shapes["head.weight"], vec![2, 64]);
+    let metrics = std::fs::read_to_string(dir.join("distill/metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2);
+    std::fs::remove_dir_all(dir).ok();
+}
