@@ -9,6 +9,7 @@
 //!
 //! ```
 //! use std::sync::atomic::AtomicBool;
+//! use burn::module::Module;
 //! use pela::{Distill, LowRank, PelaObjectiveConfig};
 //! use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
 //! use pela_zoo::data::{InMemoryImages, ImageDataset, digits};
