@@ -16,8 +16,9 @@ pub type CpuDevice = burn_ndarray::NdArrayDevice;
 /// [`Cpu`] with automatic differentiation, for training.
 pub type CpuAutodiff = burn::backend::Autodiff<Cpu>;
 
-/// The other CPU backend, `burn-flex` (`f32`; `gemm`-based matmul, zero-copy views): faster
-/// than [`Cpu`] for training on this project's machines (see the README's benchmark).
+/// The other CPU backend, `burn-flex` (`f32`; `gemm`-based matmul, zero-copy views): about
+/// twice as fast as [`Cpu`] on ViT forward passes on this project's machines, not faster on
+/// training steps (see the README's benchmark).
 pub type Flex = burn_flex::Flex;
 /// The device of [`Flex`].
 pub type FlexDevice = burn_flex::FlexDevice;

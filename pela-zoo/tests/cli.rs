@@ -19,8 +19,14 @@ fn failure(args: &[&str]) -> String {
     assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
     // The error is one line, the last one (status lines may come before it).
     let last = stderr.lines().last().unwrap_or_default().to_string();
-    assert!(last.starts_with("error: "), "{args:?}: no error line last in {stderr}");
-    assert_eq!(stderr.matches("error").count(), last.matches("error").count());
+    assert!(
+        last.starts_with("error: "),
+        "{args:?}: no error line last in {stderr}"
+    );
+    assert_eq!(
+        stderr.matches("error").count(),
+        last.matches("error").count()
+    );
     last
 }
 
@@ -175,20 +181,70 @@ fn compress_distill_finetune_eval_export_on_an_image_folder() {
     let teacher = fixture("deit_test.safetensors");
     let student = path("student.safetensors");
     let common = ["--model", &path("deit_test.json")];
-    run(&[&["compress"][..], &common, &["--checkpoint", &teacher, "--output", &student]].concat());
     run(&[
-        &["distill"][..], &common,
-        &["--checkpoint", &teacher, "--student", &student, "--data", &data, "--epochs", "2",
-          "--batch-size", "4", "--run-dir", &path("distill"), "--beta", "1"],
+        &["compress"][..],
+        &common,
+        &["--checkpoint", &teacher, "--output", &student],
+    ]
+    .concat());
+    run(&[
+        &["distill"][..],
+        &common,
+        &[
+            "--checkpoint",
+            &teacher,
+            "--student",
+            &student,
+            "--data",
+            &data,
+            "--epochs",
+            "2",
+            "--batch-size",
+            "4",
+            "--run-dir",
+            &path("distill"),
+            "--beta",
+            "1",
+        ],
     ]
     .concat());
     let distilled = path("distill/student.safetensors");
-    run(&["finetune", "--student", &distilled, "--data", &data, "--epochs", "1",
-          "--batch-size", "4", "--run-dir", &path("finetune")]);
+    run(&[
+        "finetune",
+        "--student",
+        &distilled,
+        "--data",
+        &data,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--run-dir",
+        &path("finetune"),
+    ]);
     let tuned = path("finetune/student.safetensors");
-    let eval = run(&["eval", "--student", &tuned, "--data", &data, "--batch-size", "4"]);
-    assert!(eval.contains("accuracy") && eval.contains("(8 images)"), "{eval}");
-    run(&["export", "--student", &tuned, "--output", &path("dense.safetensors"), "--layout", "dense"]);
+    let eval = run(&[
+        "eval",
+        "--student",
+        &tuned,
+        "--data",
+        &data,
+        "--batch-size",
+        "4",
+    ]);
+    assert!(
+        eval.contains("accuracy") && eval.contains("(8 images)"),
+        "{eval}"
+    );
+    run(&[
+        "export",
+        "--student",
+        &tuned,
+        "--output",
+        &path("dense.safetensors"),
+        "--layout",
+        "dense",
+    ]);
     let shapes = pela::checkpoint::shapes(path("dense.safetensors")).unwrap();
     assert_eq!(shapes["blocks.0.attn.qkv.weight"], vec![192, 64]);
     assert_eq!(shapes["head.weight"], vec![2, 64]);

@@ -143,13 +143,18 @@ fn saved_students_have_the_authors_keys_and_load_back() {
 
     let loaded = pela::checkpoint::load_student(&teacher, &file).unwrap();
     let images = tensor::<4>(&tensors("deit3_test_io.safetensors"), "input");
-    let (a, b) = (student.forward(images.clone()), loaded.forward(images.clone()));
+    let (a, b) = (
+        student.forward(images.clone()),
+        loaded.forward(images.clone()),
+    );
     a.clone().into_data().assert_eq(&b.into_data(), true);
 
     // Multiplied out, the student is a timm checkpoint of the dense architecture.
     let dense = dir.join("dense.safetensors");
     config(true).save_dense(&student, &dense).unwrap();
-    let as_teacher = config(true).load_checkpoint::<Cpu>(&dense, &device).unwrap();
+    let as_teacher = config(true)
+        .load_checkpoint::<Cpu>(&dense, &device)
+        .unwrap();
     assert_close(as_teacher.forward(images), a, "dense export");
     std::fs::remove_dir_all(dir).ok();
 }

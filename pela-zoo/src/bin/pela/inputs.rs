@@ -17,7 +17,8 @@ const FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 /// `layer_norm_eps`) may be left out.
 pub fn model(spec: &str) -> Result<VitConfig> {
     if !spec.ends_with(".json") {
-        return VitConfig::preset(spec).with_context(|| "--model: use a timm name or a config .json");
+        return VitConfig::preset(spec)
+            .with_context(|| "--model: use a timm name or a config .json");
     }
     let context = || format!("--model `{spec}`: cannot read the ViT config");
     let text = std::fs::read_to_string(spec).with_context(context)?;
@@ -27,8 +28,17 @@ pub fn model(spec: &str) -> Result<VitConfig> {
     };
     // The defaults, from a config whose required fields are then overwritten by the file's.
     let mut merged = serde_json::to_value(VitConfig::new(0, 0, 0, 0, 0, 0))?;
-    let object = merged.as_object_mut().expect("a config serialises to an object");
-    for required in ["image_size", "patch_size", "num_classes", "d_model", "depth", "n_heads"] {
+    let object = merged
+        .as_object_mut()
+        .expect("a config serialises to an object");
+    for required in [
+        "image_size",
+        "patch_size",
+        "num_classes",
+        "d_model",
+        "depth",
+        "n_heads",
+    ] {
         object.remove(required);
     }
     object.extend(given);
