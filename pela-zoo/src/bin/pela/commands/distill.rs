@@ -1,15 +1,15 @@
 //! `pela distill`: train a student against its frozen teacher.
 
 use anyhow::{Context, Result, bail};
-use burn::module::{AutodiffModule, Module};
+use burn::module::Module;
 use burn::tensor::backend::AutodiffBackend;
 use pela::{Distill, LowRank, PelaObjectiveConfig, WeightPerturbationConfig};
-use pela_zoo::train::{RunDir, train};
+use pela_zoo::train::RunDir;
 use pela_zoo::vit::VitConfig;
 
 use crate::args::DistillArgs;
 use crate::inputs;
-use crate::printer::{ConversionBar, Printer, TrainBars};
+use crate::printer::{ConversionBar, Printer};
 
 pub fn run<B: AutodiffBackend>(
     args: DistillArgs,
@@ -66,24 +66,15 @@ pub fn run<B: AutodiffBackend>(
     run.write("plan.json", &plan.to_string())?;
     run.write("objective.json", &objective.to_string())?;
     run.write("model.json", &config.to_string())?;
-    let interrupt = super::interrupt_flag(printer);
-    let outcome = train(
+    super::train_student(
         distill,
         train_set.as_ref(),
         valid_set.as_ref(),
-        &inputs::training(&args.train),
+        &args.train,
         &run,
-        args.train.resume,
-        &TrainBars::new(printer),
-        &interrupt,
+        &config,
+        "distilled",
+        printer,
         device,
-    )?;
-    if outcome.interrupted {
-        printer.status("stopped; run the same command with --resume to continue");
-        return Ok(());
-    }
-    let output = run.root().join("student.safetensors");
-    config.save_student(&outcome.trainee.student.valid(), &output)?;
-    printer.finished(format!("distilled; the student is in {}", output.display()));
-    Ok(())
+    )
 }

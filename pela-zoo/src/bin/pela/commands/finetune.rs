@@ -1,14 +1,14 @@
 //! `pela finetune`: a student alone on a classification set, with a new head.
 
 use anyhow::{Context, Result};
-use burn::module::{AutodiffModule, Module};
+use burn::module::Module;
 use burn::tensor::backend::AutodiffBackend;
-use pela_zoo::train::{RunDir, Supervised, train};
+use pela_zoo::train::{RunDir, Supervised};
 use pela_zoo::vit::VitConfig;
 
 use crate::args::FinetuneArgs;
 use crate::inputs;
-use crate::printer::{Printer, TrainBars};
+use crate::printer::Printer;
 
 pub fn run<B: AutodiffBackend>(
     args: FinetuneArgs,
@@ -34,27 +34,15 @@ pub fn run<B: AutodiffBackend>(
     }
     let run = RunDir::new(&args.train.run_dir)?;
     run.write("model.json", &config.to_string())?;
-    let interrupt = super::interrupt_flag(printer);
-    let outcome = train(
+    super::train_student(
         Supervised(student.train::<B>()),
         train_set.as_ref(),
         valid_set.as_ref(),
-        &inputs::training(&args.train),
+        &args.train,
         &run,
-        args.train.resume,
-        &TrainBars::new(printer),
-        &interrupt,
+        &config,
+        "fine-tuned",
+        printer,
         device,
-    )?;
-    if outcome.interrupted {
-        printer.status("stopped; run the same command with --resume to continue");
-        return Ok(());
-    }
-    let output = run.root().join("student.safetensors");
-    config.save_student(&outcome.trainee.0.valid(), &output)?;
-    printer.finished(format!(
-        "fine-tuned; the student is in {}",
-        output.display()
-    ));
-    Ok(())
+    )
 }

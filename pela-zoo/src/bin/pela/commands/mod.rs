@@ -69,3 +69,44 @@ pub fn interrupt_flag(printer: &Printer) -> std::sync::Arc<std::sync::atomic::At
     }
     flag
 }
+
+/// Trains `trainee` as `--run-dir`, `--resume` and the training flags say, then writes the
+/// trained student to `<run-dir>/student.safetensors`; `done` names the job in the last line.
+#[allow(clippy::too_many_arguments)]
+pub fn train_student<B, X>(
+    trainee: X,
+    train_set: &dyn pela_zoo::data::ImageDataset,
+    valid_set: &dyn pela_zoo::data::ImageDataset,
+    args: &crate::args::TrainArgs,
+    run: &pela_zoo::train::RunDir,
+    config: &pela_zoo::vit::VitConfig,
+    done: &str,
+    printer: &Printer,
+    device: &B::Device,
+) -> Result<()>
+where
+    B: burn::tensor::backend::AutodiffBackend,
+    X: pela_zoo::train::Trainee<B, Model = pela_zoo::vit::VitLowRank<B>>,
+{
+    use burn::module::AutodiffModule;
+    let interrupt = interrupt_flag(printer);
+    let outcome = pela_zoo::train::train(
+        trainee,
+        train_set,
+        valid_set,
+        &crate::inputs::training(args),
+        run,
+        args.resume,
+        &crate::printer::TrainBars::new(printer),
+        &interrupt,
+        device,
+    )?;
+    if outcome.interrupted {
+        printer.status("stopped; run the same command with --resume to continue");
+        return Ok(());
+    }
+    let output = run.root().join("student.safetensors");
+    config.save_student(&outcome.trainee.model().valid(), &output)?;
+    printer.finished(format!("{done}; the student is in {}", output.display()));
+    Ok(())
+}
