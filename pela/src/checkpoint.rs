@@ -39,6 +39,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::rc::Rc;
 
+use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, TensorData};
 use burn_store::{
@@ -72,18 +73,10 @@ pub fn save_student<B: Backend, S: LowRankStudent<B>>(
                 .map_err(|e| checkpoint_error(path, e))?;
         }
     }
-    let mut store = SafetensorsStore::from_file(temporary_path(path))
+    let store = SafetensorsStore::from_file(temporary_path(path))
         .with_to_adapter(BurnToPyTorchAdapter.chain(FactorLayout))
-        .skip_enum_variants(true)
-        .remap(remapper)
-        .overwrite(true);
-    for (key, value) in metadata {
-        store = store.metadata(*key, *value);
-    }
-    store
-        .collect_from(student)
-        .map_err(|e| checkpoint_error(path, e))?;
-    std::fs::rename(temporary_path(path), path).map_err(|e| checkpoint_error(path, e))
+        .remap(remapper);
+    write_atomically(store, student, path, metadata)
 }
 
 /// Reads a student saved by [`save_student`] (or by the authors' code, as safetensors) for the
@@ -197,19 +190,11 @@ pub fn save_dense<B: Backend, S: LowRankStudent<B>>(
         .map(TensorSnapshot::full_path)
         .filter(|key| !factors.contains(key))
         .collect();
-    let mut store = SafetensorsStore::from_file(temporary_path(path))
+    let store = SafetensorsStore::from_file(temporary_path(path))
         .with_to_adapter(BurnToPyTorchAdapter.chain(MultipliedOut(std::sync::Arc::new(dense))))
-        .skip_enum_variants(true)
         .with_full_paths(keep)
-        .remap(remapper)
-        .overwrite(true);
-    for (key, value) in metadata {
-        store = store.metadata(*key, *value);
-    }
-    store
-        .collect_from(student)
-        .map_err(|e| checkpoint_error(path, e))?;
-    std::fs::rename(temporary_path(path), path).map_err(|e| checkpoint_error(path, e))
+        .remap(remapper);
+    write_atomically(store, student, path, metadata)
 }
 
 /// The key and shape of every tensor in a safetensors file.
@@ -437,6 +422,24 @@ fn transpose(data: TensorData) -> TensorData {
         }
     }
     TensorData::from_bytes_vec(out, [cols, rows], data.dtype)
+}
+
+/// Writes `module` through `store` (opened on [`temporary_path`]`(path)`) with `metadata` in the
+/// header, enum variants left out of the keys, then renames the file to `path`.
+fn write_atomically<B: Backend, M: Module<B>>(
+    store: SafetensorsStore,
+    module: &M,
+    path: &Path,
+    metadata: &[(&str, &str)],
+) -> Result<(), PelaError> {
+    let mut store = store.skip_enum_variants(true).overwrite(true);
+    for (key, value) in metadata {
+        store = store.metadata(*key, *value);
+    }
+    store
+        .collect_from(module)
+        .map_err(|e| checkpoint_error(path, e))?;
+    std::fs::rename(temporary_path(path), path).map_err(|e| checkpoint_error(path, e))
 }
 
 /// `(Burn key, authors' key)` of the three tensors of low-rank layer `layer`.
