@@ -22,9 +22,12 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod assets;
 pub mod backend;
+pub mod bert;
 pub mod data;
 mod error;
+pub mod text;
 pub mod train;
 pub mod vit;
 

@@ -85,6 +85,9 @@ pub struct DistillOutput<B: Backend, O> {
     pub feature_distillation: Option<Tensor<B, 1>>,
     /// `L_rwp` over the student's low-rank layers; `None` when β = 0.
     pub weight_perturbation: Option<Tensor<B, 1>>,
+    /// The teacher's per-layer features, detached (no gradient reaches the teacher), for
+    /// terms of your own beside `L_fd` (an output- or embedding-level loss); `None` when α = 0.
+    pub teacher_features: Option<Vec<Tensor<B, 3>>>,
 }
 
 impl<B, T, S> Distill<B, T, S>
@@ -123,16 +126,18 @@ where
         });
         let (output, student_features) = self.student.forward_features(input);
         let feature_distillation = teacher_features
+            .as_ref()
             .map(|teacher| {
                 self.objective
                     .feature_distillation
-                    .forward(&student_features, &teacher)
+                    .forward(&student_features, teacher)
             })
             .transpose()?;
         Ok(DistillOutput {
             output,
             feature_distillation,
             weight_perturbation: self.weight_perturbation()?,
+            teacher_features,
         })
     }
 

