@@ -78,7 +78,9 @@ impl Gensim {
     /// # Errors
     /// A missing file.
     pub fn review_sentences(&self) -> Result<Vec<String>, ZooError> {
-        let text = self.package.read_to_string("pang_lee_polarity.cor")?;
+        // The file is Latin-1 (`ï` of "naïve" is one byte, 0xEF).
+        let bytes = self.package.read("pang_lee_polarity.cor")?;
+        let text: String = bytes.iter().map(|&b| char::from(b)).collect();
         Ok(text
             .lines()
             .filter_map(|line| line.split_once(' ').map(|(_, s)| s.trim().to_string()))
