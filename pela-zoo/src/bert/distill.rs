@@ -49,6 +49,8 @@ pub struct TextStep {
 
 /// Trains `distill.student` on `sentences` for `config.epochs` (AdamW, warm-up then cosine,
 /// global-norm clipping; `config.label_smoothing` is unused), with `embedding_weight` as γ.
+/// The student's embeddings are frozen (they are the teacher's, uncompressed); every other
+/// parameter trains.
 /// Batches hold sentences of similar length, in an order drawn from `config.seed`.
 /// `on_step` hears about every step.
 ///
@@ -78,7 +80,9 @@ pub fn distill_on_text<B: AutodiffBackend>(
                 .into(),
         });
     }
+    // The embeddings are the teacher's and stay so: the compressed encoder layers learn.
     distill.student = pela::trainable_params(distill.student);
+    distill.student.embeddings = distill.student.embeddings.no_grad();
     let mut optim = AdamWConfig::new()
         .with_weight_decay(config.weight_decay as f32)
         .init();
