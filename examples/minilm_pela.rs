@@ -58,6 +58,7 @@ const USAGE: &str = "usage: minilm_pela [--ratios 2,3] [--epochs 2] [--sentences
     [--words 4000] [--batch-size 32] [--lr 1e-4] [--alpha 1] [--beta 0] [--gamma 4] [--delta 20] [--fresh]";
 
 fn parse_args() -> Result<Args, String> {
+    let objective = TextObjective::default();
     let mut args = Args {
         ratios: vec![2.0, 3.0],
         epochs: 2,
@@ -67,8 +68,8 @@ fn parse_args() -> Result<Args, String> {
         learning_rate: 1e-4,
         alpha: 1.0,
         beta: 0.0,
-        gamma: 4.0,
-        delta: 20.0,
+        gamma: objective.embedding,
+        delta: objective.similarity,
         fresh: false,
     };
     let mut it = std::env::args().skip(1);

@@ -135,10 +135,12 @@ pub fn distill_on_text<B: AutodiffBackend>(
                     let teacher_last = teacher.last().expect("a BERT has layers").clone();
                     let student = normalize(mean_pool(out.output.clone(), mask.clone()));
                     let teacher = normalize(mean_pool(teacher_last, mask));
-                    (
-                        cosine_distance(student.clone(), teacher.clone()),
-                        similarity_distance(student, teacher),
-                    )
+                    let similarity = if objective.similarity != 0.0 {
+                        similarity_distance(student.clone(), teacher.clone())
+                    } else {
+                        Tensor::zeros([1], device)
+                    };
+                    (cosine_distance(student, teacher), similarity)
                 }
                 _ => (Tensor::zeros([1], device), Tensor::zeros([1], device)),
             };
