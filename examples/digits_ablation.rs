@@ -18,26 +18,31 @@
 //! Everything is seeded; the numbers printed are measured in the run. Run folders (metrics,
 //! checkpoints) go to `target/digits-ablation/`.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Instant;
 
-use burn::module::{AutodiffModule, Module};
+use burn::module::Module;
 use pela::{Distill, LowRank, PelaObjectiveConfig, WeightPerturbationConfig};
 use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
-use pela_zoo::data::{ImageDataset, digits};
+use pela_zoo::data::{ImageBatcher, ImageDataset, digits};
 use pela_zoo::train::{
-    Classifier, EpochMetrics, RunDir, Supervised, TrainProgress, TrainingConfig, evaluate,
-    latency_ms, train,
+    Classifier, ClassifyTask, Engine, RunDir, Task, TrainingConfig, evaluate, latency_ms,
 };
 use pela_zoo::vit::{VitConfig, VitFlops};
 
-/// Prints each epoch's summary line.
-struct Log(&'static str);
-
-impl TrainProgress for Log {
-    fn on_epoch_end(&self, metrics: &EpochMetrics) {
-        eprintln!("  [{}] {}", self.0, metrics.summary());
-    }
+/// Trains `model` by `task` on the digits through the engine, printing each epoch's summary.
+fn fit<T: Task<CpuAutodiff, Batch = pela_zoo::data::ImageBatch<CpuAutodiff>, ValidBatch = pela_zoo::data::ImageBatch<Cpu>>>(
+    name: &'static str,
+    (task, model): (T, T::Model),
+    training: &TrainingConfig,
+    run: RunDir,
+) -> Result<<T::Model as burn::module::AutodiffModule<CpuAutodiff>>::InnerModule, pela_zoo::ZooError> {
+    let (train_set, test_set) = digits();
+    let batcher = ImageBatcher::new(&train_set);
+    let outcome = Engine::<CpuAutodiff>::new(training.clone(), run)
+        .on_epoch(move |metrics| eprintln!("  [{name}] {}", metrics.summary()))
+        .fit(task, model, Arc::new(train_set), Arc::new(test_set), batcher)?;
+    Ok(outcome.model)
 }
 
 const TEACHER_EPOCHS: usize = 12;
@@ -55,7 +60,6 @@ fn main() -> Result<(), pela_zoo::ZooError> {
             reason: e.to_string(),
         })?;
     }
-    let stop = AtomicBool::new(false);
 
     // 1. The teacher.
     let config = VitConfig::new(8, 4, 10, 64, 4, 4).with_channels(1);
@@ -66,20 +70,12 @@ fn main() -> Result<(), pela_zoo::ZooError> {
         .with_batch_size(32)
         .with_learning_rate(3e-3);
     eprintln!("training the teacher ({TEACHER_EPOCHS} epochs)");
-    let teacher = train(
-        Supervised(teacher),
-        &train_set,
-        &test_set,
+    let teacher = fit(
+        "teacher",
+        (ClassifyTask::supervised(teacher_training.label_smoothing), teacher),
         &teacher_training,
-        &RunDir::new(out.join("teacher"))?,
-        false,
-        &Log("teacher"),
-        &stop,
-        &device,
-    )?
-    .trainee
-    .0
-    .valid();
+        RunDir::new(out.join("teacher"))?,
+    )?;
 
     // 2. The plain SVD student.
     let plan = config.pela_plan();
@@ -125,47 +121,27 @@ fn main() -> Result<(), pela_zoo::ZooError> {
             folder
         })?;
         let student = student.clone().train::<CpuAutodiff>();
+        let smoothing = student_training.label_smoothing;
         let trained = match weights {
-            None => {
-                train(
-                    Supervised(student),
-                    &train_set,
-                    &test_set,
-                    &student_training,
-                    &run,
-                    false,
-                    &Log(name),
-                    &stop,
-                    &device,
-                )?
-                .trainee
-                .0
-            }
+            None => fit(
+                name,
+                (ClassifyTask::supervised(smoothing), student),
+                &student_training,
+                run,
+            )?,
             Some((alpha, beta)) => {
                 let objective = PelaObjectiveConfig::new()
                     .with_alpha(alpha)
                     .with_beta(beta)
                     .with_weight_perturbation(WeightPerturbationConfig::new().with_epsilon(1e-3))
                     .init();
-                let distill = Distill::new(teacher.clone(), student, objective);
-                train(
-                    distill,
-                    &train_set,
-                    &test_set,
-                    &student_training,
-                    &run,
-                    false,
-                    &Log(name),
-                    &stop,
-                    &device,
-                )?
-                .trainee
-                .student
+                let task = ClassifyTask::distill(Distill::new(teacher.clone(), objective), smoothing);
+                fit(name, (task, student), &student_training, run)?
             }
         };
         rows.push(row(
             name,
-            &trained.valid(),
+            &trained,
             totals.params_after,
             flops.student(),
             &test_set,

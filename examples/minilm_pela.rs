@@ -31,12 +31,12 @@ use burn::module::{AutodiffModule, Module};
 use pela::{Distill, LowRank, PelaObjectiveConfig};
 use pela_zoo::ZooError;
 use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
-use pela_zoo::bert::distill::{TextObjective, TextStep, distill_on_text};
 use pela_zoo::bert::{
-    BertTokenizer, MiniLm, SentenceEncoder, cosine, embed_texts, wordsim_spearman,
+    BertTokenizer, MiniLm, Sentences, SentenceEncoder, TextBatcher, TextDistillTask,
+    TextObjective, cosine, embed_texts, wordsim_spearman,
 };
 use pela_zoo::text::{Gensim, WordSim353};
-use pela_zoo::train::TrainingConfig;
+use pela_zoo::train::{Engine, ProgressRenderer, RunDir, TrainingConfig};
 
 /// The command line.
 #[derive(Debug, Clone)]
@@ -284,7 +284,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
                 .with_alpha(args.alpha)
                 .with_beta(args.beta)
                 .init();
-            let distill = Distill::new(teacher.clone(), student.train::<CpuAutodiff>(), objective);
+            let distill = Distill::new(teacher.clone(), objective);
             let config = TrainingConfig::new()
                 .with_epochs(args.epochs)
                 .with_batch_size(args.batch_size)
@@ -292,23 +292,31 @@ fn run(args: &Args) -> Result<(), ZooError> {
                 .with_min_learning_rate(args.learning_rate / 100.0)
                 .with_warmup_epochs(0)
                 .with_weight_decay(0.01)
-                .with_grad_clip(Some(1.0));
-            let distill_started = Instant::now();
-            let mut log = |step: &TextStep| print_step(step, distill_started);
+                .with_grad_clip(1.0);
             let text_objective = TextObjective {
                 embedding: args.gamma,
                 similarity: args.delta,
             };
-            let distill = distill_on_text(
-                distill,
-                &tokenizer,
-                &train,
-                &config,
-                text_objective,
-                &mut log,
-                &device,
-            )?;
-            let student = distill.student.valid();
+            // Validation each epoch on 256 of the held-out sentences.
+            let valid: Vec<String> = bench.held_out.iter().take(256).map(|s| s.to_string()).collect();
+            let run = file.with_extension("run");
+            if run.exists() {
+                std::fs::remove_dir_all(&run).map_err(|e| ZooError::Io {
+                    path: run.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            }
+            let outcome = Engine::<CpuAutodiff>::new(config.clone(), RunDir::new(&run)?)
+                .renderer(ProgressRenderer::new(false))
+                .on_epoch(|metrics| eprintln!("    {}", metrics.summary()))
+                .fit(
+                    TextDistillTask::new(distill, text_objective),
+                    student.train::<CpuAutodiff>(),
+                    std::sync::Arc::new(Sentences::new(train.clone(), config.batch_size)),
+                    std::sync::Arc::new(Sentences::new(valid, config.batch_size)),
+                    TextBatcher::new(tokenizer.clone()),
+                )?;
+            let student = outcome.model;
             pela::checkpoint::save_student(
                 &student,
                 &file,
@@ -371,25 +379,4 @@ fn student_file(out: &Path, ratio: f64, args: &Args) -> PathBuf {
         args.gamma,
         args.delta
     ))
-}
-
-fn print_step(step: &TextStep, started: Instant) {
-    if step.step % 20 == 0 || step.step == step.steps {
-        let elapsed = started.elapsed().as_secs_f64();
-        let eta = elapsed / step.step as f64 * (step.steps - step.step) as f64;
-        eprintln!(
-            "    epoch {} step {}/{}: loss {:.4} (fd {:.4}, emb {:.4}, sim {:.4}, rwp {:.4}), lr {:.1e}, {:.0} s, ETA {:.0} s",
-            step.epoch,
-            step.step,
-            step.steps,
-            step.loss,
-            step.feature_distillation,
-            step.embedding,
-            step.similarity,
-            step.weight_perturbation,
-            step.learning_rate,
-            elapsed,
-            eta
-        );
-    }
 }

@@ -1,14 +1,16 @@
-//! The training loop: distillation lowers the loss and leaves the teacher alone, and a run
-//! stopped and resumed ends where an uninterrupted one does (to float round-off).
+//! The training engine: distillation lowers the loss and leaves the teacher alone, a run
+//! stopped mid-epoch and resumed ends where an uninterrupted one does (to float round-off),
+//! and Burn's multi-device strategy trains on two CPU "devices".
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::prelude::*;
+use burn::train::Interrupter;
 use pela::{Distill, LowRank, PelaObjectiveConfig};
 use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
-use pela_zoo::data::{InMemoryImages, digits};
-use pela_zoo::train::{Quiet, RunDir, TrainProgress, TrainingConfig, train};
+use pela_zoo::data::{ImageBatcher, InMemoryImages, digits};
+use pela_zoo::train::{ClassifyTask, Engine, RunDir, TrainingConfig};
 use pela_zoo::vit::{Vit, VitConfig, VitLowRank};
 
 fn config() -> VitConfig {
@@ -48,73 +50,62 @@ fn scratch(name: &str) -> RunDir {
     RunDir::new(dir).unwrap()
 }
 
-fn distill(teacher: &Vit<Cpu>) -> Distill<CpuAutodiff, Vit<Cpu>, VitLowRank<CpuAutodiff>> {
+type Task = ClassifyTask<VitLowRank<CpuAutodiff>, Distill<CpuAutodiff, Vit<Cpu>>>;
+
+fn task_and_student(teacher: &Vit<Cpu>) -> (Task, VitLowRank<CpuAutodiff>) {
     let student = teacher.to_low_rank(&config().pela_plan()).unwrap();
-    Distill::new(
-        teacher.clone(),
+    let objective = PelaObjectiveConfig::new().with_beta(1.0).init();
+    (
+        ClassifyTask::distill(Distill::new(teacher.clone(), objective), 0.1),
         student.train::<CpuAutodiff>(),
-        PelaObjectiveConfig::new().with_beta(1.0).init(),
     )
+}
+
+/// Trains a distillation of `teacher` into `run` with `engine`'s settings.
+fn fit(
+    engine: Engine<CpuAutodiff>,
+    teacher: &Vit<Cpu>,
+) -> Result<pela_zoo::train::TrainOutcome<CpuAutodiff, Task>, pela_zoo::ZooError> {
+    let (train_set, test_set) = data();
+    let (task, student) = task_and_student(teacher);
+    let batcher = ImageBatcher::new(&train_set);
+    engine.fit(task, student, Arc::new(train_set), Arc::new(test_set), batcher)
 }
 
 #[test]
 fn distillation_lowers_the_loss_and_leaves_the_teacher_untouched() {
     let teacher = teacher();
     let before = values(&teacher);
-    let (train_set, test_set) = data();
     let run = scratch("lowers");
     let config = TrainingConfig::new()
         .with_epochs(4)
         .with_batch_size(32)
         .with_learning_rate(2e-3)
         .with_warmup_epochs(0);
-    let outcome = train(
-        distill(&teacher),
-        &train_set,
-        &test_set,
-        &config,
-        &run,
-        false,
-        &Quiet,
-        &AtomicBool::new(false),
-        &CpuDevice::default(),
-    )
-    .unwrap();
+    let outcome = fit(Engine::new(config, run.clone()), &teacher).unwrap();
     let history = outcome.history;
     assert_eq!(history.len(), 4);
     let (first, last) = (&history[0], &history[3]);
-    assert!(last.train_loss < first.train_loss, "{first:?}\n{last:?}");
-    assert!(
-        first.train_feature_distillation.is_some() && first.train_weight_perturbation.is_some()
-    );
-    assert_eq!(values(&outcome.trainee.teacher), before);
+    let loss = |m: &pela_zoo::train::EpochMetrics| m.train("Loss").unwrap();
+    assert!(loss(last) < loss(first), "{first:?}\n{last:?}");
+    // The total is the weighted sum of the logged terms, each its own metric.
+    for m in &history {
+        let sum = m.train("L_task").unwrap() + m.train("L_fd").unwrap() + m.train("L_rwp").unwrap();
+        assert!((sum - loss(m)).abs() < 1e-4 * loss(m), "{m:?}");
+        assert!(m.valid("Accuracy").is_some());
+    }
+    assert_eq!(values(&outcome.task.teacher.teacher), before);
     assert_eq!(values(&teacher), before);
     let lines = std::fs::read_to_string(run.root().join("metrics.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 4);
+    // Burn's metric logs, one file a metric and epoch.
+    assert!(run.root().join("train/epoch-4/L_fd.log").is_file());
     std::fs::remove_dir_all(run.root()).ok();
-}
-
-/// Raises the interrupt flag after `after` batches.
-struct StopAfter<'a> {
-    after: usize,
-    seen: std::cell::Cell<usize>,
-    flag: &'a AtomicBool,
-}
-
-impl TrainProgress for StopAfter<'_> {
-    fn on_batch(&self, _batch: usize, _loss: f64) {
-        self.seen.set(self.seen.get() + 1);
-        if self.seen.get() == self.after {
-            self.flag.store(true, Ordering::SeqCst);
-        }
-    }
 }
 
 #[test]
 fn a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one() {
     let teacher = teacher();
-    let (train_set, test_set) = data();
-    let device = CpuDevice::default();
     let config = TrainingConfig::new()
         .with_epochs(2)
         .with_batch_size(32)
@@ -122,102 +113,74 @@ fn a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one() {
         .with_learning_rate(2e-3);
 
     let straight = scratch("straight");
-    let never = AtomicBool::new(false);
-    let uninterrupted = train(
-        distill(&teacher),
-        &train_set,
-        &test_set,
-        &config,
-        &straight,
-        false,
-        &Quiet,
-        &never,
-        &device,
-    )
-    .unwrap();
+    let uninterrupted = fit(Engine::new(config.clone(), straight.clone()), &teacher).unwrap();
     assert!(!uninterrupted.interrupted);
 
-    // Stopped mid-way through the first epoch (after 4 of its 6 batches), then resumed.
+    // Stopped in the first epoch, at its first optimizer step (after 2 of its 6 batches: the
+    // interrupter is raised before the run, and checked after every optimizer step), then
+    // resumed.
     let resumed_dir = scratch("resumed");
-    let flag = AtomicBool::new(false);
-    let stop = StopAfter {
-        after: 4,
-        seen: Default::default(),
-        flag: &flag,
-    };
-    let stopped = train(
-        distill(&teacher),
-        &train_set,
-        &test_set,
-        &config,
-        &resumed_dir,
-        false,
-        &stop,
-        &flag,
-        &device,
+    let interrupter = Interrupter::new();
+    interrupter.stop(Some("test"));
+    let stopped = fit(
+        Engine::new(config.clone(), resumed_dir.clone()).interrupter(interrupter),
+        &teacher,
     )
     .unwrap();
     assert!(stopped.interrupted && stopped.history.is_empty());
-    let Err(error) = train(
-        distill(&teacher),
-        &train_set,
-        &test_set,
-        &config,
-        &resumed_dir,
-        false,
-        &Quiet,
-        &never,
-        &device,
-    ) else {
+    let state = resumed_dir.state().unwrap().unwrap();
+    assert_eq!((state.epoch, state.batch), (0, 2), "{state:?}");
+
+    let Err(error) = fit(Engine::new(config.clone(), resumed_dir.clone()), &teacher) else {
         panic!("a second fresh run into a folder with a checkpoint must fail");
     };
     assert!(
         error.to_string().contains("already holds a checkpoint"),
         "{error}"
     );
-    let resumed = train(
-        distill(&teacher),
-        &train_set,
-        &test_set,
-        &config,
-        &resumed_dir,
-        true,
-        &Quiet,
-        &never,
-        &device,
+    let resumed = fit(
+        Engine::new(config, resumed_dir.clone()).resume(true),
+        &teacher,
     )
     .unwrap();
     assert!(!resumed.interrupted);
-    let (a, b) = (
-        values(&resumed.trainee.student.valid()),
-        values(&uninterrupted.trainee.student.valid()),
-    );
-    let differing: Vec<(usize, f32)> = a
+    let (a, b) = (values(&resumed.model), values(&uninterrupted.model));
+    let worst = a
         .iter()
         .zip(&b)
-        .enumerate()
-        .filter(|(_, (x, y))| x != y)
-        .map(|(i, (x, y))| {
-            let max = x
-                .iter()
-                .zip(y.iter())
-                .map(|(p, q)| (p - q).abs())
-                .fold(0.0, f32::max);
-            (i, max)
-        })
-        .collect();
+        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
+        .fold(0.0, f32::max);
     // Burn's autodiff sums the gradients of a tensor used twice in an order that varies from
     // run to run, so even two uninterrupted runs differ by float round-off, amplified by
     // training to up to ≈4e-5 in 12 steps here. A resume that lost the optimizer state, the
     // schedule or the data order would be off by the size of an Adam step: up to the learning
     // rate, 2e-3.
-    let worst = differing.iter().map(|(_, d)| *d).fold(0.0, f32::max);
-    assert!(
-        worst < 4e-4,
-        "parameters (index, max |Δ|) differ: {differing:?} of {}",
-        a.len()
-    );
+    assert!(worst < 4e-4, "parameters differ by up to {worst}");
     assert_eq!(resumed.history.len(), 2);
     std::fs::remove_dir_all(straight.root()).ok();
     std::fs::remove_dir_all(resumed_dir.root()).ok();
+}
+
+#[test]
+fn burns_multi_device_strategy_trains_on_two_cpu_devices() {
+    let teacher = teacher();
+    let config = TrainingConfig::new()
+        .with_epochs(2)
+        .with_batch_size(32)
+        .with_learning_rate(2e-3);
+    let run = scratch("multi");
+    let (_, student) = task_and_student(&teacher);
+    let before = values(&student.valid());
+    let outcome = fit(
+        Engine::new(config, run.clone()).devices(vec![CpuDevice::default(); 2]),
+        &teacher,
+    )
+    .unwrap();
+    assert!(!outcome.interrupted);
+    let after = values(&outcome.model);
+    assert_ne!(after, before, "the student trained");
+    assert!(after.iter().flatten().all(|v| v.is_finite()));
+    // Burn's own file checkpointer wrote the epochs' checkpoints.
+    assert!(run.checkpoint().join("model-2.mpk").is_file());
+    std::fs::remove_dir_all(run.root()).ok();
 }

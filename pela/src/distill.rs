@@ -8,19 +8,20 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use crate::conversion::ModulePath;
 use crate::features::{LayerFeatures, ToInner};
 use crate::twin::{LowRank, LowRankStudent};
-use crate::{PelaError, PelaLoss, PelaObjective, WeightPair};
+use crate::{LossTerms, PelaError, PelaObjective, WeightPair};
 
-/// A frozen teacher and its trainable low-rank student, run together on each batch.
+/// The frozen teacher of PELA's intermediate training, and the objective its student is
+/// trained with.
 ///
 /// The teacher lives on the inner backend of the student's autodiff backend: it records no
-/// tape, gets no gradients, and its dropout is off. [`forward`](Self::forward) runs both on one
-/// input and returns the student's output with the PELA terms `L_fd` and `L_rwp` (each only
-/// when its weight in the objective is not 0); add your task loss with
-/// [`loss`](Self::loss) and step the optimizer on `distill.student`.
+/// tape, gets no gradients, and its dropout is off. [`forward`](Self::forward) runs teacher and
+/// student on one input and returns the student's output with the PELA terms `L_fd` and `L_rwp`
+/// (each only when its weight is not 0) as named [`LossTerms`]; add your task's terms there,
+/// call `backward` on their total, and step the optimizer on the student. The student is not
+/// part of `Distill`: it is the model being trained, held by your loop or the training engine.
 ///
 /// ```
 /// use burn::backend::Autodiff;
-/// use burn::module::AutodiffModule;
 /// use burn::nn::{Linear, LinearConfig};
 /// use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 /// use burn::prelude::*;
@@ -50,30 +51,47 @@ use crate::{PelaError, PelaLoss, PelaObjective, WeightPair};
 ///     fc1: LinearConfig::new(32, 64).init(&device),
 ///     fc2: LinearConfig::new(64, 32).init(&device),
 /// };
-/// let student = teacher.to_low_rank(&RankPlan::new(2.0))?;
-/// let mut distill = Distill::<Train, _, _>::new(
-///     teacher,
-///     student.train::<Train>(), // MlpLowRank<Cpu> → MlpLowRank<Train>
-///     PelaObjectiveConfig::new().init(),
-/// );
+/// let mut student = teacher.to_low_rank(&RankPlan::new(2.0))?.train::<Train>();
+/// let distill = Distill::<Train, _>::new(teacher, PelaObjectiveConfig::new().init());
 /// let mut optim = AdamWConfig::new().init();
 /// let x = Tensor::<Train, 3>::ones([2, 5, 32], &device);
-/// let out = distill.forward(x)?;
-/// let base = out.output.clone().powi_scalar(2).mean(); // your task loss
-/// let loss = distill.loss(base, &out);
-/// let grads = GradientsParams::from_grads(loss.total.backward(), &distill.student);
-/// distill.student = optim.step(1e-3, distill.student, grads);
+/// let out = distill.forward(&student, x)?;
+/// let task = out.output.clone().powi_scalar(2).mean(); // your task loss
+/// let loss = out.terms.with("L_task", 1.0, task).total();
+/// let grads = GradientsParams::from_grads(loss.backward(), &student);
+/// student = optim.step(1e-3, student, grads);
 /// # Ok::<(), pela::PelaError>(())
 /// ```
-pub struct Distill<B: AutodiffBackend, T, S> {
+pub struct Distill<B: AutodiffBackend, T> {
     /// The frozen teacher, on the inner backend.
     pub teacher: T,
-    /// The student being trained.
-    pub student: S,
     /// The loss weights and forms.
     pub objective: PelaObjective,
     /// The teacher's compressible weights by path, for `L_rwp`.
     teacher_weights: HashMap<String, Tensor<B::InnerBackend, 2>>,
+    /// Whether the teacher runs even when no PELA term needs it.
+    always_teacher: bool,
+}
+
+impl<B: AutodiffBackend, T: Clone> Clone for Distill<B, T> {
+    fn clone(&self) -> Self {
+        Self {
+            teacher: self.teacher.clone(),
+            objective: self.objective,
+            teacher_weights: self.teacher_weights.clone(),
+            always_teacher: self.always_teacher,
+        }
+    }
+}
+
+impl<B: AutodiffBackend, T: core::fmt::Debug> core::fmt::Debug for Distill<B, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Distill")
+            .field("teacher", &self.teacher)
+            .field("objective", &self.objective)
+            .field("always_teacher", &self.always_teacher)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What [`Distill::forward`] returns.
@@ -81,94 +99,113 @@ pub struct Distill<B: AutodiffBackend, T, S> {
 pub struct DistillOutput<B: Backend, O> {
     /// The student's output.
     pub output: O,
-    /// `L_fd` between the students's and the teacher's per-layer features; `None` when α = 0.
-    pub feature_distillation: Option<Tensor<B, 1>>,
-    /// `L_rwp` over the student's low-rank layers; `None` when β = 0.
-    pub weight_perturbation: Option<Tensor<B, 1>>,
+    /// `L_fd` (weight α) and `L_rwp` (weight β), each when its weight is not 0.
+    pub terms: LossTerms<B>,
     /// The teacher's per-layer features, detached (no gradient reaches the teacher), for
-    /// terms of your own beside `L_fd` (an output- or embedding-level loss); `None` when α = 0.
+    /// terms of your own beside `L_fd` (an output- or embedding-level loss); `None` when no
+    /// term needs the teacher (see [`Distill::with_teacher_features`]).
     pub teacher_features: Option<Vec<Tensor<B, 3>>>,
 }
 
-impl<B, T, S> Distill<B, T, S>
+impl<B, T> Distill<B, T>
 where
     B: AutodiffBackend,
     T: LowRank<B::InnerBackend> + LayerFeatures<B::InnerBackend>,
-    S: LowRankStudent<B> + LayerFeatures<B>,
-    S::Input: ToInner<B, Inner = T::Input>,
 {
-    /// Pairs a frozen `teacher` with its `student`.
-    pub fn new(teacher: T, student: S, objective: PelaObjective) -> Self {
+    /// A frozen `teacher` and the `objective` its students are trained with.
+    pub fn new(teacher: T, objective: PelaObjective) -> Self {
         let mut teacher_weights = HashMap::new();
         teacher.visit_linears(&mut ModulePath::default(), &mut |path, linear| {
             teacher_weights.insert(path.to_string(), linear.weight.val());
         });
         Self {
             teacher,
-            student,
             objective,
             teacher_weights,
+            always_teacher: false,
         }
     }
 
-    /// Runs teacher and student on one input.
+    /// Runs the teacher on every batch, whatever α is, so that
+    /// [`DistillOutput::teacher_features`] is always there for terms of your own.
+    pub fn with_teacher_features(mut self) -> Self {
+        self.always_teacher = true;
+        self
+    }
+
+    /// Whether [`forward`](Self::forward) runs the teacher: when `L_fd` is on (α ≠ 0) or
+    /// [`with_teacher_features`](Self::with_teacher_features) asked for it.
+    pub fn needs_teacher(&self) -> bool {
+        self.always_teacher || self.objective.alpha != 0.0
+    }
+
+    /// The same teacher on `device` (for a training replica on another device).
+    pub fn to_device(self, device: &B::Device) -> Self
+    where
+        T: burn::module::Module<B::InnerBackend>,
+    {
+        Self {
+            teacher: self.teacher.to_device(device),
+            teacher_weights: self
+                .teacher_weights
+                .into_iter()
+                .map(|(path, w)| (path, w.to_device(device)))
+                .collect(),
+            ..self
+        }
+    }
+
+    /// Runs the teacher (when a term needs it) and `student` on one input.
     ///
     /// # Errors
     /// Teacher and student that return a different number or shape of features, or a student
     /// layer that the teacher does not have.
-    pub fn forward(&self, input: S::Input) -> Result<DistillOutput<B, S::Output>, PelaError> {
-        let teacher_features = (self.objective.alpha != 0.0).then(|| {
+    pub fn forward<S>(
+        &self,
+        student: &S,
+        input: S::Input,
+    ) -> Result<DistillOutput<B, S::Output>, PelaError>
+    where
+        S: LowRankStudent<B> + LayerFeatures<B>,
+        S::Input: ToInner<B, Inner = T::Input>,
+    {
+        let teacher_features = self.needs_teacher().then(|| {
             let (_, features) = self.teacher.forward_features(input.to_inner());
             features
                 .into_iter()
                 .map(Tensor::from_inner)
                 .collect::<Vec<Tensor<B, 3>>>()
         });
-        let (output, student_features) = self.student.forward_features(input);
-        let feature_distillation = teacher_features
-            .as_ref()
-            .map(|teacher| {
-                self.objective
-                    .feature_distillation
-                    .forward(&student_features, teacher)
-            })
-            .transpose()?;
-        Ok(DistillOutput {
-            output,
-            feature_distillation,
-            weight_perturbation: self.weight_perturbation()?,
-            teacher_features,
-        })
-    }
-
-    /// `L_base + α·L_fd + β·L_rwp` for a batch, with the parts for logging.
-    pub fn loss<O>(&self, base: Tensor<B, 1>, output: &DistillOutput<B, O>) -> PelaLoss<B> {
-        self.objective.combine(
-            base,
-            output.feature_distillation.clone(),
-            output.weight_perturbation.clone(),
-        )
-    }
-
-    fn weight_perturbation(&self) -> Result<Option<Tensor<B, 1>>, PelaError> {
-        if self.objective.beta == 0.0 {
-            return Ok(None);
-        }
-        let layers = self.student.low_rank_layers();
+        let (output, student_features) = student.forward_features(input);
+        let layers = if self.objective.beta != 0.0 {
+            student.low_rank_layers()
+        } else {
+            Vec::new()
+        };
         let mut pairs = Vec::with_capacity(layers.len());
-        for (path, student) in layers.iter() {
+        for (path, layer) in &layers {
             let teacher =
                 self.teacher_weights
                     .get(path)
                     .ok_or_else(|| PelaError::UnpairedLayer {
                         layer: path.clone(),
                     })?;
-            pairs.push(WeightPair::new(
-                path,
-                Tensor::from_inner(teacher.clone()),
-                student,
-            ));
+            pairs.push(WeightPair::new(path, Tensor::from_inner(teacher.clone()), layer));
         }
-        self.objective.weight_perturbation.forward(pairs).map(Some)
+        let no_features: [Tensor<B, 3>; 0] = [];
+        let teacher_slice = teacher_features.as_deref().unwrap_or(&no_features);
+        let student_slice = if teacher_features.is_some() {
+            student_features.as_slice()
+        } else {
+            &no_features
+        };
+        let terms = self
+            .objective
+            .forward(student_slice, teacher_slice, pairs)?;
+        Ok(DistillOutput {
+            output,
+            terms,
+            teacher_features,
+        })
     }
 }

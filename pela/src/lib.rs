@@ -61,7 +61,7 @@ pub use distill::{Distill, DistillOutput};
 pub use error::PelaError;
 pub use features::{LayerFeatures, ToInner};
 pub use loss::{
-    FeatureDistillationConfig, FeatureDistillationForm, FeatureDistillationLoss, PelaLoss,
+    FeatureDistillationConfig, FeatureDistillationForm, FeatureDistillationLoss, LossTerm, LossTerms,
     PelaObjective, PelaObjectiveConfig, WeightPair, WeightPerturbationConfig,
     WeightPerturbationForm, WeightPerturbationLoss,
 };

@@ -1,4 +1,5 @@
-//! PELA's intermediate training of a BERT student on unlabelled text.
+//! PELA's intermediate training of a BERT student on unlabelled text, as a task of the
+//! training engine.
 //!
 //! There is no task loss: the student learns to reproduce its teacher. Each step runs both on
 //! a batch of sentences and minimises
@@ -16,22 +17,19 @@
 //! batch's cosine-similarity matrices (relational distillation, Park et al., CVPR 2019): what
 //! a similarity search or WordSim-353 reads is how embeddings relate to each other.
 
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::data::dataloader::batcher::Batcher;
+use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use pela::Distill;
+use pela::{Distill, LayerFeatures, LossTerms};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::{Bert, BertLowRank, BertTokenizer, mean_pool, normalize};
-use crate::ZooError;
-use crate::train::{TrainingConfig, clip_global_norm};
+use super::{Bert, BertInput, BertLowRank, BertTokenizer, mean_pool, normalize};
+use crate::train::{StepOutput, Task, TrainingSet};
 
-/// A BERT student beside its frozen teacher.
-pub type BertDistill<B> = Distill<B, Bert<<B as AutodiffBackend>::InnerBackend>, BertLowRank<B>>;
-
-/// The weights of the embedding-level terms of [`distill_on_text`].
+/// The weights of the embedding-level terms of a [`TextDistillTask`].
 ///
 /// ```
 /// use pela_zoo::bert::distill::TextObjective;
@@ -57,121 +55,235 @@ impl Default for TextObjective {
     }
 }
 
-/// One optimizer step, as [`distill_on_text`] reports it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TextStep {
-    /// The epoch, from 1.
-    pub epoch: usize,
-    /// The step within all epochs, from 1.
-    pub step: usize,
-    /// Steps in all.
-    pub steps: usize,
-    /// The learning rate of the step.
-    pub learning_rate: f64,
-    /// The weighted total.
-    pub loss: f64,
-    /// `L_fd`, unweighted.
-    pub feature_distillation: f64,
-    /// `L_emb`, unweighted: the mean cosine distance of the sentence embeddings.
-    pub embedding: f64,
-    /// `L_sim`, unweighted: the mean squared difference of the batch's cosine similarities.
-    pub similarity: f64,
-    /// `L_rwp`, unweighted (0 when β = 0).
-    pub weight_perturbation: f64,
+/// Sentence-embedding distillation of a BERT student, a [`Task`] of the training engine: the
+/// terms above, logged as `L_fd`, `L_rwp`, `L_emb`, `L_sim`, and on validation sentences also
+/// `Cosine`, the mean cosine between student and teacher embeddings. The student's embeddings
+/// stay frozen (they are the teacher's, uncompressed); every other parameter trains. The
+/// teacher runs on every batch whenever a term needs it, whatever α is.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use pela::{Distill, LowRank, PelaObjectiveConfig};
+/// use pela_zoo::backend::CpuAutodiff;
+/// use pela_zoo::backend::Cpu;
+/// use pela_zoo::bert::{MiniLm, Sentences, TextBatcher, TextDistillTask, TextObjective};
+/// use pela_zoo::train::{Engine, RunDir, TrainingConfig};
+///
+/// let minilm = MiniLm::open(MiniLm::default_path())?;
+/// let teacher = minilm.load::<Cpu>(&Default::default())?;
+/// let student = teacher.to_low_rank(&minilm.config()?.pela_plan(2.0))?.train::<CpuAutodiff>();
+/// let distill = Distill::new(teacher, PelaObjectiveConfig::new().init());
+/// let training = TrainingConfig::new().with_epochs(2).with_batch_size(32);
+/// let texts = vec!["a sentence".to_string(); 64];
+/// let outcome = Engine::<CpuAutodiff>::new(training.clone(), RunDir::new("runs/minilm")?).fit(
+///     TextDistillTask::new(distill, TextObjective::default()),
+///     student,
+///     Arc::new(Sentences::new(texts.clone(), training.batch_size)),
+///     Arc::new(Sentences::new(texts, training.batch_size)),
+///     TextBatcher::new(minilm.tokenizer()?),
+/// )?;
+/// # Ok::<(), pela_zoo::ZooError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct TextDistillTask<B: AutodiffBackend> {
+    /// The frozen teacher and the PELA terms.
+    pub distill: Distill<B, Bert<B::InnerBackend>>,
+    /// The embedding-level terms.
+    pub objective: TextObjective,
 }
 
-/// Trains `distill.student` on `sentences` for `config.epochs` (AdamW, warm-up then cosine,
-/// global-norm clipping; `config.label_smoothing` is unused), with the embedding-level terms
-/// weighted by `objective`.
-/// The student's embeddings are frozen (they are the teacher's, uncompressed); every other
-/// parameter trains.
-/// Batches hold sentences of similar length, in an order drawn from `config.seed`.
-/// `on_step` hears about every step.
-///
-/// # Errors
-/// No sentences; γ or δ > 0 with α = 0 (the embedding terms read the teacher's last layer,
-/// which `L_fd` computes); a sentence the tokenizer rejects.
-pub fn distill_on_text<B: AutodiffBackend>(
-    mut distill: BertDistill<B>,
-    tokenizer: &BertTokenizer,
-    sentences: &[String],
-    config: &TrainingConfig,
-    objective: TextObjective,
-    on_step: &mut dyn FnMut(&TextStep),
-    device: &B::Device,
-) -> Result<BertDistill<B>, ZooError> {
-    config.validate()?;
-    if sentences.is_empty() {
-        return Err(ZooError::InvalidData {
-            source_name: "distillation text".into(),
-            reason: "no sentences to distil on".into(),
-        });
+impl<B: AutodiffBackend> TextDistillTask<B> {
+    /// The task of `distill` (teacher, α, β) with the embedding terms of `objective`.
+    pub fn new(distill: Distill<B, Bert<B::InnerBackend>>, objective: TextObjective) -> Self {
+        let embedding_terms = objective.embedding != 0.0 || objective.similarity != 0.0;
+        let distill = if embedding_terms {
+            distill.with_teacher_features()
+        } else {
+            distill
+        };
+        Self { distill, objective }
     }
-    let embedding_terms = objective.embedding != 0.0 || objective.similarity != 0.0;
-    if embedding_terms && distill.objective.alpha == 0.0 {
-        return Err(ZooError::InvalidConfig {
-            reason: "the embedding terms (γ or δ > 0) need the teacher's last layer, which \
-                     feature distillation computes: set α > 0"
-                .into(),
-        });
-    }
-    // The embeddings are the teacher's and stay so: the compressed encoder layers learn.
-    distill.student = pela::trainable_params(distill.student);
-    distill.student.embeddings = distill.student.embeddings.no_grad();
-    let mut optim = AdamWConfig::new()
-        .with_weight_decay(config.weight_decay as f32)
-        .init();
-    let per_epoch = sentences.len().div_ceil(config.batch_size);
-    let steps = per_epoch * config.epochs;
-    let mut step = 0;
-    for epoch in 1..=config.epochs {
-        for batch in batches(sentences, config.batch_size, config.seed + epoch as u64) {
-            let texts: Vec<&str> = batch.iter().map(|&i| sentences[i].as_str()).collect();
-            let input = tokenizer.encode::<B>(&texts, device)?;
-            let mask = input.attention_mask.clone();
-            let out = distill.forward(input)?;
-            let (embedding, similarity) = match (&out.teacher_features, embedding_terms) {
-                (Some(teacher), true) => {
-                    let teacher_last = teacher.last().expect("a BERT has layers").clone();
-                    let student = normalize(mean_pool(out.output.clone(), mask.clone()));
-                    let teacher = normalize(mean_pool(teacher_last, mask));
-                    let similarity = if objective.similarity != 0.0 {
-                        similarity_distance(student.clone(), teacher.clone())
-                    } else {
-                        Tensor::zeros([1], device)
-                    };
-                    (cosine_distance(student, teacher), similarity)
-                }
-                _ => (Tensor::zeros([1], device), Tensor::zeros([1], device)),
-            };
-            let loss = distill.loss(
-                embedding.clone() * objective.embedding + similarity.clone() * objective.similarity,
-                &out,
+
+    /// `L_emb` and `L_sim` (each when its weight is not 0) of the student's last-layer tokens
+    /// against the teacher's, and the mean cosine of their embeddings.
+    fn embedding_terms<E: Backend>(
+        &self,
+        student: Tensor<E, 3>,
+        teacher: Tensor<E, 3>,
+        mask: Tensor<E, 2>,
+        terms: &mut LossTerms<E>,
+    ) -> Tensor<E, 1> {
+        let student = normalize(mean_pool(student, mask.clone()));
+        let teacher = normalize(mean_pool(teacher, mask));
+        let distance = cosine_distance(student.clone(), teacher.clone());
+        if self.objective.embedding != 0.0 {
+            terms.push("L_emb", self.objective.embedding, distance.clone());
+        }
+        if self.objective.similarity != 0.0 {
+            terms.push(
+                "L_sim",
+                self.objective.similarity,
+                similarity_distance(student, teacher),
             );
-            let scalar =
-                |t: Option<Tensor<B, 1>>| t.map(|t| t.into_scalar().elem::<f64>()).unwrap_or(0.0);
-            let learning_rate = config.learning_rate_at(step, steps, per_epoch);
-            step += 1;
-            let report = TextStep {
-                epoch,
-                step,
-                steps,
-                learning_rate,
-                loss: scalar(Some(loss.total.clone())),
-                feature_distillation: scalar(loss.feature_distillation.clone()),
-                embedding: scalar(Some(embedding)),
-                similarity: scalar(Some(similarity)),
-                weight_perturbation: scalar(loss.weight_perturbation.clone()),
-            };
-            let mut grads = GradientsParams::from_grads(loss.total.backward(), &distill.student);
-            if let Some(max_norm) = config.grad_clip {
-                clip_global_norm(&distill.student, &mut grads, max_norm);
-            }
-            distill.student = optim.step(learning_rate, distill.student, grads);
-            on_step(&report);
+        }
+        distance.neg().add_scalar(1.0)
+    }
+
+    fn term_names(&self) -> Vec<&'static str> {
+        let mut names = vec!["Loss"];
+        if self.distill.objective.alpha != 0.0 {
+            names.push(pela::PelaObjective::FEATURE_DISTILLATION);
+        }
+        if self.objective.embedding != 0.0 {
+            names.push("L_emb");
+        }
+        if self.objective.similarity != 0.0 {
+            names.push("L_sim");
+        }
+        names
+    }
+}
+
+impl<B: AutodiffBackend> Task<B> for TextDistillTask<B> {
+    type Model = BertLowRank<B>;
+    type Batch = BertInput<B>;
+    type ValidBatch = BertInput<B::InnerBackend>;
+
+    fn train_metrics(&self) -> Vec<&'static str> {
+        let mut names = self.term_names();
+        if self.distill.objective.beta != 0.0 {
+            names.push(pela::PelaObjective::WEIGHT_PERTURBATION);
+        }
+        names.push("Cosine");
+        names
+    }
+
+    fn valid_metrics(&self) -> Vec<&'static str> {
+        let mut names = self.term_names();
+        names.push("Cosine");
+        names
+    }
+
+    fn prepare(&self, model: BertLowRank<B>) -> BertLowRank<B> {
+        let mut model = pela::trainable_params(model);
+        model.embeddings = model.embeddings.no_grad();
+        model
+    }
+
+    fn train_step(&self, model: &BertLowRank<B>, input: BertInput<B>) -> StepOutput<B> {
+        let batch_size = input.input_ids.dims()[0];
+        let mask = input.attention_mask.clone();
+        let out = self
+            .distill
+            .forward(model, input)
+            .unwrap_or_else(|e| panic!("distillation step: {e}"));
+        let mut terms = out.terms;
+        let cosine = match out.teacher_features.as_ref().and_then(|t| t.last()) {
+            Some(teacher) => self.embedding_terms(out.output, teacher.clone(), mask, &mut terms),
+            None => Tensor::zeros([1], &mask.device()),
+        };
+        StepOutput::new(terms, batch_size).with_metric("Cosine", cosine)
+    }
+
+    fn valid_step(
+        &self,
+        model: &BertLowRank<B::InnerBackend>,
+        input: BertInput<B::InnerBackend>,
+    ) -> StepOutput<B::InnerBackend> {
+        let batch_size = input.input_ids.dims()[0];
+        let mask = input.attention_mask.clone();
+        let (_, teacher) = self.distill.teacher.forward_features(input.clone());
+        let (output, student) = model.forward_features(input);
+        let mut terms = LossTerms::new();
+        if self.distill.objective.alpha != 0.0 {
+            let fd = self
+                .distill
+                .objective
+                .feature_distillation
+                .forward(&student, &teacher)
+                .unwrap_or_else(|e| panic!("distillation step: {e}"));
+            terms.push(
+                pela::PelaObjective::FEATURE_DISTILLATION,
+                self.distill.objective.alpha,
+                fd,
+            );
+        }
+        let last = teacher.last().expect("a BERT has layers").clone();
+        let cosine = self.embedding_terms(output, last, mask, &mut terms);
+        if terms.is_empty() {
+            terms.push("L_emb", 0.0, cosine.clone().neg().add_scalar(1.0));
+        }
+        StepOutput::new(terms, batch_size).with_metric("Cosine", cosine)
+    }
+
+    fn to_device(self, device: &B::Device) -> Self {
+        Self {
+            distill: self.distill.to_device(device),
+            ..self
         }
     }
-    Ok(distill)
+}
+
+/// Sentences to distil on, as a training set of the engine: each epoch's order is drawn from
+/// the run's seed and then grouped by length, so that a batch holds sentences of similar
+/// length (less padding).
+#[derive(Debug, Clone)]
+pub struct Sentences {
+    texts: Vec<String>,
+    batch_size: usize,
+}
+
+impl Sentences {
+    /// `texts`, read `batch_size` at a time.
+    pub fn new(texts: Vec<String>, batch_size: usize) -> Self {
+        Self {
+            texts,
+            batch_size: batch_size.max(1),
+        }
+    }
+}
+
+impl TrainingSet<String> for Sentences {
+    fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    fn item(&self, index: usize, _augment: Option<&mut StdRng>) -> String {
+        self.texts[index].clone()
+    }
+
+    fn epoch_order(&self, seed: u64) -> Vec<usize> {
+        batches(&self.texts, self.batch_size, seed)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    fn describe(&self) -> String {
+        format!("{} sentences", self.texts.len())
+    }
+}
+
+/// Burn's batcher of sentences: tokenises them, padded to the batch's longest.
+#[derive(Clone)]
+pub struct TextBatcher {
+    tokenizer: BertTokenizer,
+}
+
+impl TextBatcher {
+    /// Tokenises with `tokenizer`.
+    pub fn new(tokenizer: BertTokenizer) -> Self {
+        Self { tokenizer }
+    }
+}
+
+impl<B: Backend> Batcher<B, String, BertInput<B>> for TextBatcher {
+    fn batch(&self, texts: Vec<String>, device: &B::Device) -> BertInput<B> {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        self.tokenizer
+            .encode::<B>(&texts, device)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
 }
 
 /// `L_emb`: the mean of `1 − cos(s_i, t_i)` over the rows of two `[batch, width]` matrices of
@@ -192,7 +304,8 @@ fn similarity_distance<B: Backend>(student: Tensor<B, 2>, teacher: Tensor<B, 2>)
 }
 
 /// The batches of one epoch, as indices into `sentences`: shuffled with `seed`, then sorted by
-/// length within groups of 16 batches, so that a batch holds sentences of similar length.
+/// length within groups of 16 batches, so that a batch holds sentences of similar length. Every
+/// batch but the last is full, so the batches line up with the data loader's.
 fn batches(sentences: &[String], batch_size: usize, seed: u64) -> Vec<Vec<usize>> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..sentences.len()).collect();
@@ -208,7 +321,12 @@ fn batches(sentences: &[String], batch_size: usize, seed: u64) -> Vec<Vec<usize>
                 .collect::<Vec<_>>()
         })
         .collect();
+    let short = batches
+        .iter()
+        .position(|b| b.len() < batch_size)
+        .map(|i| batches.remove(i));
     batches.shuffle(&mut rng);
+    batches.extend(short);
     batches
 }
 
@@ -250,5 +368,7 @@ mod tests {
         assert_eq!(epoch, batches(&sentences, 8, 1));
         assert_ne!(epoch, batches(&sentences, 8, 2));
         assert!(epoch.iter().all(|b| b.len() <= 8));
+        // Only the last batch may be short, so batches line up with the data loader's.
+        assert!(epoch[..epoch.len() - 1].iter().all(|b| b.len() == 8));
     }
 }

@@ -62,4 +62,5 @@ pub use model::{
     Bert, BertEncoder, BertEncoderLowRank, BertEncoderRecord, BertInput, BertLowRank, BertPooler,
     BertPoolerRecord, BertRecord, SentenceEncoder, mean_pool, normalize,
 };
+pub use distill::{Sentences, TextBatcher, TextDistillTask, TextObjective};
 pub use tokenizer::BertTokenizer;

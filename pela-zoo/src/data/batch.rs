@@ -93,3 +93,43 @@ impl<B: Backend> ImageBatch<B> {
         }
     }
 }
+
+/// Burn's [`Batcher`](burn::data::dataloader::batcher::Batcher) of images: stacks and
+/// normalises items of one shape, on the device the data loader asks for (in its worker
+/// threads).
+///
+/// ```
+/// use burn::data::dataloader::batcher::Batcher;
+/// use pela_zoo::backend::Cpu;
+/// use pela_zoo::data::{ImageBatch, ImageBatcher, ImageDataset, digits};
+///
+/// let (train, _) = digits();
+/// let batcher = ImageBatcher::new(&train);
+/// let items = vec![train.get(0, None)?, train.get(1, None)?];
+/// let batch: ImageBatch<Cpu> = batcher.batch(items, &Default::default());
+/// assert_eq!(batch.images.dims(), [2, 1, 8, 8]);
+/// # Ok::<(), pela_zoo::ZooError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ImageBatcher {
+    shape: [usize; 3],
+    normalization: Normalization,
+}
+
+impl ImageBatcher {
+    /// Batches images of `data`'s shape with its normalisation.
+    pub fn new(data: &dyn super::ImageDataset) -> Self {
+        Self {
+            shape: data.shape(),
+            normalization: data.normalization(),
+        }
+    }
+}
+
+impl<B: Backend> burn::data::dataloader::batcher::Batcher<B, ImageItem, ImageBatch<B>>
+    for ImageBatcher
+{
+    fn batch(&self, items: Vec<ImageItem>, device: &B::Device) -> ImageBatch<B> {
+        ImageBatch::new(&items, self.shape, &self.normalization, device)
+    }
+}

@@ -19,7 +19,7 @@ mod idx;
 mod image_folder;
 mod in_memory;
 
-pub use batch::{ImageBatch, Normalization};
+pub use batch::{ImageBatch, ImageBatcher, Normalization};
 pub use digits::digits;
 pub use idx::read_idx;
 pub use image_folder::ImageFolder;
@@ -66,4 +66,47 @@ pub trait ImageDataset: Send + Sync {
 
     /// A one-line description, for logs.
     fn describe(&self) -> String;
+}
+
+impl ImageDataset for Box<dyn ImageDataset> {
+    fn len(&self) -> usize {
+        self.as_ref().len()
+    }
+
+    fn shape(&self) -> [usize; 3] {
+        self.as_ref().shape()
+    }
+
+    fn classes(&self) -> &[String] {
+        self.as_ref().classes()
+    }
+
+    fn get(&self, index: usize, augment: Option<&mut StdRng>) -> Result<ImageItem, ZooError> {
+        self.as_ref().get(index, augment)
+    }
+
+    fn normalization(&self) -> Normalization {
+        self.as_ref().normalization()
+    }
+
+    fn describe(&self) -> String {
+        self.as_ref().describe()
+    }
+}
+
+/// Every image set is a training set of the engine. An image that cannot be read stops the
+/// run with its path and the reason (the data loader's threads cannot return an error).
+impl<D: ImageDataset> crate::train::TrainingSet<ImageItem> for D {
+    fn len(&self) -> usize {
+        ImageDataset::len(self)
+    }
+
+    fn item(&self, index: usize, augment: Option<&mut StdRng>) -> ImageItem {
+        self.get(index, augment)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    fn describe(&self) -> String {
+        ImageDataset::describe(self)
+    }
 }

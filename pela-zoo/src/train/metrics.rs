@@ -1,100 +1,199 @@
-//! What a training run measures, epoch by epoch.
+//! Metrics: every named value of a step as a Burn metric, and each epoch's means.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use burn::prelude::*;
+use burn::train::metric::state::{FormatOptions, NumericMetricState};
+use burn::train::metric::{
+    Adaptor, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes,
+    NumericEntry, SerializedEntry,
+};
 use serde::{Deserialize, Serialize};
 
-/// Sums over the batches of an epoch, turned into means at its end.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Running {
-    /// Images seen.
-    pub images: usize,
-    /// Batches seen.
-    pub batches: usize,
-    /// Σ total loss over batches.
-    pub loss: f64,
-    /// Σ task loss.
-    pub task: f64,
-    /// Σ feature-distillation loss.
-    pub feature_distillation: f64,
-    /// Σ weight-perturbation loss.
-    pub weight_perturbation: f64,
-    /// Images classified right.
-    pub correct: usize,
-    /// Seconds spent.
-    pub seconds: f64,
+/// A step's named values, read from the device: what Burn's metrics are computed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepItem {
+    /// Items in the batch (the weight of the step in an epoch's mean).
+    pub batch_size: usize,
+    /// `Loss`, each loss term and each further metric, by name.
+    pub values: Vec<(&'static str, f64)>,
 }
 
-/// The metrics of one epoch, as logged to `metrics.jsonl` and the terminal.
+impl Adaptor<StepItem> for StepItem {
+    fn adapt(&self) -> StepItem {
+        self.clone()
+    }
+}
+
+/// One named value of [`StepItem`] as a numeric Burn metric (for the dashboard, the metric
+/// logs and checkpoint strategies): `Loss`, `L_fd`, `Accuracy`, … Burn identifies metrics by
+/// name, so every loss term is its own metric.
+#[derive(Clone)]
+pub struct StepMetric {
+    name: MetricName,
+    key: &'static str,
+    state: NumericMetricState,
+}
+
+impl StepMetric {
+    /// The metric of the value named `key`.
+    pub fn new(key: &'static str) -> Self {
+        Self {
+            name: Arc::new(key.to_string()),
+            key,
+            state: NumericMetricState::default(),
+        }
+    }
+}
+
+impl Metric for StepMetric {
+    type Input = StepItem;
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn update(&mut self, item: &StepItem, _metadata: &MetricMetadata) -> SerializedEntry {
+        let value = item
+            .values
+            .iter()
+            .find(|(name, _)| *name == self.key)
+            .map_or(f64::NAN, |(_, v)| *v);
+        let unit = if self.key == "Accuracy" { " %" } else { "" };
+        self.state.update(
+            value,
+            item.batch_size,
+            FormatOptions::new(self.name()).precision(4).unit(unit),
+        )
+    }
+
+    fn clear(&mut self) {
+        self.state.reset();
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes {
+            unit: (self.key == "Accuracy").then(|| "%".to_string()),
+            higher_is_better: self.key == "Accuracy",
+        }
+        .into()
+    }
+}
+
+impl Numeric for StepMetric {
+    fn value(&self) -> NumericEntry {
+        self.state.current_value()
+    }
+
+    fn running_value(&self) -> NumericEntry {
+        self.state.running_value()
+    }
+}
+
+/// Sums of a split's values over an epoch, kept on the device until the epoch ends (one read
+/// an epoch, not one a step).
+pub(crate) struct Running<B: Backend> {
+    sums: Vec<(&'static str, Tensor<B, 1>)>,
+    pub(crate) items: usize,
+}
+
+impl<B: Backend> Running<B> {
+    pub(crate) fn new() -> Self {
+        Self {
+            sums: Vec::new(),
+            items: 0,
+        }
+    }
+
+    /// Adds a step's values, weighted by its batch size.
+    pub(crate) fn add(&mut self, values: Vec<(&'static str, Tensor<B, 1>)>, batch_size: usize) {
+        for (name, value) in values {
+            let weighted = value.mul_scalar(batch_size as f64);
+            match self.sums.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, sum)) => *sum = sum.clone() + weighted,
+                None => self.sums.push((name, weighted)),
+            }
+        }
+        self.items += batch_size;
+    }
+
+    /// The means, by name.
+    pub(crate) fn means(self) -> BTreeMap<String, f64> {
+        let items = self.items.max(1) as f64;
+        self.sums
+            .into_iter()
+            .map(|(name, sum)| {
+                let sum: f64 = sum.into_scalar().elem();
+                (name.to_string(), sum / items)
+            })
+            .collect()
+    }
+}
+
+/// One epoch, as logged to `metrics.jsonl` and kept in the run's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
     /// The epoch, from 1.
     pub epoch: usize,
-    /// The learning rate at the epoch's last step.
+    /// The learning rate of the epoch's last optimizer step.
     pub learning_rate: f64,
-    /// Mean total loss `L_base + α·L_fd + β·L_rwp` on the training batches.
-    pub train_loss: f64,
-    /// Mean task loss `L_base` (cross-entropy).
-    pub train_task_loss: f64,
-    /// Mean `L_fd`, when distilling.
-    pub train_feature_distillation: Option<f64>,
-    /// Mean `L_rwp`, when distilling with β > 0.
-    pub train_weight_perturbation: Option<f64>,
-    /// Accuracy on the (augmented) training batches.
-    pub train_accuracy: f64,
-    /// Cross-entropy (without smoothing) on the validation set.
-    pub valid_loss: f64,
-    /// Accuracy on the validation set.
-    pub valid_accuracy: f64,
-    /// Training images a second (forward, backward and optimizer step).
-    pub images_per_second: f64,
+    /// Training items a second (forward, backward and optimizer step, data loading included).
+    pub items_per_second: f64,
+    /// The training means by name: `Loss` (the weighted total), every loss term, `Accuracy`.
+    /// After a resume in the middle of the epoch, the means of the batches run since.
+    pub train: BTreeMap<String, f64>,
+    /// The validation means by name.
+    pub valid: BTreeMap<String, f64>,
 }
 
 impl EpochMetrics {
+    /// A training mean.
+    pub fn train(&self, name: &str) -> Option<f64> {
+        self.train.get(name).copied()
+    }
+
+    /// A validation mean.
+    pub fn valid(&self, name: &str) -> Option<f64> {
+        self.valid.get(name).copied()
+    }
+
     /// One line for the terminal.
     ///
     /// ```
     /// use pela_zoo::train::EpochMetrics;
     ///
-    /// let m = EpochMetrics { epoch: 2, learning_rate: 1e-3, train_loss: 0.9, train_task_loss: 0.7,
-    ///     train_feature_distillation: Some(0.2), train_weight_perturbation: None,
-    ///     train_accuracy: 0.8, valid_loss: 0.6, valid_accuracy: 0.85, images_per_second: 900.0 };
-    /// assert!(m.summary().starts_with("epoch 2: loss 0.9000 (task 0.7000, fd 0.2000)"));
+    /// let m = EpochMetrics { epoch: 2, learning_rate: 1e-3, items_per_second: 900.0,
+    ///     train: [("Loss".into(), 0.9), ("L_fd".into(), 0.2)].into(),
+    ///     valid: [("Loss".into(), 0.6), ("Accuracy".into(), 85.0)].into() };
+    /// assert_eq!(m.summary(), "epoch 2: train Loss 0.9000, L_fd 0.2000 | valid Loss 0.6000, \
+    ///     Accuracy 85.00 % | lr 1.00e-3, 900 items/s");
     /// ```
     pub fn summary(&self) -> String {
-        let mut parts = format!("task {:.4}", self.train_task_loss);
-        if let Some(fd) = self.train_feature_distillation {
-            parts.push_str(&format!(", fd {fd:.4}"));
-        }
-        if let Some(rwp) = self.train_weight_perturbation {
-            parts.push_str(&format!(", rwp {rwp:.4}"));
-        }
+        let split = |values: &BTreeMap<String, f64>| {
+            // The total first, then the others in name order.
+            let mut names: Vec<&String> = values.keys().collect();
+            names.sort_by_key(|n| (n.as_str() != "Loss", *n));
+            names
+                .into_iter()
+                .map(|name| {
+                    let v = values[name];
+                    if name == "Accuracy" {
+                        format!("{name} {v:.2} %")
+                    } else {
+                        format!("{name} {v:.4}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         format!(
-            "epoch {}: loss {:.4} ({parts}), train acc {:.2} %, valid loss {:.4}, valid acc \
-             {:.2} %, lr {:.2e}, {:.0} img/s",
+            "epoch {}: train {} | valid {} | lr {:.2e}, {:.0} items/s",
             self.epoch,
-            self.train_loss,
-            100.0 * self.train_accuracy,
-            self.valid_loss,
-            100.0 * self.valid_accuracy,
+            split(&self.train),
+            split(&self.valid),
             self.learning_rate,
-            self.images_per_second
+            self.items_per_second
         )
     }
 }
-
-/// Hears about a training run; the library reports, a program draws (progress bars, logs).
-pub trait TrainProgress {
-    /// An epoch starts, with `batches` batches (some already done when resuming).
-    fn on_epoch_start(&self, _epoch: usize, _batches: usize, _done: usize) {}
-    /// A batch is done; `loss` is its total loss.
-    fn on_batch(&self, _batch: usize, _loss: f64) {}
-    /// An epoch ended and was validated.
-    fn on_epoch_end(&self, _metrics: &EpochMetrics) {}
-    /// A checkpoint was written.
-    fn on_checkpoint(&self, _path: &std::path::Path) {}
-}
-
-/// Reports nothing.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Quiet;
-
-impl TrainProgress for Quiet {}

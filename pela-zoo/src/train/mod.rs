@@ -1,51 +1,78 @@
-//! Training: PELA distillation of a student beside its frozen teacher, and supervised training
-//! of a model alone (a teacher, or a compressed student fine-tuned on a downstream set).
+//! The one training engine, on Burn's training stack.
 //!
-//! [`train`] is one loop for both: AdamW, warm-up then cosine, global-norm gradient clipping,
-//! label smoothing, gradient accumulation, validation each epoch, metrics to the terminal
-//! (through [`TrainProgress`]) and to `metrics.jsonl`, atomic checkpoints each epoch and on
-//! interrupt, and exact resumption. What is trained is a [`Trainee`]: [`Supervised`] or
-//! [`pela::Distill`].
+//! Every model and objective trains through [`Engine`]: image classification (a teacher from
+//! scratch, PELA distillation of a student, fine-tuning with a new head) and sentence-embedding
+//! distillation are each a [`Task`], a small step that returns named, weighted loss terms
+//! ([`pela::LossTerms`]); the engine sums them in one place, and logs each as its own metric.
+//!
+//! # What is Burn's, and what is ours
+//!
+//! Burn's: the `Learner` (model, AdamW, learning-rate scheduler, its `train_step` and
+//! `optimizer_step`), `SupervisedTraining` (metrics, the metric logs under the run folder, the
+//! renderer, the interrupter), the `DataLoader` with worker threads that decode batches while
+//! the model computes, the `LearningCheckpointer`, and the multi-device strategies
+//! (`ExecutionStrategy::multi`, and with the `ddp` feature `ExecutionStrategy::ddp` for several
+//! CUDA GPUs).
+//!
+//! Ours, each because Burn 0.21 cannot do it (read from its sources):
+//!
+//! | what | why |
+//! |---|---|
+//! | global-norm gradient clipping ([`clip_global_norm`], in `TrainStep::optimize`) | Burn's `GradientClipping::Norm` clips each parameter's gradient by its own norm, not all of them together as PyTorch's `clip_grad_norm_` |
+//! | the warm-up then cosine schedule ([`WarmupCosine`]) | Burn's `ComposedLrScheduler` runs its schedulers at once (a product), not one after the other |
+//! | the single-device loop (a custom `SupervisedLearningStrategy`) | Burn's checkpoints only at the end of an epoch and writes none when interrupted; ours checkpoints after any optimizer step when stopped, and resumes from that batch with the same data order and generator, so a resumed run ends where an uninterrupted one does |
+//! | the epoch's data order ([`TrainingSet::epoch_order`]) | Burn's loader reshuffles from its seed in every new process |
+//! | atomic checkpoint files, awaited | Burn's file checkpointer writes in place, and its async writer panics on an error |
+//! | the teacher beside the model ([`Trainable`]) | Burn trains one module; the frozen teacher must follow each replica to its device but stay out of the optimizer and the checkpoints |
+//!
+//! On several devices the engine hands the run to Burn's own strategies: checkpoints and
+//! resumption are then Burn's, at epoch ends, and [`TrainOutcome::history`] stays empty.
+//! Burn's DDP all-reduces gradients through NCCL and so runs on CUDA only; its `distributed`
+//! feature also makes Burn's CPU backends unusable for training, which is why it is the
+//! opt-in `ddp` feature of this crate. On the CPU, `multi` runs one replica a thread.
 //!
 //! ```
-//! use std::sync::atomic::AtomicBool;
-//! use burn::module::Module;
-//! use pela::{Distill, LowRank, PelaObjectiveConfig};
-//! use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
-//! use pela_zoo::data::{InMemoryImages, ImageDataset, digits};
-//! use pela_zoo::train::{Quiet, RunDir, TrainingConfig, train};
+//! use std::sync::Arc;
+//! use pela_zoo::backend::CpuAutodiff;
+//! use pela_zoo::data::{ImageBatcher, digits};
+//! use pela_zoo::train::{ClassifyTask, Engine, RunDir, TrainingConfig};
 //! use pela_zoo::vit::VitConfig;
 //!
-//! let device = CpuDevice::default();
-//! let (digits_train, digits_test) = digits();
-//! let (train_set, test_set) = (digits_train.truncated(64), digits_test.truncated(32));
-//! let config = VitConfig::new(8, 2, 10, 32, 2, 4).with_channels(1);
-//! let teacher = config.init::<Cpu>(&device);
-//! let student = teacher.to_low_rank(&config.pela_plan())?.train::<CpuAutodiff>();
-//! let distill = Distill::new(teacher, student, PelaObjectiveConfig::new().init());
-//!
-//! let run = RunDir::new(std::env::temp_dir().join("pela-zoo-doc-distill"))?;
+//! let (train_set, test_set) = digits();
+//! let model = VitConfig::new(8, 2, 10, 32, 1, 4).with_channels(1).init::<CpuAutodiff>(&Default::default());
+//! let run = RunDir::new(std::env::temp_dir().join("pela-zoo-doc-train"))?;
 //! # std::fs::remove_dir_all(run.root()).ok(); let run = RunDir::new(run.root())?;
-//! let training = TrainingConfig::new().with_epochs(1).with_batch_size(32);
-//! let outcome = train(distill, &train_set, &test_set, &training, &run, false, &Quiet,
-//!     &AtomicBool::new(false), &device)?;
-//! assert!(outcome.history[0].train_feature_distillation.is_some());
-//! assert!(run.has_checkpoint());
+//! let outcome = Engine::<CpuAutodiff>::new(TrainingConfig::new().with_epochs(1), run)
+//!     .fit(ClassifyTask::supervised(0.1), model, Arc::new(train_set.truncated(128)),
+//!          Arc::new(test_set.truncated(64)), ImageBatcher::new(&train_set))?;
+//! assert!(outcome.history[0].valid("Accuracy").is_some());
 //! # Ok::<(), pela_zoo::ZooError>(())
 //! ```
 
+mod checkpointer;
+mod classify;
 mod clip;
 mod config;
+mod engine;
 mod eval;
-mod fit;
 mod metrics;
+mod order;
+mod renderer;
 mod run;
-mod trainee;
+mod schedule;
+mod strategy;
+mod task;
+mod trainable;
 
+pub use classify::{Alone, ClassifyTask, Classifier};
 pub use clip::clip_global_norm;
 pub use config::TrainingConfig;
+pub use engine::{Engine, ParallelBackend, TrainOutcome};
 pub use eval::{Evaluation, evaluate, latency_ms};
-pub use fit::{TrainOutcome, train};
-pub use metrics::{EpochMetrics, Quiet, Running, TrainProgress};
+pub use metrics::{EpochMetrics, StepItem, StepMetric};
+pub use order::TrainingSet;
+pub use renderer::{ProgressRenderer, QuietRenderer};
 pub use run::{RunDir, TrainState};
-pub use trainee::{Classifier, Losses, Supervised, Trainee};
+pub use schedule::WarmupCosine;
+pub use task::{StepOutput, Task};
+pub use trainable::{Trainable, Validating};

@@ -1,28 +1,23 @@
-//! A run folder: the configuration, the metrics log and the checkpoint of a training run.
+//! A run folder: the configuration, the metrics, and the checkpoint a run resumes from.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use burn::module::AutodiffModule;
-use burn::optim::Optimizer;
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
-use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
-use super::{EpochMetrics, Running};
+use super::EpochMetrics;
 use crate::ZooError;
 
-/// Where a run is: the epoch and batch it continues from.
+/// Where a run is: what a resumed run continues from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainState {
     /// Epochs completed.
     pub epoch: usize,
-    /// The next batch of the current epoch (0 at an epoch boundary).
+    /// The next batch of the epoch in progress (0 at an epoch boundary).
     pub batch: usize,
-    /// Optimizer steps taken.
-    pub step: usize,
-    /// The sums of the epoch in progress.
-    pub running: Running,
+    /// The number of the checkpoint files (`checkpoint/{model,optim,scheduler}-<n>.mpk`) this
+    /// state goes with.
+    pub checkpoint: usize,
     /// The metrics of the completed epochs.
     pub history: Vec<EpochMetrics>,
 }
@@ -31,12 +26,14 @@ pub struct TrainState {
 ///
 /// | file | what |
 /// |---|---|
-/// | `config.json` | the settings of the run |
+/// | `config.json` | the training settings |
 /// | `metrics.jsonl` | one line of [`EpochMetrics`] an epoch |
-/// | `checkpoint/{model,optim}.mpk`, `checkpoint/state.json` | the latest checkpoint: model, optimizer state and where the run is (the teacher of a distillation is not in it) |
+/// | `checkpoint/{model,optim,scheduler}-<n>.mpk` | the latest checkpoint, through Burn's checkpointer: model, optimizer state, schedule (the teacher of a distillation is not in it) |
+/// | `checkpoint/state.json` | where the run is ([`TrainState`]), naming the checkpoint `n` it goes with |
+/// | `train/`, `valid/`, `experiment.log` | Burn's metric logs, one line an iteration |
 ///
-/// A checkpoint is written to `checkpoint.partial/` and renamed into place, so an interrupted
-/// write leaves the previous one whole.
+/// Every file is written under a temporary name and renamed into place, and `state.json`
+/// last, so an interrupted write leaves the previous checkpoint whole.
 #[derive(Debug, Clone)]
 pub struct RunDir {
     root: PathBuf,
@@ -58,7 +55,7 @@ impl RunDir {
         &self.root
     }
 
-    /// The folder of the latest checkpoint.
+    /// The folder of the checkpoints.
     pub fn checkpoint(&self) -> PathBuf {
         self.root.join("checkpoint")
     }
@@ -73,10 +70,7 @@ impl RunDir {
     /// # Errors
     /// [`ZooError::Io`].
     pub fn write(&self, name: &str, text: &str) -> Result<(), ZooError> {
-        let path = self.root.join(name);
-        let partial = self.root.join(format!("{name}.partial"));
-        std::fs::write(&partial, text).map_err(|e| io(&partial, e))?;
-        std::fs::rename(&partial, &path).map_err(|e| io(&path, e))
+        write_atomic(&self.root.join(name), text.as_bytes())
     }
 
     /// Appends one epoch's metrics to `metrics.jsonl`.
@@ -91,85 +85,42 @@ impl RunDir {
             .map_err(|e| io(&path, e))
     }
 
-    /// Writes the checkpoint: model, optimizer state and run state.
-    pub(crate) fn save<B, M, O>(
-        &self,
-        model: &M,
-        optim: &O,
-        state: &TrainState,
-    ) -> Result<(), ZooError>
-    where
-        B: AutodiffBackend,
-        M: AutodiffModule<B>,
-        O: Optimizer<M, B>,
-    {
-        let partial = self.root.join("checkpoint.partial");
-        if partial.exists() {
-            std::fs::remove_dir_all(&partial).map_err(|e| io(&partial, e))?;
+    /// The saved state, if any.
+    ///
+    /// # Errors
+    /// [`ZooError::Io`] for a state file that cannot be read.
+    pub fn state(&self) -> Result<Option<TrainState>, ZooError> {
+        let path = self.checkpoint().join("state.json");
+        if !path.is_file() {
+            return Ok(None);
         }
-        std::fs::create_dir_all(&partial).map_err(|e| io(&partial, e))?;
-        let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-        let failed = |e: burn::record::RecorderError| io_text(&partial, e.to_string());
-        model
-            .clone()
-            .save_file(partial.join("model"), &recorder)
-            .map_err(failed)?;
-        Recorder::<B>::record(&recorder, optim.to_record(), partial.join("optim"))
-            .map_err(failed)?;
-        let json = serde_json::to_string_pretty(state).expect("the state is plain data");
-        std::fs::write(partial.join("state.json"), json).map_err(|e| io(&partial, e))?;
-        let current = self.checkpoint();
-        let old = self.root.join("checkpoint.old");
-        if current.exists() {
-            if old.exists() {
-                std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
-            }
-            std::fs::rename(&current, &old).map_err(|e| io(&current, e))?;
-        }
-        std::fs::rename(&partial, &current).map_err(|e| io(&current, e))?;
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
-        }
-        Ok(())
+        let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| io_text(&path, e.to_string()))
     }
 
-    /// Reads the checkpoint into `model` and `optim`.
-    pub(crate) fn load<B, M, O>(
-        &self,
-        model: M,
-        optim: O,
-        device: &B::Device,
-    ) -> Result<(M, O, TrainState), ZooError>
-    where
-        B: AutodiffBackend,
-        M: AutodiffModule<B>,
-        O: Optimizer<M, B>,
-    {
-        let dir = self.checkpoint();
-        let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-        let failed = |e: burn::record::RecorderError| {
-            io_text(
-                &dir,
-                format!("{e}; was it written by a run of another model or plan?"),
-            )
-        };
-        let model = model
-            .load_file(dir.join("model"), &recorder, device)
-            .map_err(failed)?;
-        let record = Recorder::<B>::load(&recorder, dir.join("optim"), device).map_err(failed)?;
-        let optim = optim.load_record(record);
-        let path = dir.join("state.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
-        let state = serde_json::from_str(&text).map_err(|e| io_text(&path, e.to_string()))?;
-        Ok((model, optim, state))
+    /// Writes the state, which commits the checkpoint files it names.
+    pub(crate) fn save_state(&self, state: &TrainState) -> Result<(), ZooError> {
+        let json = serde_json::to_string_pretty(state).expect("the state is plain data");
+        write_atomic(&self.checkpoint().join("state.json"), json.as_bytes())
     }
 }
 
-fn io(path: &Path, error: std::io::Error) -> ZooError {
+/// Writes `bytes` to `path.partial`, then renames it to `path`.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ZooError> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    std::fs::write(&partial, bytes).map_err(|e| io(&partial, e))?;
+    std::fs::rename(&partial, path).map_err(|e| io(path, e))
+}
+
+pub(crate) fn io(path: &Path, error: std::io::Error) -> ZooError {
     io_text(path, error.to_string())
 }
 
-fn io_text(path: &Path, reason: String) -> ZooError {
+pub(crate) fn io_text(path: &Path, reason: String) -> ZooError {
     ZooError::Io {
         path: path.display().to_string(),
         reason,

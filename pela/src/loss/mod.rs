@@ -6,8 +6,10 @@
 
 mod feature_distillation;
 mod objective;
+mod terms;
 mod weight_perturbation;
 
 pub use feature_distillation::*;
 pub use objective::*;
+pub use terms::*;
 pub use weight_perturbation::*;

@@ -4,8 +4,8 @@ use burn::config::Config;
 use burn::tensor::{Tensor, backend::Backend};
 
 use super::{
-    FeatureDistillationConfig, FeatureDistillationLoss, WeightPair, WeightPerturbationConfig,
-    WeightPerturbationLoss,
+    FeatureDistillationConfig, FeatureDistillationLoss, LossTerms, WeightPair,
+    WeightPerturbationConfig, WeightPerturbationLoss,
 };
 use crate::PelaError;
 
@@ -17,20 +17,28 @@ use crate::PelaError;
 ///
 /// The defaults are those of the authors' DeiT-Base script: α = 1 (`kd_alpha`), β = 0
 /// (`inf_norm_weight`: weight perturbation off), ε = 1e-3, and the loss forms of their code.
+/// [`PelaObjective::forward`] returns `L_fd` and `L_rwp` as named terms of a [`LossTerms`];
+/// the task's own terms join them there.
 ///
 /// ```
 /// use burn::tensor::Tensor;
-/// use pela::PelaObjectiveConfig;
+/// use pela::{LowRankLinear, PelaObjectiveConfig, WeightPair};
 /// type B = burn_ndarray::NdArray<f32>;
 ///
 /// let device = Default::default();
 /// let objective = PelaObjectiveConfig::new().with_alpha(0.5).with_beta(2.0).init();
-/// let parts = objective.combine(
-///     Tensor::<B, 1>::from_floats([1.0], &device),       // L_base
-///     Some(Tensor::from_floats([4.0], &device)),          // L_fd
-///     Some(Tensor::from_floats([0.25], &device)),         // L_rwp
-/// );
-/// assert_eq!(parts.total.into_scalar(), 1.0 + 0.5 * 4.0 + 2.0 * 0.25);
+/// let student = [Tensor::<B, 2>::from_floats([[1.0, 3.0]], &device)];
+/// let teacher = [Tensor::<B, 2>::from_floats([[0.0, 1.0]], &device)];
+/// let layer = LowRankLinear::<B>::from_factors(
+///     Tensor::ones([1, 1], &device), Tensor::ones([1, 1], &device), None)?;
+/// let weight = Tensor::<B, 2>::from_floats([[1.5]], &device);
+/// let terms = objective
+///     .forward(&student, &teacher, [WeightPair::new("fc", weight, &layer)])?
+///     .with("L_task", 1.0, Tensor::from_floats([1.0], &device));
+/// // L_fd = (1² + 2²) / 2 = 2.5; L_rwp = (|1 − 1.5| − 0.001)²
+/// let expected = 0.5 * 2.5 + 2.0 * 0.499f32.powi(2) + 1.0;
+/// assert!((terms.total().into_scalar() - expected).abs() < 1e-5);
+/// # Ok::<(), pela::PelaError>(())
 /// ```
 #[derive(Config, Debug)]
 pub struct PelaObjectiveConfig {
@@ -73,71 +81,37 @@ pub struct PelaObjective {
     pub weight_perturbation: WeightPerturbationLoss,
 }
 
-/// The parts of the PELA objective, kept apart for logging. Terms whose weight is 0 are not
-/// computed and are `None`.
-#[derive(Debug, Clone)]
-pub struct PelaLoss<B: Backend> {
-    /// `L_base + α·L_fd + β·L_rwp`, the tensor to call `backward` on. Shape `[1]`.
-    pub total: Tensor<B, 1>,
-    /// The task loss `L_base`, unweighted.
-    pub base: Tensor<B, 1>,
-    /// `L_fd`, unweighted.
-    pub feature_distillation: Option<Tensor<B, 1>>,
-    /// `L_rwp`, unweighted.
-    pub weight_perturbation: Option<Tensor<B, 1>>,
-}
-
 impl PelaObjective {
-    /// Computes the objective from the task loss, the per-layer features of student and
-    /// teacher, and the compressed layers. A term whose weight is 0 is skipped (not computed).
+    /// The name of the feature-distillation term in [`LossTerms`].
+    pub const FEATURE_DISTILLATION: &'static str = "L_fd";
+    /// The name of the weight-perturbation term in [`LossTerms`].
+    pub const WEIGHT_PERTURBATION: &'static str = "L_rwp";
+
+    /// `L_fd` (weight α) from the per-layer features of student and teacher, and `L_rwp`
+    /// (weight β) over the compressed layers, as named terms. A term whose weight is 0 is not
+    /// computed and not in the result.
     ///
     /// # Errors
     /// The errors of [`FeatureDistillationLoss::forward`] and
     /// [`WeightPerturbationLoss::forward`].
     pub fn forward<'a, B: Backend + 'a, const D: usize>(
         &self,
-        base: Tensor<B, 1>,
         student_features: &[Tensor<B, D>],
         teacher_features: &[Tensor<B, D>],
         pairs: impl IntoIterator<Item = WeightPair<'a, B>>,
-    ) -> Result<PelaLoss<B>, PelaError> {
-        let fd = if self.alpha != 0.0 {
-            Some(
-                self.feature_distillation
-                    .forward(student_features, teacher_features)?,
-            )
-        } else {
-            None
-        };
-        let rwp = if self.beta != 0.0 {
-            Some(self.weight_perturbation.forward(pairs)?)
-        } else {
-            None
-        };
-        Ok(self.combine(base, fd, rwp))
-    }
-
-    /// Weighs terms computed elsewhere: `total = base + α·fd + β·rwp`, a missing term
-    /// counting as 0.
-    pub fn combine<B: Backend>(
-        &self,
-        base: Tensor<B, 1>,
-        feature_distillation: Option<Tensor<B, 1>>,
-        weight_perturbation: Option<Tensor<B, 1>>,
-    ) -> PelaLoss<B> {
-        let mut total = base.clone();
-        if let Some(fd) = feature_distillation.as_ref() {
-            total = total + fd.clone() * self.alpha;
+    ) -> Result<LossTerms<B>, PelaError> {
+        let mut terms = LossTerms::new();
+        if self.alpha != 0.0 {
+            let fd = self
+                .feature_distillation
+                .forward(student_features, teacher_features)?;
+            terms.push(Self::FEATURE_DISTILLATION, self.alpha, fd);
         }
-        if let Some(rwp) = weight_perturbation.as_ref() {
-            total = total + rwp.clone() * self.beta;
+        if self.beta != 0.0 {
+            let rwp = self.weight_perturbation.forward(pairs)?;
+            terms.push(Self::WEIGHT_PERTURBATION, self.beta, rwp);
         }
-        PelaLoss {
-            total,
-            base,
-            feature_distillation,
-            weight_perturbation,
-        }
+        Ok(terms)
     }
 }
 
@@ -159,7 +133,6 @@ mod tests {
     #[test]
     fn forward_weighs_each_term_and_skips_zero_weights() {
         let device = Default::default();
-        let base = Tensor::<B, 1>::from_floats([0.5], &device);
         let s = vec![Tensor::<B, 2>::from_floats([[1.0, 3.0]], &device)];
         let t = vec![Tensor::<B, 2>::from_floats([[0.0, 1.0]], &device)];
         // L_fd = (1 + 4) / 2 = 2.5
@@ -175,30 +148,25 @@ mod tests {
             .with_alpha(0.2)
             .with_beta(0.1)
             .init();
-        let parts = objective
-            .forward(
-                base.clone(),
-                &s,
-                &t,
-                [WeightPair::new("fc", w.clone(), &student)],
-            )
-            .unwrap();
-        let fd = parts.feature_distillation.unwrap().into_scalar();
-        let rwp = parts.weight_perturbation.unwrap().into_scalar();
-        assert_relative_eq!(fd, 2.5, max_relative = 1e-6);
-        assert_relative_eq!(rwp, 2.999f32 * 2.999, max_relative = 1e-6);
+        let terms = objective
+            .forward(&s, &t, [WeightPair::new("fc", w.clone(), &student)])
+            .unwrap()
+            .with("L_task", 1.0, Tensor::from_floats([0.5], &device));
+        let value = |name: &str| terms.get(name).unwrap().value.clone().into_scalar();
+        assert_relative_eq!(value("L_fd"), 2.5, max_relative = 1e-6);
+        assert_relative_eq!(value("L_rwp"), 2.999f32 * 2.999, max_relative = 1e-6);
         assert_relative_eq!(
-            parts.total.into_scalar(),
+            terms.total().into_scalar(),
             0.5 + 0.2 * 2.5 + 0.1 * 2.999 * 2.999,
             max_relative = 1e-6
         );
 
         // β = 0: L_rwp is not computed, even with no pairs at all.
-        let parts = PelaObjectiveConfig::new()
+        let terms = PelaObjectiveConfig::new()
             .init()
-            .forward(base, &s, &t, Vec::new())
+            .forward(&s, &t, Vec::new())
             .unwrap();
-        assert!(parts.weight_perturbation.is_none());
-        assert_relative_eq!(parts.total.into_scalar(), 3.0, max_relative = 1e-6);
+        assert!(terms.get("L_rwp").is_none());
+        assert_relative_eq!(terms.total().into_scalar(), 2.5, max_relative = 1e-6);
     }
 }

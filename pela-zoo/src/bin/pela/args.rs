@@ -90,7 +90,8 @@ pub enum Backend {
     Cuda,
 }
 
-/// Training settings.
+/// Where and how a run trains: the run folder, the backend and devices, and every setting
+/// of `pela_zoo::train::TrainingConfig` (its defaults are the flags' defaults).
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// The run folder: config, metrics.jsonl, checkpoints and the result.
@@ -101,49 +102,18 @@ pub struct TrainArgs {
     #[arg(long)]
     pub resume: bool,
 
-    /// Epochs.
-    #[arg(long, default_value_t = 10)]
-    pub epochs: usize,
-
-    /// Images a batch.
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
-
-    /// Peak learning rate, after a linear warm-up; cosine decay to --min-lr follows.
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
-
-    /// Learning rate at the end of the cosine decay.
-    #[arg(long, default_value_t = 1e-5)]
-    pub min_lr: f64,
-
-    /// Epochs of warm-up.
-    #[arg(long, default_value_t = 1)]
-    pub warmup_epochs: usize,
-
-    /// AdamW weight decay.
-    #[arg(long, default_value_t = 0.05)]
-    pub weight_decay: f64,
-
-    /// Clip gradients to this global L2 norm (0 = no clipping).
-    #[arg(long, default_value_t = 5.0)]
-    pub grad_clip: f64,
-
-    /// Label smoothing of the cross-entropy, in [0, 1).
-    #[arg(long, default_value_t = 0.1)]
-    pub label_smoothing: f64,
-
-    /// Batches whose gradients are summed before each optimizer step.
-    #[arg(long, default_value_t = 1)]
-    pub grad_accumulation: usize,
-
-    /// Seed of the shuffling, augmentation and initialisation.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-
     /// The backend.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub backend: Backend,
+
+    /// CUDA devices to train on, by index (e.g. `0,1,2,3`): one replica a GPU, gradients
+    /// averaged (Burn's DDP in a build with `--features ddp`, its multi-device strategy
+    /// otherwise). Default: the first GPU. Only with `--backend cuda`.
+    #[arg(long, value_delimiter = ',', value_name = "INDEX,...")]
+    pub devices: Vec<usize>,
+
+    #[command(flatten)]
+    pub config: pela_zoo::train::TrainingConfig,
 }
 
 #[derive(Debug, Args)]

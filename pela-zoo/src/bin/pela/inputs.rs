@@ -128,21 +128,6 @@ pub fn check_fits(config: &VitConfig, data: &dyn ImageDataset, flag: &str) -> Re
     Ok(())
 }
 
-/// The training settings of the flags.
-pub fn training(args: &crate::args::TrainArgs) -> pela_zoo::train::TrainingConfig {
-    pela_zoo::train::TrainingConfig::new()
-        .with_epochs(args.epochs)
-        .with_batch_size(args.batch_size)
-        .with_grad_accumulation(args.grad_accumulation)
-        .with_learning_rate(args.lr)
-        .with_min_learning_rate(args.min_lr)
-        .with_warmup_epochs(args.warmup_epochs)
-        .with_weight_decay(args.weight_decay)
-        .with_grad_clip((args.grad_clip > 0.0).then_some(args.grad_clip))
-        .with_label_smoothing(args.label_smoothing)
-        .with_seed(args.seed)
-}
-
 /// Checks that the model's head covers the dataset's classes.
 pub fn check_classes(config: &VitConfig, data: &dyn ImageDataset) -> Result<()> {
     let classes = data.classes().len();

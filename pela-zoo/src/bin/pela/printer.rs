@@ -2,11 +2,9 @@
 //! to stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pela_zoo::train::{EpochMetrics, TrainProgress};
 
 /// How much to print, and whether to draw bars.
 pub struct Printer {
@@ -73,6 +71,16 @@ impl Printer {
     pub fn quiet(&self) -> bool {
         self.quiet
     }
+
+    /// Whether progress bars are drawn.
+    pub fn bars(&self) -> bool {
+        self.bars
+    }
+
+    /// Status lines that can go to another thread.
+    pub fn clone_lines(&self) -> Lines {
+        Lines { quiet: self.quiet }
+    }
 }
 
 /// Draws the factorisation of a model: one step a layer.
@@ -85,48 +93,16 @@ impl pela::Progress for ConversionBar {
     }
 }
 
-/// Draws training: a bar an epoch, and each epoch's summary.
-pub struct TrainBars<'a> {
-    pub printer: &'a Printer,
-    pub bar: std::cell::RefCell<Option<ProgressBar>>,
+/// Status lines from another thread (a training run's epoch summaries).
+pub struct Lines {
+    quiet: bool,
 }
 
-impl<'a> TrainBars<'a> {
-    pub fn new(printer: &'a Printer) -> Self {
-        Self {
-            printer,
-            bar: std::cell::RefCell::new(None),
+impl Lines {
+    /// A status line (stderr), unless quiet.
+    pub fn status(&self, text: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{text}");
         }
-    }
-}
-
-impl TrainProgress for TrainBars<'_> {
-    fn on_epoch_start(&self, epoch: usize, batches: usize, done: usize) {
-        let bar = self.printer.bar(batches as u64, &format!("epoch {epoch}"));
-        bar.set_position(done as u64);
-        bar.reset_eta();
-        *self.bar.borrow_mut() = Some(bar);
-    }
-
-    fn on_batch(&self, _batch: usize, loss: f64) {
-        if let Some(bar) = self.bar.borrow().as_ref() {
-            bar.set_message(format!("loss {loss:.4}"));
-            bar.inc(1);
-        }
-    }
-
-    fn on_epoch_end(&self, metrics: &EpochMetrics) {
-        if let Some(bar) = self.bar.borrow_mut().take() {
-            bar.finish_and_clear();
-        }
-        self.printer.status(metrics.summary());
-    }
-
-    fn on_checkpoint(&self, path: &Path) {
-        if let Some(bar) = self.bar.borrow_mut().take() {
-            bar.finish_and_clear();
-        }
-        self.printer
-            .status(format!("checkpoint written to {}", path.display()));
     }
 }

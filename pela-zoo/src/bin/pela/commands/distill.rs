@@ -2,20 +2,28 @@
 
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
-use burn::tensor::backend::AutodiffBackend;
 use pela::{Distill, LowRank, PelaObjectiveConfig, WeightPerturbationConfig};
-use pela_zoo::train::RunDir;
+use pela_zoo::train::{ClassifyTask, ParallelBackend, RunDir};
 use pela_zoo::vit::VitConfig;
 
 use crate::args::DistillArgs;
 use crate::inputs;
 use crate::printer::{ConversionBar, Printer};
 
-pub fn run<B: AutodiffBackend>(
+pub fn run<B: ParallelBackend>(
     args: DistillArgs,
     printer: &Printer,
-    device: &B::Device,
+    devices: Vec<B::Device>,
 ) -> Result<()> {
+    let device = &devices[0];
+    let run = RunDir::new(&args.train.run_dir)?;
+    if run.has_checkpoint() && !args.train.resume {
+        bail!(
+            "--run-dir {}: it already holds a checkpoint; add --resume to continue it, or \
+             choose another folder",
+            run.root().display()
+        );
+    }
     let config = inputs::model(&args.model.model)?;
     let plan = inputs::plan(&config, &args.plan)?;
     let (train_set, valid_set) = inputs::data(&args.data, config.image_size)?;
@@ -60,21 +68,19 @@ pub fn run<B: AutodiffBackend>(
         .with_alpha(args.alpha)
         .with_beta(args.beta)
         .with_weight_perturbation(WeightPerturbationConfig::new().with_epsilon(args.epsilon));
-    let distill = Distill::new(teacher, student.train::<B>(), objective.init());
-
-    let run = RunDir::new(&args.train.run_dir)?;
+    let task = ClassifyTask::distill(
+        Distill::<B, _>::new(teacher, objective.init()),
+        args.train.config.label_smoothing,
+    );
     run.write("plan.json", &plan.to_string())?;
     run.write("objective.json", &objective.to_string())?;
     run.write("model.json", &config.to_string())?;
-    super::train_student(
-        distill,
-        train_set.as_ref(),
-        valid_set.as_ref(),
-        &args.train,
-        &run,
-        &config,
-        "distilled",
+    super::StudentRun {
+        args: &args.train,
+        config: &config,
+        devices,
         printer,
-        device,
-    )
+        done: "distilled",
+    }
+    .train(run, task, student.train::<B>(), (train_set, valid_set))
 }

@@ -12,8 +12,9 @@ use crate::printer::Printer;
 pub fn run<B: AutodiffBackend>(
     args: EvalArgs,
     printer: &Printer,
-    device: &B::Device,
+    devices: Vec<B::Device>,
 ) -> Result<()> {
+    let device = &devices[0];
     match (&args.student, &args.checkpoint) {
         (Some(path), _) => {
             let (config, student) =

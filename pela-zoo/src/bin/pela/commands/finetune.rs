@@ -2,19 +2,19 @@
 
 use anyhow::{Context, Result};
 use burn::module::Module;
-use burn::tensor::backend::AutodiffBackend;
-use pela_zoo::train::{RunDir, Supervised};
+use pela_zoo::train::{ClassifyTask, ParallelBackend, RunDir};
 use pela_zoo::vit::VitConfig;
 
 use crate::args::FinetuneArgs;
 use crate::inputs;
 use crate::printer::Printer;
 
-pub fn run<B: AutodiffBackend>(
+pub fn run<B: ParallelBackend>(
     args: FinetuneArgs,
     printer: &Printer,
-    device: &B::Device,
+    devices: Vec<B::Device>,
 ) -> Result<()> {
+    let device = &devices[0];
     let (mut config, mut student) =
         VitConfig::load_student::<B::InnerBackend>(&args.student, device).context("--student")?;
     let (train_set, valid_set) = inputs::data(&args.data, config.image_size)?;
@@ -34,15 +34,13 @@ pub fn run<B: AutodiffBackend>(
     }
     let run = RunDir::new(&args.train.run_dir)?;
     run.write("model.json", &config.to_string())?;
-    super::train_student(
-        Supervised(student.train::<B>()),
-        train_set.as_ref(),
-        valid_set.as_ref(),
-        &args.train,
-        &run,
-        &config,
-        "fine-tuned",
+    let task = ClassifyTask::supervised(args.train.config.label_smoothing);
+    super::StudentRun {
+        args: &args.train,
+        config: &config,
+        devices,
         printer,
-        device,
-    )
+        done: "fine-tuned",
+    }
+    .train(run, task, student.train::<B>(), (train_set, valid_set))
 }

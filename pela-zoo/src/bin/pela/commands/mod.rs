@@ -16,26 +16,35 @@ pub fn run(command: Command, printer: &Printer) -> Result<()> {
     match command {
         Command::Report(args) => report::run(args, printer),
         Command::Compress(args) => compress::run(args, printer),
-        Command::Distill(args) => on_backend!(args.train.backend, distill::run(args, printer)),
-        Command::Finetune(args) => on_backend!(args.train.backend, finetune::run(args, printer)),
-        Command::Eval(args) => on_backend!(args.backend, eval::run(args, printer)),
+        Command::Distill(args) => {
+            on_backend!(args.train.backend, &args.train.devices, distill::run(args, printer))
+        }
+        Command::Finetune(args) => {
+            on_backend!(args.train.backend, &args.train.devices, finetune::run(args, printer))
+        }
+        Command::Eval(args) => on_backend!(args.backend, &[], eval::run(args, printer)),
         Command::Export(args) => export::run(args, printer),
     }
 }
 
-/// Runs a command generic over the autodiff backend `B` on the one `--backend` names.
+/// Runs a command generic over the autodiff backend `B` on the one `--backend` names, with
+/// the devices of `--devices` (CUDA indices; the CPU backends have one device).
 macro_rules! on_backend {
-    ($backend:expr, $module:ident :: run($($arg:expr),*)) => {
-        match $backend {
-            Backend::Cpu => $module::run::<pela_zoo::backend::CpuAutodiff>(
-                $($arg,)* &pela_zoo::backend::CpuDevice::default()),
-            Backend::Flex => $module::run::<pela_zoo::backend::FlexAutodiff>(
-                $($arg,)* &pela_zoo::backend::FlexDevice::default()),
+    ($backend:expr, $devices:expr, $module:ident :: run($($arg:expr),*)) => {
+        match ($backend, $devices.is_empty()) {
+            (Backend::Cpu | Backend::Flex, false) => anyhow::bail!(
+                "--devices: the CPU backends have one device (all cores); --devices takes CUDA \
+                 indices, with --backend cuda"
+            ),
+            (Backend::Cpu, true) => $module::run::<pela_zoo::backend::CpuAutodiff>(
+                $($arg,)* vec![pela_zoo::backend::CpuDevice::default()]),
+            (Backend::Flex, true) => $module::run::<pela_zoo::backend::FlexAutodiff>(
+                $($arg,)* vec![pela_zoo::backend::FlexDevice::default()]),
             #[cfg(feature = "cuda")]
-            Backend::Cuda => $module::run::<pela_zoo::backend::CudaAutodiff>(
-                $($arg,)* &pela_zoo::backend::CudaDevice::default()),
+            (Backend::Cuda, _) => $module::run::<pela_zoo::backend::CudaAutodiff>(
+                $($arg,)* cuda_devices($devices)),
             #[cfg(not(feature = "cuda"))]
-            Backend::Cuda => anyhow::bail!(
+            (Backend::Cuda, _) => anyhow::bail!(
                 "--backend cuda: this `pela` was built without CUDA; rebuild it with \
                  `cargo build --release -p pela-zoo --features cuda`"
             ),
@@ -44,16 +53,31 @@ macro_rules! on_backend {
 }
 use on_backend;
 
-/// A Ctrl-C flag: the first Ctrl-C asks the training loop to checkpoint and stop.
-pub fn interrupt_flag(printer: &Printer) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+/// The CUDA devices of `--devices`; the first GPU without it.
+#[cfg(feature = "cuda")]
+fn cuda_devices(indices: &[usize]) -> Vec<pela_zoo::backend::CudaDevice> {
+    if indices.is_empty() {
+        return vec![pela_zoo::backend::CudaDevice::default()];
+    }
+    indices
+        .iter()
+        .map(|&i| pela_zoo::backend::CudaDevice::new(i))
+        .collect()
+}
+
+/// Burn's interrupter, stopped by the first Ctrl-C: the run writes a checkpoint after the
+/// current optimizer step and stops. A second Ctrl-C quits at once.
+pub fn ctrl_c(printer: &Printer) -> burn::train::Interrupter {
     use std::sync::atomic::{AtomicBool, Ordering};
-    let flag = std::sync::Arc::new(AtomicBool::new(false));
-    let handler_flag = flag.clone();
+    let interrupter = burn::train::Interrupter::new();
+    let handler = interrupter.clone();
+    let pressed = AtomicBool::new(false);
     let quiet = printer.quiet();
     let installed = ctrlc::set_handler(move || {
-        if handler_flag.swap(true, Ordering::SeqCst) {
+        if pressed.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
+        handler.stop(Some("Ctrl-C"));
         if !quiet {
             #[allow(clippy::print_stderr)]
             {
@@ -67,46 +91,66 @@ pub fn interrupt_flag(printer: &Printer) -> std::sync::Arc<std::sync::atomic::At
     if installed.is_err() {
         printer.status("warning: Ctrl-C will stop the run without a checkpoint");
     }
-    flag
+    interrupter
 }
 
-/// Trains `trainee` as `--run-dir`, `--resume` and the training flags say, then writes the
-/// trained student to `<run-dir>/student.safetensors`; `done` names the job in the last line.
-#[allow(clippy::too_many_arguments)]
-pub fn train_student<B, X>(
-    trainee: X,
-    train_set: &dyn pela_zoo::data::ImageDataset,
-    valid_set: &dyn pela_zoo::data::ImageDataset,
-    args: &crate::args::TrainArgs,
-    run: &pela_zoo::train::RunDir,
-    config: &pela_zoo::vit::VitConfig,
-    done: &str,
-    printer: &Printer,
-    device: &B::Device,
-) -> Result<()>
-where
-    B: burn::tensor::backend::AutodiffBackend,
-    X: pela_zoo::train::Trainee<B, Model = pela_zoo::vit::VitLowRank<B>>,
-{
-    use burn::module::AutodiffModule;
-    let interrupt = interrupt_flag(printer);
-    let outcome = pela_zoo::train::train(
-        trainee,
-        train_set,
-        valid_set,
-        &crate::inputs::training(args),
-        run,
-        args.resume,
-        &crate::printer::TrainBars::new(printer),
-        &interrupt,
-        device,
-    )?;
-    if outcome.interrupted {
-        printer.status("stopped; run the same command with --resume to continue");
-        return Ok(());
-    }
-    let output = run.root().join("student.safetensors");
-    config.save_student(&outcome.trainee.model().valid(), &output)?;
-    printer.finished(format!("{done}; the student is in {}", output.display()));
-    Ok(())
+/// A training run of a ViT student as the flags say: where, on which devices, and how it is
+/// reported. [`StudentRun::train`] trains and writes `<run-dir>/student.safetensors`.
+pub struct StudentRun<'a, B: pela_zoo::train::ParallelBackend> {
+    pub args: &'a crate::args::TrainArgs,
+    pub config: &'a pela_zoo::vit::VitConfig,
+    pub devices: Vec<B::Device>,
+    pub printer: &'a Printer,
+    /// The job's name in the last line: "distilled", "fine-tuned".
+    pub done: &'a str,
 }
+
+impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
+    /// Trains `student` by `task` on the two sets.
+    pub fn train<T>(
+        self,
+        run: pela_zoo::train::RunDir,
+        task: T,
+        student: pela_zoo::vit::VitLowRank<B>,
+        (train_set, valid_set): (Box<dyn ImageDataset>, Box<dyn ImageDataset>),
+    ) -> Result<()>
+    where
+        T: pela_zoo::train::Task<
+                B,
+                Model = pela_zoo::vit::VitLowRank<B>,
+                Batch = pela_zoo::data::ImageBatch<B>,
+                ValidBatch = pela_zoo::data::ImageBatch<B::InnerBackend>,
+            >,
+    {
+        let printer = self.printer;
+        let batcher = pela_zoo::data::ImageBatcher::new(train_set.as_ref());
+        let log = printer.clone_lines();
+        let outcome = pela_zoo::train::Engine::<B>::new(self.args.config.clone(), run.clone())
+            .resume(self.args.resume)
+            .devices(self.devices)
+            .interrupter(ctrl_c(printer))
+            .renderer(pela_zoo::train::ProgressRenderer::new(!printer.bars()))
+            .on_epoch(move |metrics| log.status(metrics.summary()))
+            .fit(
+                task,
+                student,
+                std::sync::Arc::new(train_set),
+                std::sync::Arc::new(valid_set),
+                batcher,
+            )?;
+        if outcome.interrupted {
+            printer.status(format!(
+                "stopped; the checkpoint is in {}: run the same command with --resume to \
+                 continue",
+                run.checkpoint().display()
+            ));
+            return Ok(());
+        }
+        let output = run.root().join("student.safetensors");
+        self.config.save_student(&outcome.model.model, &output)?;
+        printer.finished(format!("{}; the student is in {}", self.done, output.display()));
+        Ok(())
+    }
+}
+
+use pela_zoo::data::ImageDataset;

@@ -1,0 +1,377 @@
+//! The one training engine: a [`Task`] trained on Burn's `Learner`.
+
+use std::sync::{Arc, Mutex};
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
+use burn::module::AutodiffModule;
+use burn::optim::AdamWConfig;
+use burn::tensor::backend::AutodiffBackend;
+use burn::train::metric::LearningRateMetric;
+use burn::train::renderer::MetricsRenderer;
+use burn::train::{ExecutionStrategy, Interrupter, Learner, SupervisedTraining, TrainingStrategy};
+
+use super::checkpointer::CheckpointRecorder;
+use super::order::{EpochClock, EpochView, TrainingSet};
+use super::renderer::QuietRenderer;
+use super::strategy::{EpochHook, Resumable, RunOutcome};
+use super::trainable::{StepSettings, Trainable};
+use super::{EpochMetrics, RunDir, StepMetric, Task, TrainingConfig, WarmupCosine};
+use crate::ZooError;
+
+/// An autodiff backend the engine trains on, with its way of training on several devices:
+/// Burn's `ExecutionStrategy::multi` (one replica a device, gradients summed on the first),
+/// or, in a build with the `ddp` feature, Burn's DDP (`ExecutionStrategy::ddp`, gradients
+/// all-reduced by NCCL: CUDA only).
+pub trait ParallelBackend: AutodiffBackend {
+    /// How to train on `devices` (two or more).
+    fn parallel(devices: Vec<Self::Device>) -> ExecutionStrategy<Self>;
+}
+
+#[cfg(not(feature = "ddp"))]
+impl<B: AutodiffBackend> ParallelBackend for B {
+    fn parallel(devices: Vec<B::Device>) -> ExecutionStrategy<B> {
+        ExecutionStrategy::multi(devices, burn::train::MultiDeviceOptim::OptimMainDevice)
+    }
+}
+
+#[cfg(feature = "ddp")]
+impl<B: AutodiffBackend + burn::tensor::backend::distributed::DistributedBackend> ParallelBackend
+    for B
+{
+    fn parallel(devices: Vec<B::Device>) -> ExecutionStrategy<B> {
+        use burn::tensor::backend::distributed::{DistributedConfig, ReduceOperation};
+        ExecutionStrategy::ddp(
+            devices,
+            DistributedConfig {
+                all_reduce_op: ReduceOperation::Mean,
+            },
+        )
+    }
+}
+
+/// How a call to [`Engine::fit`] ended.
+pub struct TrainOutcome<B: AutodiffBackend, T: Task<B>> {
+    /// The trained model, on the inner backend.
+    pub model: <T::Model as AutodiffModule<B>>::InnerModule,
+    /// The task, as it was given (its teacher untouched).
+    pub task: T,
+    /// Every completed epoch's metrics, those before a resume included (on one device).
+    pub history: Vec<EpochMetrics>,
+    /// Whether the run was interrupted before its last epoch; a checkpoint was written and the
+    /// run continues with [`Engine::resume`].
+    pub interrupted: bool,
+}
+
+/// The training engine: every model and objective of the project trains through it, each as
+/// a [`Task`] (a small step: its loss terms), on Burn's `Learner` and `SupervisedTraining`:
+/// Burn's data loader with worker threads, its metrics, logs and renderer, its checkpointer,
+/// its interrupter, and its multi-device strategies. What it adds is in the
+/// [module docs](super).
+///
+/// ```
+/// use std::sync::Arc;
+/// use burn::module::Module;
+/// use pela::{Distill, LowRank, PelaObjectiveConfig};
+/// use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
+/// use pela_zoo::data::{ImageBatcher, digits};
+/// use pela_zoo::train::{ClassifyTask, Engine, RunDir, TrainingConfig};
+/// use pela_zoo::vit::VitConfig;
+///
+/// let device = CpuDevice::default();
+/// let (train_set, test_set) = digits();
+/// let config = VitConfig::new(8, 2, 10, 32, 2, 4).with_channels(1);
+/// let teacher = config.init::<Cpu>(&device);
+/// let student = teacher.to_low_rank(&config.pela_plan())?.train::<CpuAutodiff>();
+/// let task = ClassifyTask::distill(Distill::new(teacher, PelaObjectiveConfig::new().init()), 0.1);
+///
+/// let run = RunDir::new(std::env::temp_dir().join("pela-zoo-doc-engine"))?;
+/// # std::fs::remove_dir_all(run.root()).ok(); let run = RunDir::new(run.root())?;
+/// let training = TrainingConfig::new().with_epochs(1).with_batch_size(32);
+/// let outcome = Engine::<CpuAutodiff>::new(training, run.clone()).fit(
+///     task, student,
+///     Arc::new(train_set.truncated(64)), Arc::new(test_set.truncated(32)),
+///     ImageBatcher::new(&train_set),
+/// )?;
+/// assert!(outcome.history[0].train("L_fd").is_some());
+/// assert!(run.has_checkpoint());
+/// # Ok::<(), pela_zoo::ZooError>(())
+/// ```
+pub struct Engine<B: AutodiffBackend> {
+    config: TrainingConfig,
+    run: RunDir,
+    resume: bool,
+    renderer: Option<Box<dyn MetricsRenderer>>,
+    interrupter: Interrupter,
+    devices: Vec<B::Device>,
+    on_epoch: Option<EpochHook>,
+}
+
+impl<B: ParallelBackend> Engine<B> {
+    /// Trains as `config` says, into the run folder `run`, on the default device.
+    pub fn new(config: TrainingConfig, run: RunDir) -> Self {
+        Self {
+            config,
+            run,
+            resume: false,
+            renderer: None,
+            interrupter: Interrupter::new(),
+            devices: Vec::new(),
+            on_epoch: None,
+        }
+    }
+
+    /// Continues the run from its last checkpoint (`true`), or starts it (`false`, the
+    /// default; a folder that holds a checkpoint is then refused).
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+
+    /// Draws the run with this Burn renderer (default: nothing).
+    pub fn renderer(mut self, renderer: impl MetricsRenderer + 'static) -> Self {
+        self.renderer = Some(Box::new(renderer));
+        self
+    }
+
+    /// Stops the run through this handle (from a Ctrl-C handler, or another thread): after
+    /// the current optimizer step, with a checkpoint.
+    pub fn interrupter(mut self, interrupter: Interrupter) -> Self {
+        self.interrupter = interrupter;
+        self
+    }
+
+    /// Trains on these devices: one, or several (data-parallel, see [`ParallelBackend`];
+    /// checkpoints and resumption are then Burn's, at epoch ends).
+    pub fn devices(mut self, devices: Vec<B::Device>) -> Self {
+        self.devices = devices;
+        self
+    }
+
+    /// Hears about every completed epoch (on one device).
+    pub fn on_epoch(mut self, hook: impl FnMut(&EpochMetrics) + Send + 'static) -> Self {
+        self.on_epoch = Some(Box::new(hook));
+        self
+    }
+
+    /// Trains `model` by `task` on `train`, validating on `valid` after every epoch; `batcher`
+    /// turns items into the task's batches.
+    ///
+    /// # Errors
+    /// An invalid config, an empty set, a checkpoint in the run folder when not resuming (or
+    /// none when resuming), a checkpoint of another model, or a file that cannot be written.
+    pub fn fit<T, I, Bt>(
+        self,
+        task: T,
+        model: T::Model,
+        train: Arc<dyn TrainingSet<I>>,
+        valid: Arc<dyn TrainingSet<I>>,
+        batcher: Bt,
+    ) -> Result<TrainOutcome<B, T>, ZooError>
+    where
+        T: Task<B>,
+        I: Send + Sync + Clone + core::fmt::Debug + 'static,
+        Bt: Batcher<B, I, T::Batch>
+            + Batcher<B::InnerBackend, I, T::ValidBatch>
+            + Clone
+            + 'static,
+    {
+        let config = self.config;
+        config.validate()?;
+        for (name, data) in [("training", &train), ("validation", &valid)] {
+            if data.is_empty() {
+                return Err(ZooError::InvalidData {
+                    source_name: data.describe(),
+                    reason: format!("the {name} set holds no items"),
+                });
+            }
+        }
+        let run = self.run;
+        match (self.resume, run.has_checkpoint()) {
+            (true, false) => {
+                return Err(ZooError::Io {
+                    path: run.checkpoint().display().to_string(),
+                    reason: "no checkpoint to resume from; start the run without resuming".into(),
+                });
+            }
+            (false, true) => {
+                return Err(ZooError::Io {
+                    path: run.checkpoint().display().to_string(),
+                    reason: "the run folder already holds a checkpoint; resume it, or train \
+                             into another folder"
+                        .into(),
+                });
+            }
+            _ => {}
+        }
+        run.write("config.json", &config.to_string())?;
+        let several = self.devices.len() > 1;
+        let device = self.devices.first().cloned().unwrap_or_default();
+        B::seed(&device, config.seed);
+
+        let clock = EpochClock::default();
+        let train_view = if several {
+            EpochView::evaluation(train.clone())
+        } else {
+            EpochView::training(train.clone(), config.seed, clock.clone())
+        };
+        let mut train_loader = DataLoaderBuilder::<B, I, T::Batch>::new(batcher.clone())
+            .batch_size(config.batch_size)
+            .num_workers(config.workers)
+            .set_device(device.clone());
+        if several {
+            train_loader = train_loader.shuffle(config.seed);
+        }
+        let train_loader: Arc<dyn DataLoader<B, T::Batch>> = train_loader.build(train_view);
+        let valid_loader =
+            DataLoaderBuilder::<B::InnerBackend, I, T::ValidBatch>::new(batcher)
+                .batch_size(config.batch_size)
+                .num_workers(config.workers)
+                .set_device(device.clone())
+                .build(EpochView::evaluation(valid));
+
+        let settings = StepSettings {
+            clip_norm: config.clip_norm(),
+            accumulation: config.grad_accumulation,
+        };
+        let (train_metrics, valid_metrics) = (task.train_metrics(), task.valid_metrics());
+        let model = task.prepare(model);
+        let model = Trainable::new(model, task, settings);
+        let optim = AdamWConfig::new()
+            .with_beta_1(0.9)
+            .with_beta_2(0.999)
+            .with_epsilon(1e-8)
+            .with_weight_decay(config.weight_decay as f32)
+            .init::<B, Trainable<B, T>>();
+        let batches = train.len().div_ceil(config.batch_size);
+        let learner = Learner::new(model, optim, WarmupCosine::new(&config, batches));
+
+        let mut training = SupervisedTraining::new(run.root(), train_loader, valid_loader)
+            .num_epochs(config.epochs)
+            .with_interrupter(self.interrupter)
+            .with_application_logger(None)
+            .metric_train_numeric(LearningRateMetric::new());
+        for name in train_metrics {
+            training = training.metric_train_numeric(StepMetric::new(name));
+        }
+        for name in valid_metrics {
+            training = training.metric_valid_numeric(StepMetric::new(name));
+        }
+        training = match self.renderer {
+            Some(renderer) => training.renderer(BoxedRenderer(renderer)),
+            None => training.renderer(QuietRenderer),
+        };
+        let outcome = Arc::new(Mutex::new(RunOutcome::default()));
+        if several {
+            training = training
+                .with_training_strategy(B::parallel(self.devices).into())
+                .with_file_checkpointer(CheckpointRecorder::new());
+            if self.resume {
+                training = training.checkpoint(last_epoch_checkpoint(&run)?);
+            }
+        } else {
+            let strategy = Resumable {
+                device,
+                run: run.clone(),
+                resume: self.resume,
+                epochs: config.epochs,
+                batch_size: config.batch_size,
+                accumulation: config.grad_accumulation,
+                train_items: train.len(),
+                seed: config.seed,
+                clock,
+                outcome: outcome.clone(),
+                on_epoch: Mutex::new(self.on_epoch),
+            };
+            training = training.with_training_strategy(TrainingStrategy::Custom(Arc::new(strategy)));
+        }
+        let result = training.launch(learner);
+        let mut outcome = std::mem::take(&mut *outcome.lock().expect("not poisoned"));
+        if let Some(error) = outcome.error.take() {
+            return Err(error);
+        }
+        Ok(TrainOutcome {
+            model: result.model.model,
+            task: result.model.task,
+            history: outcome.state.history,
+            interrupted: outcome.interrupted,
+        })
+    }
+}
+
+/// The newest epoch checkpoint Burn's own file checkpointer wrote (several devices).
+fn last_epoch_checkpoint(run: &RunDir) -> Result<usize, ZooError> {
+    let dir = run.checkpoint();
+    let epochs = std::fs::read_dir(&dir)
+        .map_err(|e| super::run::io(&dir, e))?
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().to_string();
+            name.strip_prefix("model-")?
+                .strip_suffix(".mpk")?
+                .parse::<usize>()
+                .ok()
+        })
+        .max();
+    epochs.ok_or_else(|| {
+        super::run::io_text(&dir, "no epoch checkpoint (model-<epoch>.mpk) to resume".into())
+    })
+}
+
+/// A boxed renderer as a renderer.
+struct BoxedRenderer(Box<dyn MetricsRenderer>);
+
+impl burn::train::renderer::MetricsRendererTraining for BoxedRenderer {
+    fn update_train(&mut self, state: burn::train::renderer::MetricState) {
+        self.0.update_train(state);
+    }
+    fn update_valid(&mut self, state: burn::train::renderer::MetricState) {
+        self.0.update_valid(state);
+    }
+    fn render_train(
+        &mut self,
+        item: burn::train::renderer::TrainingProgress,
+        indicators: Vec<burn::train::renderer::ProgressType>,
+    ) {
+        self.0.render_train(item, indicators);
+    }
+    fn render_valid(
+        &mut self,
+        item: burn::train::renderer::TrainingProgress,
+        indicators: Vec<burn::train::renderer::ProgressType>,
+    ) {
+        self.0.render_valid(item, indicators);
+    }
+    fn on_train_end(
+        &mut self,
+        summary: Option<burn::train::LearnerSummary>,
+    ) -> Result<(), Box<dyn core::error::Error>> {
+        self.0.on_train_end(summary)
+    }
+}
+
+impl burn::train::renderer::MetricsRendererEvaluation for BoxedRenderer {
+    fn update_test(
+        &mut self,
+        name: burn::train::renderer::EvaluationName,
+        state: burn::train::renderer::MetricState,
+    ) {
+        self.0.update_test(name, state);
+    }
+    fn render_test(
+        &mut self,
+        item: burn::train::renderer::EvaluationProgress,
+        indicators: Vec<burn::train::renderer::ProgressType>,
+    ) {
+        self.0.render_test(item, indicators);
+    }
+}
+
+impl MetricsRenderer for BoxedRenderer {
+    fn manual_close(&mut self) {
+        self.0.manual_close();
+    }
+    fn register_metric(&mut self, definition: burn::train::metric::MetricDefinition) {
+        self.0.register_metric(definition);
+    }
+}
