@@ -31,17 +31,30 @@ use pela_zoo::train::{
 use pela_zoo::vit::{VitConfig, VitFlops};
 
 /// Trains `model` by `task` on the digits through the engine, printing each epoch's summary.
-fn fit<T: Task<CpuAutodiff, Batch = pela_zoo::data::ImageBatch<CpuAutodiff>, ValidBatch = pela_zoo::data::ImageBatch<Cpu>>>(
+fn fit<
+    T: Task<
+            CpuAutodiff,
+            Batch = pela_zoo::data::ImageBatch<CpuAutodiff>,
+            ValidBatch = pela_zoo::data::ImageBatch<Cpu>,
+        >,
+>(
     name: &'static str,
     (task, model): (T, T::Model),
     training: &TrainingConfig,
     run: RunDir,
-) -> Result<<T::Model as burn::module::AutodiffModule<CpuAutodiff>>::InnerModule, pela_zoo::ZooError> {
+) -> Result<<T::Model as burn::module::AutodiffModule<CpuAutodiff>>::InnerModule, pela_zoo::ZooError>
+{
     let (train_set, test_set) = digits();
     let batcher = ImageBatcher::new(&train_set);
     let outcome = Engine::<CpuAutodiff>::new(training.clone(), run)
         .on_epoch(move |metrics| eprintln!("  [{name}] {}", metrics.summary()))
-        .fit(task, model, Arc::new(train_set), Arc::new(test_set), batcher)?;
+        .fit(
+            task,
+            model,
+            Arc::new(train_set),
+            Arc::new(test_set),
+            batcher,
+        )?;
     Ok(outcome.model)
 }
 
@@ -72,7 +85,10 @@ fn main() -> Result<(), pela_zoo::ZooError> {
     eprintln!("training the teacher ({TEACHER_EPOCHS} epochs)");
     let teacher = fit(
         "teacher",
-        (ClassifyTask::supervised(teacher_training.label_smoothing), teacher),
+        (
+            ClassifyTask::supervised(teacher_training.label_smoothing),
+            teacher,
+        ),
         &teacher_training,
         RunDir::new(out.join("teacher"))?,
     )?;
@@ -135,7 +151,8 @@ fn main() -> Result<(), pela_zoo::ZooError> {
                     .with_beta(beta)
                     .with_weight_perturbation(WeightPerturbationConfig::new().with_epsilon(1e-3))
                     .init();
-                let task = ClassifyTask::distill(Distill::new(teacher.clone(), objective), smoothing);
+                let task =
+                    ClassifyTask::distill(Distill::new(teacher.clone(), objective), smoothing);
                 fit(name, (task, student), &student_training, run)?
             }
         };

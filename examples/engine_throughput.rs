@@ -63,7 +63,10 @@ fn main() -> Result<(), pela_zoo::ZooError> {
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     println!("\nDistillation of the main job's κ = 2 student (CPU, ndarray, batch 32):");
-    println!("| loop | training images/s (mean of {} rounds × {} epochs) |", args.rounds, args.epochs);
+    println!(
+        "| loop | training images/s (mean of {} rounds × {} epochs) |",
+        args.rounds, args.epochs
+    );
     println!("|---|---|");
     println!("| plain loop | {:.0} |", mean(&plain));
     println!("| engine (Burn `Learner`) | {:.0} |", mean(&engine));
@@ -75,20 +78,32 @@ type Student = pela_zoo::vit::VitLowRank<Cpu>;
 
 /// The loop the project had before the engine, reduced to its work; images a second over the
 /// epochs after the first.
-fn plain_loop(teacher: &Vit<Cpu>, student: &Student, training: &TrainingConfig) -> Result<f64, pela_zoo::ZooError> {
+fn plain_loop(
+    teacher: &Vit<Cpu>,
+    student: &Student,
+    training: &TrainingConfig,
+) -> Result<f64, pela_zoo::ZooError> {
     let device = CpuDevice::default();
     let (train_set, _) = digits();
     let batcher = ImageBatcher::new(&train_set);
-    let distill = Distill::<CpuAutodiff, _>::new(teacher.clone(), PelaObjectiveConfig::new().init());
+    let distill =
+        Distill::<CpuAutodiff, _>::new(teacher.clone(), PelaObjectiveConfig::new().init());
     let mut model = pela::trainable_params(student.clone().train::<CpuAutodiff>());
-    let mut optim = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(0.05).init();
-    let loss_fn = CrossEntropyLossConfig::new().with_smoothing(Some(0.1)).init(&device);
+    let mut optim = AdamWConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(0.05)
+        .init();
+    let loss_fn = CrossEntropyLossConfig::new()
+        .with_smoothing(Some(0.1))
+        .init(&device);
     let (mut images, mut seconds) = (0usize, 0.0f64);
     for epoch in 0..training.epochs {
         let started = Instant::now();
         for start in (0..train_set.len()).step_by(training.batch_size) {
             let end = (start + training.batch_size).min(train_set.len());
-            let items = (start..end).map(|i| train_set.get(i, None)).collect::<Result<Vec<_>, _>>()?;
+            let items = (start..end)
+                .map(|i| train_set.get(i, None))
+                .collect::<Result<Vec<_>, _>>()?;
             let batch: ImageBatch<CpuAutodiff> = batcher.batch(items, &device);
             let out = distill.forward(&model, batch.images)?;
             let task = loss_fn.forward(out.output, batch.labels);
@@ -107,11 +122,22 @@ fn plain_loop(teacher: &Vit<Cpu>, student: &Student, training: &TrainingConfig) 
 }
 
 /// The same distillation through the engine; images a second over the epochs after the first.
-fn with_engine(teacher: &Vit<Cpu>, student: &Student, training: &TrainingConfig, round: usize) -> Result<f64, pela_zoo::ZooError> {
+fn with_engine(
+    teacher: &Vit<Cpu>,
+    student: &Student,
+    training: &TrainingConfig,
+    round: usize,
+) -> Result<f64, pela_zoo::ZooError> {
     let (train_set, test_set) = digits();
-    let run = std::env::temp_dir().join(format!("pela-engine-throughput-{}-{round}", std::process::id()));
+    let run = std::env::temp_dir().join(format!(
+        "pela-engine-throughput-{}-{round}",
+        std::process::id()
+    ));
     std::fs::remove_dir_all(&run).ok();
-    let task = ClassifyTask::distill(Distill::new(teacher.clone(), PelaObjectiveConfig::new().init()), 0.1);
+    let task = ClassifyTask::distill(
+        Distill::new(teacher.clone(), PelaObjectiveConfig::new().init()),
+        0.1,
+    );
     let batcher = ImageBatcher::new(&train_set);
     let outcome = Engine::<CpuAutodiff>::new(training.clone(), RunDir::new(&run)?).fit(
         task,

@@ -27,13 +27,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use burn::module::{AutodiffModule, Module};
+use burn::module::Module;
 use pela::{Distill, LowRank, PelaObjectiveConfig};
 use pela_zoo::ZooError;
 use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
 use pela_zoo::bert::{
-    BertTokenizer, MiniLm, Sentences, SentenceEncoder, TextBatcher, TextDistillTask,
-    TextObjective, cosine, embed_texts, wordsim_spearman,
+    BertTokenizer, MiniLm, SentenceEncoder, Sentences, TextBatcher, TextDistillTask, TextObjective,
+    cosine, embed_texts, wordsim_spearman,
 };
 use pela_zoo::text::{Gensim, WordSim353};
 use pela_zoo::train::{Engine, ProgressRenderer, RunDir, TrainingConfig};
@@ -298,7 +298,12 @@ fn run(args: &Args) -> Result<(), ZooError> {
                 similarity: args.delta,
             };
             // Validation each epoch on 256 of the held-out sentences.
-            let valid: Vec<String> = bench.held_out.iter().take(256).map(|s| s.to_string()).collect();
+            let valid: Vec<String> = bench
+                .held_out
+                .iter()
+                .take(256)
+                .map(|s| s.to_string())
+                .collect();
             let run = file.with_extension("run");
             if run.exists() {
                 std::fs::remove_dir_all(&run).map_err(|e| ZooError::Io {

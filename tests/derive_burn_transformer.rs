@@ -146,15 +146,14 @@ fn one_distillation_step_lowers_feature_loss_and_trains_only_the_student() {
     let teacher_before = parameters(&teacher);
     let student_before = parameters(&student);
 
-    let distill = Distill::<Train, _>::new(
-        teacher,
-        PelaObjectiveConfig::new().with_beta(1.0).init(),
-    );
+    let distill =
+        Distill::<Train, _>::new(teacher, PelaObjectiveConfig::new().with_beta(1.0).init());
     let mut student = student.train::<Train>();
     let mut optim = AdamWConfig::new().init();
 
     let out = distill.forward(&student, tokens()).unwrap();
-    let fd = |terms: &pela::LossTerms<Train>| terms.get("L_fd").unwrap().value.clone().into_scalar();
+    let fd =
+        |terms: &pela::LossTerms<Train>| terms.get("L_fd").unwrap().value.clone().into_scalar();
     let fd_before = fd(&out.terms);
     assert!(out.terms.get("L_rwp").is_some());
     let base = out.output.clone().powi_scalar(2).mean();

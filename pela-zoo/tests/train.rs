@@ -69,7 +69,13 @@ fn fit(
     let (train_set, test_set) = data();
     let (task, student) = task_and_student(teacher);
     let batcher = ImageBatcher::new(&train_set);
-    engine.fit(task, student, Arc::new(train_set), Arc::new(test_set), batcher)
+    engine.fit(
+        task,
+        student,
+        Arc::new(train_set),
+        Arc::new(test_set),
+        batcher,
+    )
 }
 
 #[test]

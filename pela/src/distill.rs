@@ -190,7 +190,11 @@ where
                     .ok_or_else(|| PelaError::UnpairedLayer {
                         layer: path.clone(),
                     })?;
-            pairs.push(WeightPair::new(path, Tensor::from_inner(teacher.clone()), layer));
+            pairs.push(WeightPair::new(
+                path,
+                Tensor::from_inner(teacher.clone()),
+                layer,
+            ));
         }
         let no_features: [Tensor<B, 3>; 0] = [];
         let teacher_slice = teacher_features.as_deref().unwrap_or(&no_features);

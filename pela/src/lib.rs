@@ -61,8 +61,8 @@ pub use distill::{Distill, DistillOutput};
 pub use error::PelaError;
 pub use features::{LayerFeatures, ToInner};
 pub use loss::{
-    FeatureDistillationConfig, FeatureDistillationForm, FeatureDistillationLoss, LossTerm, LossTerms,
-    PelaObjective, PelaObjectiveConfig, WeightPair, WeightPerturbationConfig,
+    FeatureDistillationConfig, FeatureDistillationForm, FeatureDistillationLoss, LossTerm,
+    LossTerms, PelaObjective, PelaObjectiveConfig, WeightPair, WeightPerturbationConfig,
     WeightPerturbationForm, WeightPerturbationLoss,
 };
 pub use low_rank_linear::{

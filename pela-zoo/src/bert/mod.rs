@@ -49,6 +49,7 @@ pub use attention::{
     attention_bias,
 };
 pub use config::BertConfig;
+pub use distill::{Sentences, TextBatcher, TextDistillTask, TextObjective};
 pub use embed::{cosine, embed_texts, wordsim_spearman};
 pub use embeddings::{BertEmbeddings, BertEmbeddingsRecord};
 pub use layer::{
@@ -62,5 +63,4 @@ pub use model::{
     Bert, BertEncoder, BertEncoderLowRank, BertEncoderRecord, BertInput, BertLowRank, BertPooler,
     BertPoolerRecord, BertRecord, SentenceEncoder, mean_pool, normalize,
 };
-pub use distill::{Sentences, TextBatcher, TextDistillTask, TextObjective};
 pub use tokenizer::BertTokenizer;

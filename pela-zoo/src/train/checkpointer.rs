@@ -92,8 +92,7 @@ impl<R: Record<B>, B: Backend> Checkpointer<R, B> for AtomicCheckpointer {
         let result = std::fs::create_dir_all(&self.dir)
             .map_err(|e| e.to_string())
             .and_then(|()| {
-                Recorder::<B>::record(&recorder, record, partial.clone())
-                    .map_err(|e| e.to_string())
+                Recorder::<B>::record(&recorder, record, partial.clone()).map_err(|e| e.to_string())
             })
             .and_then(|()| {
                 std::fs::rename(

@@ -82,24 +82,48 @@ impl<M, B: AutodiffBackend, T> ClassifyTask<M, Distill<B, T>> {
 }
 
 impl<M, X> ClassifyTask<M, X> {
-    fn task_loss<B: Backend>(&self, logits: Tensor<B, 2>, labels: Tensor<B, 1, Int>, smoothing: bool) -> Tensor<B, 1> {
-        let smoothing = (smoothing && self.label_smoothing > 0.0).then_some(self.label_smoothing as f32);
+    fn task_loss<B: Backend>(
+        &self,
+        logits: Tensor<B, 2>,
+        labels: Tensor<B, 1, Int>,
+        smoothing: bool,
+    ) -> Tensor<B, 1> {
+        let smoothing =
+            (smoothing && self.label_smoothing > 0.0).then_some(self.label_smoothing as f32);
         CrossEntropyLossConfig::new()
             .with_smoothing(smoothing)
             .init(&logits.device())
             .forward(logits, labels)
     }
 
-    fn output<B: Backend>(&self, terms: LossTerms<B>, logits: Tensor<B, 2>, labels: Tensor<B, 1, Int>) -> StepOutput<B> {
+    fn output<B: Backend>(
+        &self,
+        terms: LossTerms<B>,
+        logits: Tensor<B, 2>,
+        labels: Tensor<B, 1, Int>,
+    ) -> StepOutput<B> {
         let batch_size = labels.dims()[0];
-        let correct = logits.argmax(1).flatten::<1>(0, 1).equal(labels).float().mean();
+        let correct = logits
+            .argmax(1)
+            .flatten::<1>(0, 1)
+            .equal(labels)
+            .float()
+            .mean();
         StepOutput::new(terms, batch_size).with_metric("Accuracy", correct.mul_scalar(100.0))
     }
 
-    fn valid<B: Backend, V: Classifier<B>>(&self, model: &V, batch: ImageBatch<B>) -> StepOutput<B> {
+    fn valid<B: Backend, V: Classifier<B>>(
+        &self,
+        model: &V,
+        batch: ImageBatch<B>,
+    ) -> StepOutput<B> {
         let (logits, _) = model.forward_features(batch.images);
         let loss = self.task_loss(logits.clone(), batch.labels.clone(), false);
-        self.output(LossTerms::new().with("L_task", 1.0, loss), logits, batch.labels)
+        self.output(
+            LossTerms::new().with("L_task", 1.0, loss),
+            logits,
+            batch.labels,
+        )
     }
 }
 
@@ -108,7 +132,10 @@ const VALID_METRICS: [&str; 3] = ["Loss", "L_task", "Accuracy"];
 impl<B, M> Task<B> for ClassifyTask<M, Alone>
 where
     B: AutodiffBackend,
-    M: AutodiffModule<B, InnerModule: Classifier<B::InnerBackend>> + Classifier<B> + core::fmt::Display + 'static,
+    M: AutodiffModule<B, InnerModule: Classifier<B::InnerBackend>>
+        + Classifier<B>
+        + core::fmt::Display
+        + 'static,
 {
     type Model = M;
     type Batch = ImageBatch<B>;
@@ -125,10 +152,18 @@ where
     fn train_step(&self, model: &M, batch: ImageBatch<B>) -> StepOutput<B> {
         let (logits, _) = model.forward_features(batch.images);
         let loss = self.task_loss(logits.clone(), batch.labels.clone(), true);
-        self.output(LossTerms::new().with("L_task", 1.0, loss), logits, batch.labels)
+        self.output(
+            LossTerms::new().with("L_task", 1.0, loss),
+            logits,
+            batch.labels,
+        )
     }
 
-    fn valid_step(&self, model: &M::InnerModule, batch: ImageBatch<B::InnerBackend>) -> StepOutput<B::InnerBackend> {
+    fn valid_step(
+        &self,
+        model: &M::InnerModule,
+        batch: ImageBatch<B::InnerBackend>,
+    ) -> StepOutput<B::InnerBackend> {
         self.valid(model, batch)
     }
 }
@@ -178,7 +213,11 @@ where
         self.output(terms, out.output, batch.labels)
     }
 
-    fn valid_step(&self, model: &S::InnerModule, batch: ImageBatch<B::InnerBackend>) -> StepOutput<B::InnerBackend> {
+    fn valid_step(
+        &self,
+        model: &S::InnerModule,
+        batch: ImageBatch<B::InnerBackend>,
+    ) -> StepOutput<B::InnerBackend> {
         self.valid(model, batch)
     }
 

@@ -171,10 +171,7 @@ impl<B: ParallelBackend> Engine<B> {
     where
         T: Task<B>,
         I: Send + Sync + Clone + core::fmt::Debug + 'static,
-        Bt: Batcher<B, I, T::Batch>
-            + Batcher<B::InnerBackend, I, T::ValidBatch>
-            + Clone
-            + 'static,
+        Bt: Batcher<B, I, T::Batch> + Batcher<B::InnerBackend, I, T::ValidBatch> + Clone + 'static,
     {
         let config = self.config;
         config.validate()?;
@@ -223,12 +220,11 @@ impl<B: ParallelBackend> Engine<B> {
             train_loader = train_loader.shuffle(config.seed);
         }
         let train_loader: Arc<dyn DataLoader<B, T::Batch>> = train_loader.build(train_view);
-        let valid_loader =
-            DataLoaderBuilder::<B::InnerBackend, I, T::ValidBatch>::new(batcher)
-                .batch_size(config.batch_size)
-                .num_workers(config.workers)
-                .set_device(device.clone())
-                .build(EpochView::evaluation(valid));
+        let valid_loader = DataLoaderBuilder::<B::InnerBackend, I, T::ValidBatch>::new(batcher)
+            .batch_size(config.batch_size)
+            .num_workers(config.workers)
+            .set_device(device.clone())
+            .build(EpochView::evaluation(valid));
 
         let settings = StepSettings {
             clip_norm: config.clip_norm(),
@@ -283,7 +279,8 @@ impl<B: ParallelBackend> Engine<B> {
                 outcome: outcome.clone(),
                 on_epoch: Mutex::new(self.on_epoch),
             };
-            training = training.with_training_strategy(TrainingStrategy::Custom(Arc::new(strategy)));
+            training =
+                training.with_training_strategy(TrainingStrategy::Custom(Arc::new(strategy)));
         }
         let result = training.launch(learner);
         let mut outcome = std::mem::take(&mut *outcome.lock().expect("not poisoned"));
@@ -314,7 +311,10 @@ fn last_epoch_checkpoint(run: &RunDir) -> Result<usize, ZooError> {
         })
         .max();
     epochs.ok_or_else(|| {
-        super::run::io_text(&dir, "no epoch checkpoint (model-<epoch>.mpk) to resume".into())
+        super::run::io_text(
+            &dir,
+            "no epoch checkpoint (model-<epoch>.mpk) to resume".into(),
+        )
     })
 }
 

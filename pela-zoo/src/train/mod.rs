@@ -64,7 +64,7 @@ mod strategy;
 mod task;
 mod trainable;
 
-pub use classify::{Alone, ClassifyTask, Classifier};
+pub use classify::{Alone, Classifier, ClassifyTask};
 pub use clip::clip_global_norm;
 pub use config::TrainingConfig;
 pub use engine::{Engine, ParallelBackend, TrainOutcome};

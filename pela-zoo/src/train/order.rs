@@ -104,8 +104,10 @@ impl<I: Send + Sync> Dataset<I> for EpochView<I> {
             Some((seed, clock)) => {
                 let epoch = clock.get();
                 let item = self.order(*seed, epoch)[index];
-                let mut rng =
-                    StdRng::seed_from_u64(mix(*seed ^ 0x9e37_79b9_7f4a_7c15, &[epoch as u64, item as u64]));
+                let mut rng = StdRng::seed_from_u64(mix(
+                    *seed ^ 0x9e37_79b9_7f4a_7c15,
+                    &[epoch as u64, item as u64],
+                ));
                 Some(self.set.item(item, Some(&mut rng)))
             }
         }

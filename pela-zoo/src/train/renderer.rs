@@ -19,7 +19,10 @@ impl MetricsRendererTraining for QuietRenderer {
     fn update_valid(&mut self, _: MetricState) {}
     fn render_train(&mut self, _: TrainingProgress, _: Vec<ProgressType>) {}
     fn render_valid(&mut self, _: TrainingProgress, _: Vec<ProgressType>) {}
-    fn on_train_end(&mut self, _: Option<LearnerSummary>) -> Result<(), Box<dyn core::error::Error>> {
+    fn on_train_end(
+        &mut self,
+        _: Option<LearnerSummary>,
+    ) -> Result<(), Box<dyn core::error::Error>> {
         Ok(())
     }
 }
@@ -27,7 +30,10 @@ impl MetricsRendererTraining for QuietRenderer {
 impl MetricsRendererEvaluation for QuietRenderer {
     fn update_test(&mut self, _: EvaluationName, _: MetricState) {}
     fn render_test(&mut self, _: EvaluationProgress, _: Vec<ProgressType>) {}
-    fn on_test_end(&mut self, _: Option<LearnerSummary>) -> Result<(), Box<dyn core::error::Error>> {
+    fn on_test_end(
+        &mut self,
+        _: Option<LearnerSummary>,
+    ) -> Result<(), Box<dyn core::error::Error>> {
         Ok(())
     }
 }
@@ -74,12 +80,17 @@ impl ProgressRenderer {
             };
             let bar = ProgressBar::with_draw_target(Some(progress.items_total as u64), target);
             bar.set_style(
-                ProgressStyle::with_template("{prefix:>14} [{bar:32}] {pos}/{len} {msg} (ETA {eta})")
-                    .expect("a valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix:>14} [{bar:32}] {pos}/{len} {msg} (ETA {eta})",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
             );
             let what = if valid { "valid" } else { "epoch" };
-            bar.set_prefix(format!("{what} {epoch}/{}", item.global_progress.items_total));
+            bar.set_prefix(format!(
+                "{what} {epoch}/{}",
+                item.global_progress.items_total
+            ));
             self.bar = Some((epoch, valid, bar));
         }
         if let Some((_, _, bar)) = &self.bar {
@@ -117,7 +128,10 @@ impl MetricsRendererTraining for ProgressRenderer {
     fn render_valid(&mut self, item: TrainingProgress, _: Vec<ProgressType>) {
         self.draw(&item, true);
     }
-    fn on_train_end(&mut self, _: Option<LearnerSummary>) -> Result<(), Box<dyn core::error::Error>> {
+    fn on_train_end(
+        &mut self,
+        _: Option<LearnerSummary>,
+    ) -> Result<(), Box<dyn core::error::Error>> {
         if let Some((_, _, bar)) = self.bar.take() {
             bar.finish_and_clear();
         }

@@ -19,13 +19,13 @@ use burn::module::AutodiffModule;
 use burn::optim::GradientsAccumulator;
 use burn::prelude::*;
 use burn::record::Recorder;
-use burn::train::metric::store::EventStoreClient;
 use burn::tensor::backend::AutodiffBackend;
+use burn::train::metric::store::EventStoreClient;
 use burn::train::{
-    EventProcessorTraining, InferenceStep, Interrupter, Learner, LearnerEvent, LearningCheckpointer,
-    LearningComponentsTypes, LearningResult, SupervisedLearningStrategy,
-    SupervisedTrainingEventProcessor, TrainLoader, TrainingBackend, TrainingComponents,
-    TrainStep, TrainingItem, TrainingModel, ValidLoader,
+    EventProcessorTraining, InferenceStep, Interrupter, Learner, LearnerEvent,
+    LearningCheckpointer, LearningComponentsTypes, LearningResult, SupervisedLearningStrategy,
+    SupervisedTrainingEventProcessor, TrainLoader, TrainStep, TrainingBackend, TrainingComponents,
+    TrainingItem, TrainingModel, ValidLoader,
 };
 
 use super::checkpointer::{AtomicCheckpointer, CheckpointRecorder, SaveEach, Saves};
@@ -271,8 +271,7 @@ where
         components
             .event_processor
             .process_train(LearnerEvent::Start);
-        let (model, mut processor) =
-            self.fit(components, learner, train_loader, valid_loader, 0);
+        let (model, mut processor) = self.fit(components, learner, train_loader, valid_loader, 0);
         processor.process_train(LearnerEvent::End(None));
         LearningResult {
             model: model.valid(),

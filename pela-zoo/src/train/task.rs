@@ -86,7 +86,11 @@ impl<B: Backend> StepOutput<B> {
     /// Every named value, detached: `Loss` (the weighted total), each term, each metric.
     pub(crate) fn values(&self) -> Vec<(&'static str, Tensor<B, 1>)> {
         let mut values = vec![("Loss", self.terms.total().detach())];
-        values.extend(self.terms.iter().map(|t| (t.name, t.value.clone().detach())));
+        values.extend(
+            self.terms
+                .iter()
+                .map(|t| (t.name, t.value.clone().detach())),
+        );
         values.extend(self.metrics.iter().map(|(n, v)| (*n, v.clone().detach())));
         values
     }

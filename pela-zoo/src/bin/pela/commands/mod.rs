@@ -17,12 +17,20 @@ pub fn run(command: Command, printer: &Printer) -> Result<()> {
         Command::Report(args) => report::run(args, printer),
         Command::Compress(args) => compress::run(args, printer),
         Command::Distill(args) => {
-            on_backend!(args.train.backend, &args.train.devices, distill::run(args, printer))
+            on_backend!(
+                args.train.backend,
+                &args.train.devices,
+                distill::run(args, printer)
+            )
         }
         Command::Finetune(args) => {
-            on_backend!(args.train.backend, &args.train.devices, finetune::run(args, printer))
+            on_backend!(
+                args.train.backend,
+                &args.train.devices,
+                finetune::run(args, printer)
+            )
         }
-        Command::Eval(args) => on_backend!(args.backend, &[], eval::run(args, printer)),
+        Command::Eval(args) => on_backend!(args.backend, &[] as &[usize], eval::run(args, printer)),
         Command::Export(args) => export::run(args, printer),
     }
 }
@@ -147,8 +155,12 @@ impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
             return Ok(());
         }
         let output = run.root().join("student.safetensors");
-        self.config.save_student(&outcome.model.model, &output)?;
-        printer.finished(format!("{}; the student is in {}", self.done, output.display()));
+        self.config.save_student(&outcome.model, &output)?;
+        printer.finished(format!(
+            "{}; the student is in {}",
+            self.done,
+            output.display()
+        ));
         Ok(())
     }
 }
