@@ -142,7 +142,7 @@ impl<LC: LearningComponentsTypes> Resumable<LC> {
         );
         let mut state = std::mem::take(&mut self.outcome.lock().expect("not poisoned").state);
         let batches = self.train_items.div_ceil(self.batch_size);
-        let result = (|| {
+        let result: Result<bool, ZooError> = 'run: {
             for epoch in state.epoch + 1..=self.epochs {
                 self.clock.set(epoch);
                 let global = Progress::new(epoch, self.epochs);
@@ -188,7 +188,7 @@ impl<LC: LearningComponentsTypes> Resumable<LC> {
                     )));
                     if pending == 0 && state.batch < batches && interrupter.should_stop() {
                         self.checkpoint(&mut checkpointer, &saves, learner, &mut state, store)?;
-                        return Ok(true);
+                        break 'run Ok(true);
                     }
                 }
                 processor.process_train(LearnerEvent::EndEpoch(epoch));
@@ -230,11 +230,11 @@ impl<LC: LearningComponentsTypes> Resumable<LC> {
                 state.batch = 0;
                 self.checkpoint(&mut checkpointer, &saves, learner, &mut state, store)?;
                 if epoch < self.epochs && interrupter.should_stop() {
-                    return Ok(true);
+                    break 'run Ok(true);
                 }
             }
             Ok(false)
-        })();
+        };
         self.outcome.lock().expect("not poisoned").state = state;
         result
     }
