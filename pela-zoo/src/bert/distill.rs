@@ -63,6 +63,7 @@ impl Default for TextObjective {
 ///
 /// ```no_run
 /// use std::sync::Arc;
+/// use burn::module::Module;
 /// use pela::{Distill, LowRank, PelaObjectiveConfig};
 /// use pela_zoo::backend::CpuAutodiff;
 /// use pela_zoo::backend::Cpu;

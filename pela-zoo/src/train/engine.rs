@@ -88,10 +88,11 @@ pub struct TrainOutcome<B: AutodiffBackend, T: Task<B>> {
 /// let run = RunDir::new(std::env::temp_dir().join("pela-zoo-doc-engine"))?;
 /// # std::fs::remove_dir_all(run.root()).ok(); let run = RunDir::new(run.root())?;
 /// let training = TrainingConfig::new().with_epochs(1).with_batch_size(32);
+/// let batcher = ImageBatcher::new(&train_set);
 /// let outcome = Engine::<CpuAutodiff>::new(training, run.clone()).fit(
 ///     task, student,
 ///     Arc::new(train_set.truncated(64)), Arc::new(test_set.truncated(32)),
-///     ImageBatcher::new(&train_set),
+///     batcher,
 /// )?;
 /// assert!(outcome.history[0].train("L_fd").is_some());
 /// assert!(run.has_checkpoint());

@@ -42,9 +42,10 @@
 //! let model = VitConfig::new(8, 2, 10, 32, 1, 4).with_channels(1).init::<CpuAutodiff>(&Default::default());
 //! let run = RunDir::new(std::env::temp_dir().join("pela-zoo-doc-train"))?;
 //! # std::fs::remove_dir_all(run.root()).ok(); let run = RunDir::new(run.root())?;
+//! let batcher = ImageBatcher::new(&train_set);
 //! let outcome = Engine::<CpuAutodiff>::new(TrainingConfig::new().with_epochs(1), run)
 //!     .fit(ClassifyTask::supervised(0.1), model, Arc::new(train_set.truncated(128)),
-//!          Arc::new(test_set.truncated(64)), ImageBatcher::new(&train_set))?;
+//!          Arc::new(test_set.truncated(64)), batcher)?;
 //! assert!(outcome.history[0].valid("Accuracy").is_some());
 //! # Ok::<(), pela_zoo::ZooError>(())
 //! ```
