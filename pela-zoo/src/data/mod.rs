@@ -1,6 +1,7 @@
 //! Image classification data: the built-in digits, IDX files (MNIST, Fashion-MNIST) and image
 //! folders (the ImageNet layout), with their augmentation and normalisation, and batching into
-//! tensors.
+//! tensors. Each set is a Burn `Dataset` and a training set of the engine
+//! ([`TrainingSet`](crate::train::TrainingSet)); [`ImageBatcher`] is Burn's `Batcher` for them.
 //!
 //! ```
 //! use pela_zoo::data::{ImageDataset, digits};
@@ -10,6 +11,8 @@
 //! assert_eq!(train.shape(), [1, 8, 8]);
 //! let item = train.get(0, None)?;
 //! assert_eq!(item.pixels.len(), 64);
+//! // The same set through Burn's `Dataset`.
+//! assert_eq!(burn::data::dataset::Dataset::get(&train, 0), Some(item));
 //! # Ok::<(), pela_zoo::ZooError>(())
 //! ```
 
@@ -110,3 +113,23 @@ impl<D: ImageDataset> crate::train::TrainingSet<ImageItem> for D {
         ImageDataset::describe(self)
     }
 }
+
+/// The image sets as Burn datasets (unaugmented, in file order), for Burn's `DataLoader` and
+/// dataset transforms. An image that cannot be read stops the loader with its path and the
+/// reason (Burn's `Dataset::get` cannot return an error).
+macro_rules! burn_dataset {
+    ($($set:ty),*) => {$(
+        impl burn::data::dataset::Dataset<ImageItem> for $set {
+            fn get(&self, index: usize) -> Option<ImageItem> {
+                (index < ImageDataset::len(self))
+                    .then(|| ImageDataset::get(self, index, None).unwrap_or_else(|e| panic!("{e}")))
+            }
+
+            fn len(&self) -> usize {
+                ImageDataset::len(self)
+            }
+        }
+    )*};
+}
+
+burn_dataset!(InMemoryImages, ImageFolder);

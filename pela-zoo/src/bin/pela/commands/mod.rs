@@ -44,10 +44,18 @@ macro_rules! on_backend {
                 "--devices: the CPU backends have one device (all cores); --devices takes CUDA \
                  indices, with --backend cuda"
             ),
+            #[cfg(not(feature = "ddp"))]
             (Backend::Cpu, true) => $module::run::<pela_zoo::backend::CpuAutodiff>(
                 $($arg,)* vec![pela_zoo::backend::CpuDevice::default()]),
+            #[cfg(not(feature = "ddp"))]
             (Backend::Flex, true) => $module::run::<pela_zoo::backend::FlexAutodiff>(
                 $($arg,)* vec![pela_zoo::backend::FlexDevice::default()]),
+            // Burn's `distributed` feature makes its CPU backends unusable for training.
+            #[cfg(feature = "ddp")]
+            (Backend::Cpu | Backend::Flex, true) => anyhow::bail!(
+                "--backend cpu/flex: this `pela` was built with `--features ddp`, which trains \
+                 on CUDA only; build it without that feature for the CPU"
+            ),
             #[cfg(feature = "cuda")]
             (Backend::Cuda, _) => $module::run::<pela_zoo::backend::CudaAutodiff>(
                 $($arg,)* cuda_devices($devices)),
