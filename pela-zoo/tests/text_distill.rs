@@ -41,13 +41,20 @@ fn inputs() -> &'static (BertTokenizer, Vec<String>, Vec<String>) {
     })
 }
 
+/// The teacher, drawn once: the tests of this file run in parallel threads and share Burn's
+/// generator, so seeding it before each draw would not make the draws repeat.
 fn teacher() -> (BertConfig, Bert<Cpu>) {
-    let device = CpuDevice::default();
-    Cpu::seed(&device, 11);
-    let config = BertConfig::new(30522, 32, 2, 2, 64, 128);
-    let teacher = config.init::<Cpu>(&device);
-    let _ = teacher.num_params();
-    (config, teacher)
+    static TEACHER: OnceLock<(BertConfig, Bert<Cpu>)> = OnceLock::new();
+    TEACHER
+        .get_or_init(|| {
+            let device = CpuDevice::default();
+            Cpu::seed(&device, 11);
+            let config = BertConfig::new(30522, 32, 2, 2, 64, 128);
+            let teacher = config.init::<Cpu>(&device);
+            let _ = values(&teacher); // draws every lazily initialised parameter now
+            (config, teacher)
+        })
+        .clone()
 }
 
 fn values<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<f32>> {

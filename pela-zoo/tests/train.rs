@@ -22,13 +22,19 @@ fn data() -> (InMemoryImages, InMemoryImages) {
     (train.truncated(192), test.truncated(64))
 }
 
+/// The teacher, drawn once: the tests of this file run in parallel threads and share Burn's
+/// generator, so seeding it before each draw would not make the draws repeat.
 fn teacher() -> Vit<Cpu> {
-    let device = CpuDevice::default();
-    Cpu::seed(&device, 3);
-    let teacher = config().init::<Cpu>(&device);
-    let _ = teacher.num_params(); // draws every lazily initialised parameter now
-    let _ = values(&teacher);
-    teacher
+    static TEACHER: std::sync::OnceLock<Vit<Cpu>> = std::sync::OnceLock::new();
+    TEACHER
+        .get_or_init(|| {
+            let device = CpuDevice::default();
+            Cpu::seed(&device, 3);
+            let teacher = config().init::<Cpu>(&device);
+            let _ = values(&teacher); // draws every lazily initialised parameter now
+            teacher
+        })
+        .clone()
 }
 
 /// Every parameter's values, in visiting order.
