@@ -38,8 +38,9 @@ pub fn run(command: Command, printer: &Printer) -> Result<()> {
 /// Runs a command generic over the autodiff backend `B` on the one `--backend` names, with
 /// the devices of `--devices` (CUDA indices; the CPU backends have one device).
 macro_rules! on_backend {
-    ($backend:expr, $devices:expr, $module:ident :: run($($arg:expr),*)) => {
-        match ($backend, $devices.is_empty()) {
+    ($backend:expr, $devices:expr, $module:ident :: run($($arg:expr),*)) => {{
+        let indices: Vec<usize> = $devices.to_vec();
+        match ($backend, indices.is_empty()) {
             (Backend::Cpu | Backend::Flex, false) => anyhow::bail!(
                 "--devices: the CPU backends have one device (all cores); --devices takes CUDA \
                  indices, with --backend cuda"
@@ -58,14 +59,14 @@ macro_rules! on_backend {
             ),
             #[cfg(feature = "cuda")]
             (Backend::Cuda, _) => $module::run::<pela_zoo::backend::CudaAutodiff>(
-                $($arg,)* cuda_devices($devices)),
+                $($arg,)* cuda_devices(&indices)),
             #[cfg(not(feature = "cuda"))]
             (Backend::Cuda, _) => anyhow::bail!(
                 "--backend cuda: this `pela` was built without CUDA; rebuild it with \
                  `cargo build --release -p pela-zoo --features cuda`"
             ),
         }
-    };
+    }};
 }
 use on_backend;
 
