@@ -1,6 +1,6 @@
 //! Ready PELA models of [pela-rs](https://github.com/pela-rs/pela-rs): DeiT and DeiT-III
-//! (with their reference checkpoints), image data, the distillation and fine-tuning trainers,
-//! the `pela` command, and the backends they run on.
+//! (with their reference checkpoints), BERT, image and text data, the training engine (on Burn's
+//! `Learner`: distillation and fine-tuning), the `pela` command, and the backends they run on.
 //!
 //! Every model is defined with `#[derive(LowRank)]`, as a user's model would be, so its
 //! low-rank student, the SVD conversion and the per-layer features come from `pela`.

@@ -7,16 +7,19 @@
 
 use std::sync::{Arc, OnceLock};
 
-use burn::module::{Module, ModuleVisitor, Param};
+mod common;
+
+use burn::module::Module;
 use burn::prelude::*;
 use burn::train::Interrupter;
+use common::{max_difference, scratch, values};
 use pela::{Distill, LowRank, PelaObjectiveConfig};
 use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
 use pela_zoo::bert::{
     Bert, BertConfig, BertTokenizer, MiniLm, Sentences, TextBatcher, TextDistillTask, TextObjective,
 };
 use pela_zoo::text::Gensim;
-use pela_zoo::train::{Engine, RunDir, TrainOutcome, TrainingConfig};
+use pela_zoo::train::{Engine, TrainOutcome, TrainingConfig};
 
 /// The tokenizer and 96 + 32 real sentences, read once.
 fn inputs() -> &'static (BertTokenizer, Vec<String>, Vec<String>) {
@@ -55,24 +58,6 @@ fn teacher() -> (BertConfig, Bert<Cpu>) {
             (config, teacher)
         })
         .clone()
-}
-
-fn values<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<f32>> {
-    struct Collect(Vec<Vec<f32>>);
-    impl<B: Backend> ModuleVisitor<B> for Collect {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            self.0.push(param.val().into_data().to_vec().unwrap());
-        }
-    }
-    let mut collect = Collect(Vec::new());
-    module.visit(&mut collect);
-    collect.0
-}
-
-fn scratch(name: &str) -> RunDir {
-    let dir = std::env::temp_dir().join(format!("pela-zoo-text-{}-{name}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    RunDir::new(dir).unwrap()
 }
 
 fn fit(
@@ -153,11 +138,7 @@ fn a_stopped_text_distillation_resumes_where_it_stopped() {
     .unwrap();
     assert!(!resumed.interrupted);
     assert_eq!(resumed.history.len(), 2);
-    let worst = values(&resumed.model)
-        .iter()
-        .zip(&values(&uninterrupted.model))
-        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
-        .fold(0.0, f32::max);
+    let worst = max_difference(&values(&resumed.model), &values(&uninterrupted.model));
     // Round-off only (see the image test): an Adam step here is up to 2e-3.
     assert!(worst < 4e-4, "parameters differ by up to {worst}");
     std::fs::remove_dir_all(straight.root()).ok();

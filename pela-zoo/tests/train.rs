@@ -4,13 +4,16 @@
 
 use std::sync::Arc;
 
-use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
+mod common;
+
+use burn::module::{AutodiffModule, Module};
 use burn::prelude::*;
 use burn::train::Interrupter;
+use common::{max_difference, scratch, values};
 use pela::{Distill, LowRank, PelaObjectiveConfig};
 use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
 use pela_zoo::data::{ImageBatcher, InMemoryImages, digits};
-use pela_zoo::train::{ClassifyTask, Engine, RunDir, TrainingConfig};
+use pela_zoo::train::{ClassifyTask, Engine, TrainingConfig};
 use pela_zoo::vit::{Vit, VitConfig, VitLowRank};
 
 fn config() -> VitConfig {
@@ -35,25 +38,6 @@ fn teacher() -> Vit<Cpu> {
             teacher
         })
         .clone()
-}
-
-/// Every parameter's values, in visiting order.
-fn values<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<f32>> {
-    struct Collect(Vec<Vec<f32>>);
-    impl<B: Backend> ModuleVisitor<B> for Collect {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            self.0.push(param.val().into_data().to_vec().unwrap());
-        }
-    }
-    let mut collect = Collect(Vec::new());
-    module.visit(&mut collect);
-    collect.0
-}
-
-fn scratch(name: &str) -> RunDir {
-    let dir = std::env::temp_dir().join(format!("pela-zoo-train-{}-{name}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    RunDir::new(dir).unwrap()
 }
 
 type Task = ClassifyTask<VitLowRank<CpuAutodiff>, Distill<CpuAutodiff, Vit<Cpu>>>;
@@ -156,12 +140,7 @@ fn a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one() {
     )
     .unwrap();
     assert!(!resumed.interrupted);
-    let (a, b) = (values(&resumed.model), values(&uninterrupted.model));
-    let worst = a
-        .iter()
-        .zip(&b)
-        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
-        .fold(0.0, f32::max);
+    let worst = max_difference(&values(&resumed.model), &values(&uninterrupted.model));
     // Burn's autodiff sums the gradients of a tensor used twice in an order that varies from
     // run to run, so even two uninterrupted runs differ by float round-off, amplified by
     // training to up to ≈4e-5 in 12 steps here. A resume that lost the optimizer state, the

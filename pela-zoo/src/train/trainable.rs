@@ -42,97 +42,64 @@ pub struct Validating<B: AutodiffBackend, T: Task<B>> {
     settings: StepSettings,
 }
 
-impl<B: AutodiffBackend, T: Task<B>> Module<B> for Trainable<B, T> {
-    type Record = <T::Model as Module<B>>::Record;
+/// `Module` on `$backend` for a model-and-task pair: every method goes to the model, and moving
+/// it to a device moves the task too.
+macro_rules! module_of_pair {
+    ($pair:ident, $backend:ty, $model:ty) => {
+        impl<B: AutodiffBackend, T: Task<B>> Module<$backend> for $pair<B, T> {
+            type Record = <$model as Module<$backend>>::Record;
 
-    fn collect_devices(&self, devices: Devices<B>) -> Devices<B> {
-        self.model.collect_devices(devices)
-    }
+            fn collect_devices(&self, devices: Devices<$backend>) -> Devices<$backend> {
+                self.model.collect_devices(devices)
+            }
 
-    fn fork(self, device: &B::Device) -> Self {
-        Self {
-            model: self.model.fork(device),
-            task: self.task.to_device(device),
-            settings: self.settings,
+            fn fork(self, device: &B::Device) -> Self {
+                Self {
+                    model: self.model.fork(device),
+                    task: self.task.to_device(device),
+                    settings: self.settings,
+                }
+            }
+
+            fn to_device(self, device: &B::Device) -> Self {
+                Self {
+                    model: self.model.to_device(device),
+                    task: self.task.to_device(device),
+                    settings: self.settings,
+                }
+            }
+
+            fn visit<V: ModuleVisitor<$backend>>(&self, visitor: &mut V) {
+                self.model.visit(visitor);
+            }
+
+            fn map<M: ModuleMapper<$backend>>(self, mapper: &mut M) -> Self {
+                Self {
+                    model: self.model.map(mapper),
+                    ..self
+                }
+            }
+
+            fn load_record(self, record: Self::Record) -> Self {
+                Self {
+                    model: self.model.load_record(record),
+                    ..self
+                }
+            }
+
+            fn into_record(self) -> Self::Record {
+                self.model.into_record()
+            }
         }
-    }
-
-    fn to_device(self, device: &B::Device) -> Self {
-        Self {
-            model: self.model.to_device(device),
-            task: self.task.to_device(device),
-            settings: self.settings,
-        }
-    }
-
-    fn visit<V: ModuleVisitor<B>>(&self, visitor: &mut V) {
-        self.model.visit(visitor);
-    }
-
-    fn map<M: ModuleMapper<B>>(self, mapper: &mut M) -> Self {
-        Self {
-            model: self.model.map(mapper),
-            ..self
-        }
-    }
-
-    fn load_record(self, record: Self::Record) -> Self {
-        Self {
-            model: self.model.load_record(record),
-            ..self
-        }
-    }
-
-    fn into_record(self) -> Self::Record {
-        self.model.into_record()
-    }
+    };
 }
 
-impl<B: AutodiffBackend, T: Task<B>> Module<B::InnerBackend> for Validating<B, T> {
-    type Record = <<T::Model as AutodiffModule<B>>::InnerModule as Module<B::InnerBackend>>::Record;
-
-    fn collect_devices(&self, devices: Devices<B::InnerBackend>) -> Devices<B::InnerBackend> {
-        self.model.collect_devices(devices)
-    }
-
-    fn fork(self, device: &B::Device) -> Self {
-        Self {
-            model: self.model.fork(device),
-            task: self.task.to_device(device),
-            settings: self.settings,
-        }
-    }
-
-    fn to_device(self, device: &B::Device) -> Self {
-        Self {
-            model: self.model.to_device(device),
-            task: self.task.to_device(device),
-            settings: self.settings,
-        }
-    }
-
-    fn visit<V: ModuleVisitor<B::InnerBackend>>(&self, visitor: &mut V) {
-        self.model.visit(visitor);
-    }
-
-    fn map<M: ModuleMapper<B::InnerBackend>>(self, mapper: &mut M) -> Self {
-        Self {
-            model: self.model.map(mapper),
-            ..self
-        }
-    }
-
-    fn load_record(self, record: Self::Record) -> Self {
-        Self {
-            model: self.model.load_record(record),
-            ..self
-        }
-    }
-
-    fn into_record(self) -> Self::Record {
-        self.model.into_record()
-    }
-}
+module_of_pair!(Trainable, B, T::Model);
+module_of_pair!(
+    Validating,
+    B::InnerBackend,
+    <T::Model as AutodiffModule<B>>::InnerModule
+);
 
 impl<B: AutodiffBackend, T: Task<B>> AutodiffModule<B> for Trainable<B, T> {
     type InnerModule = Validating<B, T>;
