@@ -156,6 +156,24 @@ fn image_folder(root: &Path) {
 }
 
 #[test]
+fn devices_on_a_cpu_backend_are_refused() {
+    // The CPU backends have one device (all cores); `--devices` takes CUDA indices.
+    let error = failure(&[
+        "distill",
+        "--checkpoint",
+        "teacher.safetensors",
+        "--run-dir",
+        "run",
+        "--devices",
+        "0,1",
+    ]);
+    assert!(
+        error.contains("--devices") && error.contains("--backend cuda"),
+        "{error}"
+    );
+}
+
+#[test]
 fn compress_distill_finetune_eval_export_on_an_image_folder() {
     let dir = scratch("chain");
     image_folder(&dir.join("images"));
