@@ -18,11 +18,11 @@
 //!
 //! | what | why |
 //! |---|---|
-//! | global-norm gradient clipping ([`clip_global_norm`], in `TrainStep::optimize`) | Burn's `GradientClipping::Norm` clips each parameter's gradient by its own norm, not all of them together as PyTorch's `clip_grad_norm_` |
-//! | the warm-up then cosine schedule ([`WarmupCosine`]) | Burn's `ComposedLrScheduler` runs its schedulers at once (a product), not one after the other |
-//! | the single-device loop (a custom `SupervisedLearningStrategy`) | Burn's checkpoints only at the end of an epoch and writes none when interrupted; ours checkpoints after any optimizer step when stopped, and resumes from that batch with the same data order and generator, so a resumed run ends where an uninterrupted one does |
-//! | the epoch's data order ([`TrainingSet::epoch_order`]) | Burn's loader reshuffles from its seed in every new process |
-//! | atomic checkpoint files, awaited | Burn's file checkpointer writes in place, and its async writer panics on an error |
+//! | global-norm gradient clipping ([`clip_global_norm`], in `TrainStep::optimize`) | Burn's `GradientClipping::Norm` clips each parameter's gradient by its own norm (`burn-optim` `optim/simple/adaptor.rs`, `clip_gradient` per parameter), not all of them together as PyTorch's `clip_grad_norm_` |
+//! | the warm-up then cosine schedule ([`WarmupCosine`]) | Burn's `ComposedLrScheduler` steps all its schedulers at once and multiplies them (`burn-optim` `lr_scheduler/composed.rs`), not one after the other |
+//! | the single-device loop (a custom `SupervisedLearningStrategy`) | Burn's (`burn-train` `learner/supervised/strategies/single/strategy.rs`) checkpoints only after an epoch's validation, breaks before it when interrupted (so writes nothing), and drops the gradients of a short last accumulation group (`single/epoch.rs`); ours checkpoints after any optimizer step when stopped, and resumes from that batch with the same data order and generator, so a resumed run ends where an uninterrupted one does |
+//! | the epoch's data order ([`TrainingSet::epoch_order`]) | Burn's loader draws each epoch's shuffle from a generator that restarts at its seed in every new process (`burn-core` `data/dataloader/builder.rs`), so epoch `k` after a resume is not epoch `k` of an uninterrupted run |
+//! | atomic checkpoint files, awaited | Burn's `FileCheckpointer` writes in place (`burn-train` `checkpoint/file.rs`), and its `AsyncCheckpointer` panics on an error and never says when a save is done (`checkpoint/async_checkpoint.rs`) |
 //! | the teacher beside the model ([`Trainable`]) | Burn trains one module; the frozen teacher must follow each replica to its device but stay out of the optimizer and the checkpoints |
 //!
 //! On several devices the engine hands the run to Burn's own strategies: checkpoints and
