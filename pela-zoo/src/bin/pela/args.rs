@@ -112,6 +112,11 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',', value_name = "INDEX,...")]
     pub devices: Vec<usize>,
 
+    /// Draw Burn's terminal dashboard (a plot of every loss term; `q` then `s` stops the run
+    /// with a checkpoint) instead of progress bars. Needs a terminal.
+    #[arg(long)]
+    pub dashboard: bool,
+
     #[command(flatten)]
     pub config: pela_zoo::train::TrainingConfig,
 }

@@ -141,20 +141,26 @@ impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
     {
         let printer = self.printer;
         let batcher = pela_zoo::data::ImageBatcher::new(train_set.as_ref());
-        let log = printer.clone_lines();
-        let outcome = pela_zoo::train::Engine::<B>::new(self.args.config.clone(), run.clone())
+        let interrupter = ctrl_c(printer);
+        let engine = pela_zoo::train::Engine::<B>::new(self.args.config.clone(), run.clone())
             .resume(self.args.resume)
             .devices(self.devices)
-            .interrupter(ctrl_c(printer))
-            .renderer(pela_zoo::train::ProgressRenderer::new(!printer.bars()))
-            .on_epoch(move |metrics| log.status(metrics.summary()))
-            .fit(
-                task,
-                student,
-                std::sync::Arc::new(train_set),
-                std::sync::Arc::new(valid_set),
-                batcher,
-            )?;
+            .interrupter(interrupter.clone());
+        let engine = if self.args.dashboard {
+            dashboard(engine, interrupter)?
+        } else {
+            let log = printer.clone_lines();
+            engine
+                .renderer(pela_zoo::train::ProgressRenderer::new(!printer.bars()))
+                .on_epoch(move |metrics| log.status(metrics.summary()))
+        };
+        let outcome = engine.fit(
+            task,
+            student,
+            std::sync::Arc::new(train_set),
+            std::sync::Arc::new(valid_set),
+            batcher,
+        )?;
         if outcome.interrupted {
             printer.status(format!(
                 "stopped; the checkpoint is in {}: run the same command with --resume to \
@@ -175,3 +181,34 @@ impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
 }
 
 use pela_zoo::data::ImageDataset;
+
+/// The engine drawing Burn's terminal dashboard, which stops the run through `interrupter`.
+#[cfg(feature = "dashboard")]
+fn dashboard<B: pela_zoo::train::ParallelBackend>(
+    engine: pela_zoo::train::Engine<B>,
+    interrupter: burn::train::Interrupter,
+) -> Result<pela_zoo::train::Engine<B>> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "--dashboard: the standard output is not a terminal; drop the flag for progress lines"
+        );
+    }
+    Ok(
+        engine.renderer(burn::train::renderer::tui::TuiMetricsRendererWrapper::new(
+            interrupter,
+            None,
+        )),
+    )
+}
+
+#[cfg(not(feature = "dashboard"))]
+fn dashboard<B: pela_zoo::train::ParallelBackend>(
+    _engine: pela_zoo::train::Engine<B>,
+    _interrupter: burn::train::Interrupter,
+) -> Result<pela_zoo::train::Engine<B>> {
+    anyhow::bail!(
+        "--dashboard: this `pela` was built without the `dashboard` feature; rebuild it with \
+         `--features dashboard`"
+    )
+}
