@@ -82,15 +82,15 @@ def rank_for(d_in: int, d_out: int, ratio: float) -> int:
     return int(d_in * d_out / (ratio * (d_in + d_out)))
 
 
-def compress_like_the_authors(model: torch.nn.Module, ratio: float) -> None:
-    """The authors' replacement: each Linear that no DENSE fragment names and that has at least
+def compress_like_the_authors(model: torch.nn.Module, ratio: float, dense=DENSE) -> None:
+    """The authors' replacement: each Linear that no `dense` fragment names and that has at least
     10 outputs becomes Sequential(Linear(in, r, bias=False), Linear(r, out)), from the SVD of
     Wᵀ in float64: U[:, :r]·√Σ and √Σ·Vᵀ[:r, :]. On the meta device (no values), the shapes
     only."""
     for name, module in list(model.named_modules()):
         for child_name, child in list(module.named_children()):
             full = f"{name}.{child_name}" if name else child_name
-            if not isinstance(child, torch.nn.Linear) or any(d in full for d in DENSE):
+            if not isinstance(child, torch.nn.Linear) or any(d in full for d in dense):
                 continue
             d_in, d_out = child.in_features, child.out_features
             if d_out < 10:

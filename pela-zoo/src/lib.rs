@@ -1,4 +1,4 @@
-//! Ready PELA models of [pela-rs](https://github.com/pela-rs/pela-rs): DeiT and DeiT-III
+//! Ready PELA models of [pela-rs](https://github.com/pela-rs/pela-rs): DeiT, DeiT-III and Swin
 //! (with their reference checkpoints), BERT, image and text data, the training engine (on Burn's
 //! `Learner`: distillation and fine-tuning), the `pela` command, and the backends they run on.
 //!
@@ -25,8 +25,11 @@
 pub mod assets;
 pub mod backend;
 pub mod bert;
+pub mod checkpoint;
 pub mod data;
 mod error;
+mod student_file;
+pub mod swin;
 pub mod text;
 pub mod train;
 pub mod vit;

@@ -7,54 +7,20 @@
 //!   `Sequential(Linear, Linear)` layers): loaded from their layout, and reproduced by ours;
 //! - full-size parameter counts against timm's, and FLOPs against the paper.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod reference;
+
 
 use burn::prelude::*;
-use burn::tensor::Tolerance;
-use burn_store::{ModuleStore, SafetensorsStore};
 use pela::{LayerFeatures, LowRank, PelaError};
 use pela_zoo::ZooError;
 use pela_zoo::backend::{Cpu, CpuDevice};
 use pela_zoo::vit::{VitConfig, VitFlops};
-
-/// timm's and our forward agree to float32 round-off over two blocks.
-const TOLERANCE: f64 = 1e-4;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
+use reference::{assert_close, fixture, reference_counts, shapes, tensor, tensors};
 
 /// The architecture of the fixtures (`SMALL` in the script).
 fn config(deit3: bool) -> VitConfig {
     let config = VitConfig::new(32, 8, 10, 64, 2, 4);
     if deit3 { config.deit3() } else { config }
-}
-
-/// The tensors of a fixture file, on the CPU.
-fn tensors(name: &str) -> BTreeMap<String, TensorData> {
-    let mut store = SafetensorsStore::from_file(fixture(name));
-    let snapshots = store.get_all_snapshots().unwrap().clone();
-    snapshots
-        .into_iter()
-        .map(|(key, snapshot)| (key, snapshot.to_data().unwrap()))
-        .collect()
-}
-
-fn tensor<const D: usize>(data: &BTreeMap<String, TensorData>, key: &str) -> Tensor<Cpu, D> {
-    Tensor::from_data(data[key].clone(), &CpuDevice::default())
-}
-
-fn assert_close<const D: usize>(ours: Tensor<Cpu, D>, reference: Tensor<Cpu, D>, what: &str) {
-    let max_error = (ours.clone() - reference.clone()).abs().max().into_scalar();
-    assert!(
-        max_error < TOLERANCE as f32,
-        "{what}: max |ours − timm| = {max_error:e}"
-    );
-    ours.into_data()
-        .assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(TOLERANCE));
 }
 
 fn check_against_timm(deit3: bool, checkpoint: &str, io: &str) {
@@ -129,13 +95,6 @@ fn saved_students_have_the_authors_keys_and_load_back() {
     let file = dir.join("student.safetensors");
     pela::checkpoint::save_student(&student, &file, &[("model", "deit3_test")]).unwrap();
 
-    let shapes = |path: &Path| -> BTreeMap<String, Vec<usize>> {
-        let mut store = SafetensorsStore::from_file(path);
-        let all = store.get_all_snapshots().unwrap();
-        all.iter()
-            .map(|(key, snapshot)| (key.clone(), snapshot.shape.to_vec()))
-            .collect()
-    };
     assert_eq!(
         shapes(&file),
         shapes(&fixture("deit3_test_pela.safetensors"))
@@ -211,16 +170,6 @@ fn missing_and_foreign_files_are_named() {
     assert!(error.to_string().contains("unknown format"), "{error}");
 }
 
-/// `reference.json`: parameter counts of timm's full-size models, dense and as the authors'
-/// κ = 2 students.
-fn reference(arch: &str) -> (usize, usize) {
-    let text = std::fs::read_to_string(fixture("reference.json")).unwrap();
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let model = &json["models"][arch];
-    let count = |key: &str| model[key].as_u64().unwrap() as usize;
-    (count("params"), count("student_params"))
-}
-
 #[test]
 fn full_size_parameter_counts_and_flops_match_timm_and_the_paper() {
     let device = CpuDevice::default();
@@ -231,7 +180,7 @@ fn full_size_parameter_counts_and_flops_match_timm_and_the_paper() {
     ] {
         let config = VitConfig::preset(arch).unwrap();
         let teacher = config.init::<Cpu>(&device);
-        let (params, student_params) = reference(arch);
+        let (params, student_params) = reference_counts("reference.json", arch);
         assert_eq!(teacher.num_params(), params, "{arch}");
         let report = teacher.preview(&config.pela_plan()).unwrap();
         assert_eq!(report.totals().params_before, params, "{arch}");

@@ -21,67 +21,21 @@
 use std::path::Path;
 
 use burn::prelude::*;
-use burn::tensor::DType;
-use burn_store::{
-    KeyRemapper, ModuleAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore,
-    SafetensorsStore, TensorSnapshot,
-};
-use pela::PelaError;
-use pela::checkpoint::{CastFloats, check_applied};
+use burn_store::KeyRemapper;
 
 use super::{Vit, VitConfig};
 use crate::ZooError;
-
-/// The file formats a checkpoint can come in, told apart by extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckpointFormat {
-    /// `.safetensors` (timm, Hugging Face).
-    Safetensors,
-    /// `.pth`, `.pt`, `.bin`: a pickled PyTorch state dict (Facebook's DeiT files).
-    Pytorch,
-}
-
-impl CheckpointFormat {
-    /// The format of `path`, from its extension.
-    ///
-    /// # Errors
-    /// [`PelaError::Checkpoint`] for another extension.
-    ///
-    /// ```
-    /// use pela_zoo::vit::import::CheckpointFormat;
-    ///
-    /// assert_eq!(CheckpointFormat::of("deit.pth".as_ref())?, CheckpointFormat::Pytorch);
-    /// assert!(CheckpointFormat::of("deit.onnx".as_ref()).is_err());
-    /// # Ok::<(), pela::PelaError>(())
-    /// ```
-    pub fn of(path: &Path) -> Result<Self, PelaError> {
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("safetensors") => Ok(Self::Safetensors),
-            Some("pth" | "pt" | "bin") => Ok(Self::Pytorch),
-            _ => Err(PelaError::Checkpoint {
-                path: path.display().to_string(),
-                reason: "unknown format; expected a `.safetensors` file or a PyTorch \
-                         `.pth`/`.pt`/`.bin` state dict"
-                    .to_string(),
-            }),
-        }
-    }
-}
+pub use crate::checkpoint::CheckpointFormat;
+use crate::checkpoint::{apply_strict, read_snapshots};
 
 /// The key renames from timm's and Facebook's layouts to the model's paths (see the
 /// [module docs](self)).
 pub fn key_map() -> KeyRemapper {
-    [
+    crate::checkpoint::key_map(&[
         (r"^(model|state_dict|module)\.", ""),
         (r"\.gamma_1$", ".ls1.gamma"),
         (r"\.gamma_2$", ".ls2.gamma"),
-    ]
-    .into_iter()
-    .fold(KeyRemapper::new(), |remapper, (from, to)| {
-        remapper
-            .add_pattern(from, to)
-            .expect("the key patterns are valid regexes")
-    })
+    ])
 }
 
 impl VitConfig {
@@ -89,8 +43,8 @@ impl VitConfig {
     /// `.safetensors` or `.pth` file, or one of Facebook's original `.pth` files.
     ///
     /// # Errors
-    /// [`ZooError::InvalidConfig`]; [`PelaError::Checkpoint`] when the file is missing or
-    /// unreadable; [`PelaError::CheckpointMismatch`] naming every unused, missing or
+    /// [`ZooError::InvalidConfig`]; [`pela::PelaError::Checkpoint`] when the file is missing or
+    /// unreadable; [`pela::PelaError::CheckpointMismatch`] naming every unused, missing or
     /// mis-shaped key when the file holds another architecture or size.
     ///
     /// ```no_run
@@ -108,34 +62,9 @@ impl VitConfig {
     ) -> Result<Vit<B>, ZooError> {
         let path = path.as_ref();
         self.validate()?;
-        let format = CheckpointFormat::of(path)?;
-        if !path.is_file() {
-            return Err(PelaError::Checkpoint {
-                path: path.display().to_string(),
-                reason: "no such file".to_string(),
-            }
-            .into());
-        }
-        let unreadable = |reason: String| PelaError::Checkpoint {
-            path: path.display().to_string(),
-            reason,
-        };
-        let snapshots: Vec<TensorSnapshot> = match format {
-            CheckpointFormat::Safetensors => SafetensorsStore::from_file(path)
-                .remap(key_map())
-                .get_all_snapshots()
-                .map(|all| all.values().cloned().collect())
-                .map_err(|e| unreadable(e.to_string()))?,
-            CheckpointFormat::Pytorch => PytorchStore::from_file(path)
-                .remap(key_map())
-                .get_all_snapshots()
-                .map(|all| all.values().cloned().collect())
-                .map_err(|e| unreadable(e.to_string()))?,
-        };
+        let snapshots = read_snapshots(path, key_map())?;
         let mut model = self.init(device);
-        let adapter = PyTorchToBurnAdapter.chain(CastFloats(DType::F32));
-        let result = model.apply(snapshots, None, Some(Box::new(adapter)), false);
-        check_applied(path, &result)?;
+        apply_strict(&mut model, snapshots, path)?;
         Ok(model)
     }
 }

@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use burn::prelude::*;
-use pela::PelaError;
 
 use burn::nn::LinearConfig;
 use pela::StudentLinear;
@@ -13,7 +12,7 @@ use super::{VitConfig, VitLowRank};
 use crate::ZooError;
 
 /// The header key under which the architecture is saved, as JSON.
-const CONFIG_KEY: &str = "pela.vit_config";
+pub(crate) const CONFIG_KEY: &str = "pela.vit_config";
 
 impl VitConfig {
     /// Saves a student of this architecture to `path` (safetensors in the authors' layout, see
@@ -21,7 +20,7 @@ impl VitConfig {
     /// [`load_student`](Self::load_student) needs nothing but the file. The write is atomic.
     ///
     /// # Errors
-    /// [`PelaError::Checkpoint`] when the file cannot be written.
+    /// [`pela::PelaError::Checkpoint`] when the file cannot be written.
     ///
     /// ```
     /// use pela::LowRank;
@@ -55,7 +54,7 @@ impl VitConfig {
     /// [`load_checkpoint`](Self::load_checkpoint) and by timm. The write is atomic.
     ///
     /// # Errors
-    /// [`PelaError::Checkpoint`] when the file cannot be written.
+    /// [`pela::PelaError::Checkpoint`] when the file cannot be written.
     pub fn save_dense<B: Backend>(
         &self,
         student: &VitLowRank<B>,
@@ -69,28 +68,16 @@ impl VitConfig {
     /// Loads a student saved by [`save_student`](Self::save_student), and its config.
     ///
     /// # Errors
-    /// [`PelaError::Checkpoint`] when the file is unreadable or has no ViT config in its
+    /// [`pela::PelaError::Checkpoint`] when the file is unreadable or has no ViT config in its
     /// header (a student saved by other code: load it with [`pela::checkpoint::load_student`]
-    /// and the teacher's architecture); [`PelaError::CheckpointMismatch`] when its tensors do
+    /// and the teacher's architecture); [`pela::PelaError::CheckpointMismatch`] when its tensors do
     /// not fit that config.
     pub fn load_student<B: Backend>(
         path: impl AsRef<Path>,
         device: &B::Device,
     ) -> Result<(Self, VitLowRank<B>), ZooError> {
         let path = path.as_ref();
-        let no_config = |reason: String| PelaError::Checkpoint {
-            path: path.display().to_string(),
-            reason,
-        };
-        let header = pela::checkpoint::metadata(path)?;
-        let json = header.get(CONFIG_KEY).ok_or_else(|| {
-            no_config(format!(
-                "the header has no `{CONFIG_KEY}`; load it with `pela::checkpoint::load_student` \
-                 and the teacher's architecture"
-            ))
-        })?;
-        let config: Self = serde_json::from_str(json)
-            .map_err(|e| no_config(format!("`{CONFIG_KEY}` is not a ViT config: {e}")))?;
+        let config: Self = crate::student_file::read_config(path, CONFIG_KEY, "ViT")?;
         config.validate()?;
         let skeleton = config.init::<B>(device);
         let student = pela::checkpoint::load_student(&skeleton, path)?;

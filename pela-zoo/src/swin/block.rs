@@ -1,0 +1,84 @@
+//! A Swin block: window attention (shifted on every second block) and an MLP, pre-norm.
+
+use burn::nn::LayerNorm;
+use burn::prelude::*;
+use burn::tensor::ops::PadMode;
+use pela::LowRank;
+
+use super::{WindowAttention, window};
+use crate::vit::Mlp;
+
+/// A Swin block: `x + attn(norm1(x))` over (shifted) windows, then `x + mlp(norm2(x))`, as
+/// timm's `SwinTransformerBlock`. The shift is a cyclic roll of the token grid by
+/// `-shift` on both axes, undone after the attention; a grid the window does not divide is
+/// padded with zeros (after the norm) to whole windows and cropped back, as in timm.
+///
+/// Should be created with [`SwinConfig::init`](crate::swin::SwinConfig::init).
+#[derive(Module, LowRank, Debug)]
+pub struct SwinBlock<B: Backend> {
+    /// Norm before attention.
+    pub norm1: LayerNorm<B>,
+    /// Window attention.
+    #[low_rank]
+    pub attn: WindowAttention<B>,
+    /// Norm before the MLP.
+    pub norm2: LayerNorm<B>,
+    /// The feed-forward network.
+    #[low_rank]
+    pub mlp: Mlp<B>,
+    /// The side of a window, in tokens.
+    pub window_size: usize,
+    /// The cyclic shift of the grid before partitioning; 0 for regular windows.
+    pub shift: usize,
+}
+
+#[pela::twin]
+impl<B: Backend> SwinBlock<B> {
+    /// Window attention over the (normalised) grid, shifted and padded as the block says.
+    ///
+    /// # Shapes
+    /// - grid: `[batch, height, width, dim]`
+    /// - output: `[batch, height, width, dim]`
+    pub fn attend(&self, grid: Tensor<B, 4>) -> Tensor<B, 4> {
+        let [batch, height, width, dim] = grid.dims();
+        let (window, shift) = (self.window_size, self.shift);
+        // Burn's `roll` by `s` moves element `s` to the front: PyTorch's `roll` by `-s`.
+        let back = shift as i64;
+        let grid = if shift > 0 {
+            grid.roll(&[back, back], &[1, 2])
+        } else {
+            grid
+        };
+        let (pad_h, pad_w) = ((window - height % window) % window, (window - width % window) % window);
+        let grid = if pad_h + pad_w > 0 {
+            grid.pad([(0, 0), (0, pad_h), (0, pad_w), (0, 0)], PadMode::Constant(0.0))
+        } else {
+            grid
+        };
+        let padded = [height + pad_h, width + pad_w];
+        let mask = (shift > 0).then(|| window::shift_mask(padded, window, shift, &grid.device()));
+        let attended = self.attn.forward(window::partition(grid, window), mask);
+        let grid = window::merge(attended, window, padded);
+        let grid = if pad_h + pad_w > 0 {
+            grid.slice([0..batch, 0..height, 0..width, 0..dim])
+        } else {
+            grid
+        };
+        if shift > 0 {
+            grid.roll(&[-back, -back], &[1, 2])
+        } else {
+            grid
+        }
+    }
+
+    /// # Shapes
+    /// - grid: `[batch, height, width, dim]`
+    /// - output: `[batch, height, width, dim]`
+    pub fn forward(&self, grid: Tensor<B, 4>) -> Tensor<B, 4> {
+        let [batch, height, width, dim] = grid.dims();
+        let x = grid.clone() + self.attend(self.norm1.forward(grid));
+        let tokens = x.reshape([batch, height * width, dim]);
+        let x = tokens.clone() + self.mlp.forward(self.norm2.forward(tokens));
+        x.reshape([batch, height, width, dim])
+    }
+}
