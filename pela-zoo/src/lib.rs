@@ -33,5 +33,6 @@ pub mod swin;
 pub mod text;
 pub mod train;
 pub mod vit;
+pub mod zoo;
 
 pub use error::ZooError;

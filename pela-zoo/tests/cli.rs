@@ -121,6 +121,11 @@ fn an_unknown_model_gets_a_suggestion() {
         error.contains("did you mean `deit_base_patch16_224`"),
         "{error}"
     );
+    let error = failure(&["report", "--model", "swin_base_patch4_windw7_224"]);
+    assert!(
+        error.contains("did you mean `swin_base_patch4_window7_224`"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -130,6 +135,14 @@ fn report_prints_the_papers_figures() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("86,567,656 → 44,081,896"), "{stdout}");
     assert!(stdout.contains("33.73 G → 16.99 G"), "{stdout}");
+
+    // Swin-B under the authors' Swin preset: the paper's 87.8M → 62.2M, 30.3 → 21.3 GFLOPs.
+    let output = pela(&["report", "--model", "swin_base_patch4_window7_224"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("87,768,224 → 62,164,128"), "{stdout}");
+    assert!(stdout.contains("30.31 G → 21.25 G"), "{stdout}");
+    assert!(stdout.contains("excluded by `**.attn.proj`"), "{stdout}");
 }
 
 /// An image folder in the ImageNet layout: `train/` and `val/`, two classes of seeded
@@ -174,17 +187,44 @@ fn devices_on_a_cpu_backend_are_refused() {
 }
 
 #[test]
-fn compress_distill_finetune_eval_export_on_an_image_folder() {
-    let dir = scratch("chain");
-    image_folder(&dir.join("images"));
-    let config = dir.join("deit_test.json");
+fn compress_distill_finetune_eval_export_a_vit_on_an_image_folder() {
     // The fixtures' architecture (`SMALL` in scripts/make_fixtures.py).
-    std::fs::write(
-        &config,
+    let shapes = chain(
+        "deit_test",
         r#"{"image_size": 32, "patch_size": 8, "num_classes": 10, "d_model": 64, "depth": 2,
             "n_heads": 4}"#,
-    )
-    .unwrap();
+        "objective: L_task + 1·L_fd + 1·L_rwp (ε = 0.001)",
+    );
+    assert_eq!(shapes["blocks.0.attn.qkv.weight"], vec![192, 64]);
+    assert_eq!(shapes["head.weight"], vec![2, 64]);
+}
+
+#[test]
+fn compress_distill_finetune_eval_export_a_swin_on_an_image_folder() {
+    // The fixtures' architecture (`SMALL` in scripts/make_swin_fixtures.py).
+    let shapes = chain(
+        "swin_test",
+        r#"{"image_size": 56, "patch_size": 4, "window_size": 5, "num_classes": 10,
+            "embed_dim": 16, "depths": [2, 2, 2], "num_heads": [2, 4, 4]}"#,
+        // The authors' Swin objective: L_rwp on, with ε = 0.
+        "objective: L_task + 1·L_fd + 1·L_rwp (ε = 0)",
+    );
+    assert_eq!(shapes["layers.1.blocks.0.attn.qkv.weight"], vec![96, 32]);
+    assert_eq!(shapes["layers.1.downsample.reduction.weight"], vec![32, 64]);
+    assert_eq!(shapes["head.fc.weight"], vec![2, 64]);
+}
+
+/// Compresses the fixture `name` (config `json`), distils it on an image folder, fine-tunes a
+/// new head, evaluates and exports it dense; the dense file's shapes.
+fn chain(
+    name: &str,
+    json: &str,
+    objective: &str,
+) -> std::collections::BTreeMap<String, Vec<usize>> {
+    let dir = scratch(&format!("chain-{name}"));
+    image_folder(&dir.join("images"));
+    let config = dir.join(format!("{name}.json"));
+    std::fs::write(&config, json).unwrap();
     let path = |name: &str| dir.join(name).display().to_string();
     let data = format!("folder={}", path("images"));
     let run = |args: &[&str]| {
@@ -196,36 +236,42 @@ fn compress_distill_finetune_eval_export_on_an_image_folder() {
         );
         String::from_utf8_lossy(&output.stdout).to_string()
     };
-    let teacher = fixture("deit_test.safetensors");
+    let teacher = fixture(&format!("{name}.safetensors"));
     let student = path("student.safetensors");
-    let common = ["--model", &path("deit_test.json")];
+    let config = config.display().to_string();
+    let common = ["--model", &config];
     run(&[
         &["compress"][..],
         &common,
         &["--checkpoint", &teacher, "--output", &student],
     ]
     .concat());
-    run(&[
-        &["distill"][..],
-        &common,
-        &[
-            "--checkpoint",
-            &teacher,
-            "--student",
-            &student,
-            "--data",
-            &data,
-            "--epochs",
-            "2",
-            "--batch-size",
-            "4",
-            "--run-dir",
-            &path("distill"),
-            "--beta",
-            "1",
-        ],
-    ]
-    .concat());
+    let distill = |extra: &[&str]| {
+        let output = pela(&[&["distill"][..], &common, extra].concat());
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stderr).to_string()
+    };
+    let log = distill(&[
+        "--checkpoint",
+        &teacher,
+        "--student",
+        &student,
+        "--data",
+        &data,
+        "--epochs",
+        "2",
+        "--batch-size",
+        "4",
+        "--run-dir",
+        &path("distill"),
+        "--beta",
+        "1",
+    ]);
+    assert!(log.contains(objective), "{log}");
     let distilled = path("distill/student.safetensors");
     run(&[
         "finetune",
@@ -264,9 +310,8 @@ fn compress_distill_finetune_eval_export_on_an_image_folder() {
         "dense",
     ]);
     let shapes = pela::checkpoint::shapes(path("dense.safetensors")).unwrap();
-    assert_eq!(shapes["blocks.0.attn.qkv.weight"], vec![192, 64]);
-    assert_eq!(shapes["head.weight"], vec![2, 64]);
     let metrics = std::fs::read_to_string(dir.join("distill/metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 2);
     std::fs::remove_dir_all(dir).ok();
+    shapes
 }

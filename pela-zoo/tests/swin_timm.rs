@@ -78,7 +78,15 @@ fn authors_compressed_layout_loads_and_our_svd_reproduces_it() {
     let block = &theirs.layers[1].blocks[1];
     assert_eq!(block.attn.qkv.rank(), Some(16)); // ⌊32·96 / (1.5·128)⌋
     assert_eq!(block.attn.proj.rank(), None); // the authors keep attn.proj dense for Swin
-    assert_eq!(theirs.layers[1].downsample.as_ref().unwrap().reduction.rank(), None);
+    assert_eq!(
+        theirs.layers[1]
+            .downsample
+            .as_ref()
+            .unwrap()
+            .reduction
+            .rank(),
+        None
+    );
     assert_close(
         theirs.forward(tensor(&io, "input")),
         reference.clone(),
@@ -130,7 +138,7 @@ fn buffers_of_another_window_are_refused_by_name() {
         ..config()
     }
     .load_checkpoint::<Cpu>(fixture("swin_test_ms.pth"), &CpuDevice::default())
-        .unwrap_err();
+    .unwrap_err();
     let message = error.to_string();
     assert!(
         message.contains("layers.0.blocks.0.attn.relative_position_index")

@@ -1,6 +1,7 @@
 //! The training engine: distillation lowers the loss and leaves the teacher alone, a run
 //! stopped mid-epoch and resumed ends where an uninterrupted one does (to float round-off),
-//! and Burn's multi-device strategy trains on two CPU "devices".
+//! Burn's multi-device strategy trains on two CPU "devices", and a Swin distils with the
+//! authors' Swin objective.
 
 use std::sync::Arc;
 
@@ -173,5 +174,56 @@ fn burns_multi_device_strategy_trains_on_two_cpu_devices() {
     assert!(after.iter().flatten().all(|v| v.is_finite()));
     // Burn's own file checkpointer wrote the epochs' checkpoints.
     assert!(run.checkpoint().join("model-2.mpk").is_file());
+    std::fs::remove_dir_all(run.root()).ok();
+}
+
+#[test]
+fn a_swin_distils_with_the_authors_swin_objective() {
+    use pela_zoo::swin::SwinConfig;
+    // 8 × 8 digits in patches of 1: an 8 × 8 grid in windows of 4 (shifted by 2 in the second
+    // block), merged to 4 × 4 (one window, no shift).
+    let config = SwinConfig::new(8, 1, 4, 10, 16, vec![2, 2], vec![2, 4]).with_channels(1);
+    let device = CpuDevice::default();
+    let teacher = {
+        static TEACHER: std::sync::OnceLock<pela_zoo::swin::Swin<Cpu>> = std::sync::OnceLock::new();
+        TEACHER
+            .get_or_init(|| {
+                Cpu::seed(&device, 5);
+                let teacher = config.init::<Cpu>(&device);
+                let _ = values(&teacher);
+                teacher
+            })
+            .clone()
+    };
+    let before = values(&teacher);
+    let student = teacher.to_low_rank(&config.pela_plan()).unwrap();
+    // β = 1 with ε = 0: L_rwp pulls every factor pair towards the teacher's weight.
+    let objective = config.pela_objective();
+    assert_eq!(objective.weight_perturbation.epsilon, 0.0);
+    let task = ClassifyTask::distill(Distill::new(teacher.clone(), objective.init()), 0.1);
+    let (train_set, test_set) = data();
+    let batcher = ImageBatcher::new(&train_set);
+    let run = scratch("swin");
+    let training = TrainingConfig::new()
+        .with_epochs(3)
+        .with_batch_size(32)
+        .with_learning_rate(2e-3)
+        .with_warmup_epochs(0);
+    let outcome = Engine::<CpuAutodiff>::new(training, run.clone())
+        .fit(
+            task,
+            student.train::<CpuAutodiff>(),
+            Arc::new(train_set),
+            Arc::new(test_set),
+            batcher,
+        )
+        .unwrap();
+    let history = outcome.history;
+    let loss = |m: &pela_zoo::train::EpochMetrics| m.train("Loss").unwrap();
+    assert!(loss(&history[2]) < loss(&history[0]), "{history:?}");
+    assert!(history[2].train("L_rwp").unwrap() > 0.0);
+    // The teacher is bit-identical after training, inside the task and out.
+    assert_eq!(values(&outcome.task.teacher.teacher), before);
+    assert_eq!(values(&teacher), before);
     std::fs::remove_dir_all(run.root()).ok();
 }

@@ -9,7 +9,6 @@
 
 mod reference;
 
-
 use burn::prelude::*;
 use pela::{LayerFeatures, LowRank, PelaError};
 use pela_zoo::ZooError;

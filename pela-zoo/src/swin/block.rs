@@ -49,9 +49,15 @@ impl<B: Backend> SwinBlock<B> {
         } else {
             grid
         };
-        let (pad_h, pad_w) = ((window - height % window) % window, (window - width % window) % window);
+        let (pad_h, pad_w) = (
+            (window - height % window) % window,
+            (window - width % window) % window,
+        );
         let grid = if pad_h + pad_w > 0 {
-            grid.pad([(0, 0), (0, pad_h), (0, pad_w), (0, 0)], PadMode::Constant(0.0))
+            grid.pad(
+                [(0, 0), (0, pad_h), (0, pad_w), (0, 0)],
+                PadMode::Constant(0.0),
+            )
         } else {
             grid
         };

@@ -164,7 +164,9 @@ impl SwinConfig {
     /// The token grid `[height, width]` of stage `stage`: the patch grid, halved (rounded up,
     /// as patch merging pads odd grids) by every merging before it.
     pub fn stage_grid(&self, stage: usize) -> [usize; 2] {
-        let side = (0..stage).fold(self.image_size / self.patch_size, |side, _| side.div_ceil(2));
+        let side = (0..stage).fold(self.image_size / self.patch_size, |side, _| {
+            side.div_ceil(2)
+        });
         [side, side]
     }
 
@@ -208,6 +210,19 @@ impl SwinConfig {
             .keep_dense("**.downsample.**")
             .keep_dense("**.attn.proj")
             .with_min_outputs(Some(10))
+    }
+
+    /// The authors' distillation objective for Swin (their Swin script): `L_fd` with weight
+    /// α = 1 and `L_rwp` with weight β = 1 and margin ε = 0. (Their gradient clipping at 5 is
+    /// [`TrainingConfig`](crate::train::TrainingConfig)'s default.)
+    ///
+    /// ```
+    /// let objective = pela_zoo::swin::SwinConfig::swin_base_patch4_window7_224().pela_objective();
+    /// assert_eq!((objective.alpha, objective.beta), (1.0, 1.0));
+    /// assert_eq!(objective.weight_perturbation.epsilon, 0.0);
+    /// ```
+    pub fn pela_objective(&self) -> pela::PelaObjectiveConfig {
+        crate::zoo::objective(1.0, 1.0, 0.0)
     }
 
     /// Checks the sizes fit together.

@@ -69,7 +69,8 @@ impl SwinFlops {
                     .iter()
                     .map(|side| (side.div_ceil(window) * window) as u64)
                     .product();
-                let per_block = 2 * padded * (window * window) as u64 * config.stage_dim(stage) as u64;
+                let per_block =
+                    2 * padded * (window * window) as u64 * config.stage_dim(stage) as u64;
                 per_block * config.depths[stage] as u64
             })
             .sum();

@@ -26,7 +26,10 @@ impl<B: Backend> PatchMerging<B> {
     pub fn forward(&self, grid: Tensor<B, 4>) -> Tensor<B, 4> {
         let [batch, height, width, dim] = grid.dims();
         let grid = if height % 2 + width % 2 > 0 {
-            grid.pad([(0, 0), (0, height % 2), (0, width % 2), (0, 0)], PadMode::Constant(0.0))
+            grid.pad(
+                [(0, 0), (0, height % 2), (0, width % 2), (0, 0)],
+                PadMode::Constant(0.0),
+            )
         } else {
             grid
         };

@@ -37,7 +37,7 @@ pub mod import;
 mod merging;
 mod model;
 mod stage;
-mod student;
+pub(crate) mod student;
 pub mod window;
 
 pub use attention::{WindowAttention, WindowAttentionLowRank, WindowAttentionRecord};

@@ -33,7 +33,11 @@ pub fn partition<B: Backend>(grid: Tensor<B, 4>, window: usize) -> Tensor<B, 3> 
 /// # Shapes
 /// - windows: `[batch · (height / window) · (width / window), window², channels]`
 /// - output: `[batch, height, width, channels]`
-pub fn merge<B: Backend>(windows: Tensor<B, 3>, window: usize, [height, width]: [usize; 2]) -> Tensor<B, 4> {
+pub fn merge<B: Backend>(
+    windows: Tensor<B, 3>,
+    window: usize,
+    [height, width]: [usize; 2],
+) -> Tensor<B, 4> {
     let [n_windows, _, channels] = windows.dims();
     let batch = n_windows / ((height / window) * (width / window));
     windows
@@ -133,11 +137,8 @@ mod tests {
     #[test]
     fn merge_inverts_partition() {
         let device = CpuDevice::default();
-        let grid = Tensor::<Cpu, 4>::random(
-            [2, 6, 9, 5],
-            burn::tensor::Distribution::Default,
-            &device,
-        );
+        let grid =
+            Tensor::<Cpu, 4>::random([2, 6, 9, 5], burn::tensor::Distribution::Default, &device);
         let windows = partition(grid.clone(), 3);
         assert_eq!(windows.dims(), [2 * 2 * 3, 9, 5]);
         merge(windows, 3, [6, 9])

@@ -160,6 +160,18 @@ impl VitConfig {
             .with_min_outputs(Some(10))
     }
 
+    /// The authors' distillation objective for DeiT and DeiT-III: `L_fd` with weight α = 1,
+    /// `L_rwp` off (β = 0, as their DeiT-Base and DeiT-III-Large scripts; ε = 1e-3 when it is
+    /// turned on).
+    ///
+    /// ```
+    /// let objective = pela_zoo::vit::VitConfig::deit_base_patch16_224().pela_objective();
+    /// assert_eq!((objective.alpha, objective.beta), (1.0, 0.0));
+    /// ```
+    pub fn pela_objective(&self) -> pela::PelaObjectiveConfig {
+        crate::zoo::objective(1.0, 0.0, 1e-3)
+    }
+
     /// Checks the sizes fit together.
     ///
     /// # Errors

@@ -31,7 +31,7 @@ mod flops;
 pub mod import;
 mod mlp;
 mod model;
-mod student;
+pub(crate) mod student;
 
 pub use attention::{Attention, AttentionLowRank, AttentionRecord};
 pub use block::{Block, BlockLowRank, BlockRecord, LayerScale, LayerScaleRecord};

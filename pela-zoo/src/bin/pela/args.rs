@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Shrink pre-trained vision transformers with PELA: low-rank factor pairs from the SVD of
-/// every `Linear` weight, trained against the frozen teacher.
+/// Shrink pre-trained vision transformers (DeiT, DeiT-III, Swin) with PELA: low-rank factor
+/// pairs from the SVD of every `Linear` weight, trained against the frozen teacher.
 #[derive(Debug, Parser)]
 #[command(name = "pela", version, propagate_version = true)]
 pub struct Cli {
@@ -41,8 +41,9 @@ pub enum Command {
 /// Which architecture, and its weights.
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// The architecture: a timm name (deit_base_patch16_224, deit3_large_patch16_224, …) or a
-    /// JSON file of a ViT config.
+    /// The architecture: a timm name (deit_base_patch16_224, deit3_large_patch16_224,
+    /// swin_base_patch4_window7_224, …) or a JSON file of a ViT or Swin config (a Swin config
+    /// has a `window_size`).
     #[arg(long, short, default_value = "deit_base_patch16_224")]
     pub model: String,
 }
@@ -51,12 +52,12 @@ pub struct ModelArgs {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Compression ratio κ (> 1): each layer keeps about 1/κ of its parameters. Default: the
-    /// authors' 2.
+    /// authors' preset of the family (2 for DeiT, 1.5 for Swin).
     #[arg(long, short = 'k')]
     pub ratio: Option<f64>,
 
     /// Keep the layers matching this glob dense (repeatable), e.g. `blocks.*.attn.proj`.
-    /// Added to the authors' list (`head`).
+    /// Added to the authors' list of the family (`pela report` shows it).
     #[arg(long = "keep-dense", value_name = "PATTERN")]
     pub keep_dense: Vec<String>,
 
@@ -139,7 +140,8 @@ pub struct ReportArgs {
 pub struct CompressArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// The teacher checkpoint: timm .safetensors / .pth or Facebook's .pth.
+    /// The teacher checkpoint: timm .safetensors / .pth, or Facebook's (DeiT) or Microsoft's
+    /// (Swin) original .pth.
     #[arg(long, short, value_hint = clap::ValueHint::FilePath)]
     pub checkpoint: PathBuf,
     #[command(flatten)]
@@ -165,15 +167,17 @@ pub struct DistillArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub train: TrainArgs,
-    /// Weight α of the feature distillation L_fd.
-    #[arg(long, default_value_t = 1.0)]
-    pub alpha: f64,
-    /// Weight β of the weight perturbation L_rwp (0 = off, as the authors' DeiT scripts).
-    #[arg(long, default_value_t = 0.0)]
-    pub beta: f64,
-    /// Margin ε of L_rwp.
-    #[arg(long, default_value_t = 1e-3)]
-    pub epsilon: f64,
+    /// Weight α of the feature distillation L_fd. Default: the authors' 1.
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// Weight β of the weight perturbation L_rwp (0 = off). Default: the authors' script of
+    /// the family: 0 for DeiT, 1 for Swin.
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// Margin ε of L_rwp. Default: the authors' script of the family: 1e-3 for DeiT, 0 for
+    /// Swin.
+    #[arg(long)]
+    pub epsilon: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +233,7 @@ pub enum Layout {
     /// The authors' layout: `<layer>.0.weight` [r, in], `<layer>.1.weight` [out, r],
     /// `<layer>.1.bias`; loads into their PyTorch code.
     Compressed,
-    /// Every factor pair multiplied out: a timm-layout checkpoint of the dense architecture.
+    /// Every factor pair multiplied out: a timm-layout checkpoint of the dense architecture
+    /// (timm's keys for DeiT and Swin).
     Dense,
 }

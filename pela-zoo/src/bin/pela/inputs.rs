@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use pela::RankPlan;
 use pela_zoo::data::{ImageDataset, ImageFolder, InMemoryImages, digits, read_idx};
-use pela_zoo::vit::VitConfig;
+use pela_zoo::zoo::Architecture;
 
 use crate::args::{DataArgs, PlanArgs};
 
@@ -13,42 +13,19 @@ use crate::args::{DataArgs, PlanArgs};
 const FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 
 /// `--model`: a preset name or a JSON config file. In the file, the fields with a default
-/// (`mlp_ratio`, `channels`, `qkv_bias`, `layer_scale`, `class_token_position`,
-/// `layer_norm_eps`) may be left out.
-pub fn model(spec: &str) -> Result<VitConfig> {
+/// (`mlp_ratio`, `channels`, `qkv_bias`, `layer_norm_eps`, …) may be left out.
+pub fn model(spec: &str) -> Result<Architecture> {
     if !spec.ends_with(".json") {
-        return VitConfig::preset(spec)
+        return Architecture::preset(spec)
             .with_context(|| "--model: use a timm name or a config .json");
     }
-    let context = || format!("--model `{spec}`: cannot read the ViT config");
+    let context = || format!("--model `{spec}`: cannot read the ViT or Swin config");
     let text = std::fs::read_to_string(spec).with_context(context)?;
-    let given: serde_json::Value = serde_json::from_str(&text).with_context(context)?;
-    let serde_json::Value::Object(given) = given else {
-        bail!("--model `{spec}`: expected a JSON object of VitConfig fields");
-    };
-    // The defaults, from a config whose required fields are then overwritten by the file's.
-    let mut merged = serde_json::to_value(VitConfig::new(0, 0, 0, 0, 0, 0))?;
-    let object = merged
-        .as_object_mut()
-        .expect("a config serialises to an object");
-    for required in [
-        "image_size",
-        "patch_size",
-        "num_classes",
-        "d_model",
-        "depth",
-        "n_heads",
-    ] {
-        object.remove(required);
-    }
-    object.extend(given);
-    let config: VitConfig = serde_json::from_value(merged).with_context(context)?;
-    config.validate().with_context(context)?;
-    Ok(config)
+    Architecture::from_json(&text).with_context(context)
 }
 
 /// The authors' plan for `config`, with the `--ratio`, `--keep-dense` and `--rank-for` flags.
-pub fn plan(config: &VitConfig, args: &PlanArgs) -> Result<RankPlan> {
+pub fn plan(config: &Architecture, args: &PlanArgs) -> Result<RankPlan> {
     let mut plan = config.pela_plan();
     if let Some(ratio) = args.ratio {
         plan.ratio = ratio;
@@ -114,28 +91,31 @@ fn idx(
 }
 
 /// Checks that images of `data` fit the model of `config`.
-pub fn check_fits(config: &VitConfig, data: &dyn ImageDataset, flag: &str) -> Result<()> {
+pub fn check_fits(config: &Architecture, data: &dyn ImageDataset, flag: &str) -> Result<()> {
     let [channels, height, width] = data.shape();
-    if channels != config.channels || height != config.image_size || width != config.image_size {
+    if channels != config.channels()
+        || height != config.image_size()
+        || width != config.image_size()
+    {
         bail!(
             "{flag}: the model takes {}×{}×{} images, the data has {channels}×{height}×{width}; \
              choose a matching --model (a config .json sets `channels` and `image_size`)",
-            config.channels,
-            config.image_size,
-            config.image_size
+            config.channels(),
+            config.image_size(),
+            config.image_size()
         );
     }
     Ok(())
 }
 
 /// Checks that the model's head covers the dataset's classes.
-pub fn check_classes(config: &VitConfig, data: &dyn ImageDataset) -> Result<()> {
+pub fn check_classes(config: &Architecture, data: &dyn ImageDataset) -> Result<()> {
     let classes = data.classes().len();
-    if config.num_classes < classes {
+    if config.num_classes() < classes {
         bail!(
             "--data has {classes} classes but the model's head only {}; distil on data of the \
              teacher's classes, or fine-tune the student (`pela finetune`) for a new head",
-            config.num_classes
+            config.num_classes()
         );
     }
     Ok(())

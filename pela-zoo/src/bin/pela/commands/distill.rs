@@ -2,13 +2,14 @@
 
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
-use pela::{Distill, LowRank, PelaObjectiveConfig, WeightPerturbationConfig};
+use pela::Distill;
 use pela_zoo::train::{ClassifyTask, ParallelBackend, RunDir};
-use pela_zoo::vit::VitConfig;
+use pela_zoo::zoo::Architecture;
 
+use super::{compression_report_and_student, with_config};
 use crate::args::DistillArgs;
 use crate::inputs;
-use crate::printer::{ConversionBar, Printer};
+use crate::printer::Printer;
 
 pub fn run<B: ParallelBackend>(
     args: DistillArgs,
@@ -24,63 +25,71 @@ pub fn run<B: ParallelBackend>(
             run.root().display()
         );
     }
-    let config = inputs::model(&args.model.model)?;
-    let plan = inputs::plan(&config, &args.plan)?;
-    let (train_set, valid_set) = inputs::data(&args.data, config.image_size)?;
-    inputs::check_fits(&config, train_set.as_ref(), "--data")?;
-    inputs::check_classes(&config, train_set.as_ref())?;
+    let architecture = inputs::model(&args.model.model)?;
+    let plan = inputs::plan(&architecture, &args.plan)?;
+    let (train_set, valid_set) = inputs::data(&args.data, architecture.image_size())?;
+    inputs::check_fits(&architecture, train_set.as_ref(), "--data")?;
+    inputs::check_classes(&architecture, train_set.as_ref())?;
     printer.status(format!(
         "{}\n{}",
         train_set.describe(),
         valid_set.describe()
     ));
+    if let Some(path) = &args.student {
+        let student_architecture = Architecture::of_student(path).context("--student")?;
+        if student_architecture != architecture {
+            bail!(
+                "--student {}: it was compressed from another architecture than --model {}",
+                path.display(),
+                args.model.model
+            );
+        }
+    }
+    // The authors' objective of the family, with the flags given.
+    let mut objective = architecture.pela_objective();
+    objective.alpha = args.alpha.unwrap_or(objective.alpha);
+    objective.beta = args.beta.unwrap_or(objective.beta);
+    objective.weight_perturbation.epsilon = args
+        .epsilon
+        .unwrap_or(objective.weight_perturbation.epsilon);
+    printer.status(format!(
+        "objective: L_task + {}·L_fd + {}·L_rwp (ε = {})",
+        objective.alpha, objective.beta, objective.weight_perturbation.epsilon
+    ));
+    run.write("plan.json", &plan.to_string())?;
+    run.write("objective.json", &objective.to_string())?;
+    run.write("model.json", &architecture.to_json())?;
 
     printer.status(format!(
         "loading the teacher from {}",
         args.checkpoint.display()
     ));
-    let teacher = config
-        .load_checkpoint::<B::InnerBackend>(&args.checkpoint, device)
-        .context("--checkpoint")?;
-    let student = match &args.student {
-        Some(path) => {
-            let (student_config, student) =
-                VitConfig::load_student::<B::InnerBackend>(path, device).context("--student")?;
-            if student_config != config {
-                bail!(
-                    "--student {}: it was compressed from another architecture than --model {}",
-                    path.display(),
-                    args.model.model
-                );
+    with_config!(&architecture, config => {
+        let teacher = config
+            .load_checkpoint::<B::InnerBackend>(&args.checkpoint, device)
+            .context("--checkpoint")?;
+        let student = match &args.student {
+            Some(path) => {
+                pela::checkpoint::load_student(&teacher, path).context("--student")?
             }
-            student
+            None => compression_report_and_student(&teacher, &plan, printer)?.0,
+        };
+        let task = ClassifyTask::distill(
+            Distill::<B, _>::new(teacher, objective.init()),
+            args.train.config.label_smoothing,
+        );
+        super::StudentRun {
+            args: &args.train,
+            devices,
+            printer,
+            done: "distilled",
         }
-        None => {
-            let layers = teacher.preview(&plan)?.totals().low_rank_layers;
-            let bar = printer.bar(layers as u64, "SVD");
-            let (student, _) =
-                teacher.to_low_rank_with_progress(&plan, &ConversionBar(bar.clone()))?;
-            bar.finish_and_clear();
-            student
-        }
-    };
-    let objective = PelaObjectiveConfig::new()
-        .with_alpha(args.alpha)
-        .with_beta(args.beta)
-        .with_weight_perturbation(WeightPerturbationConfig::new().with_epsilon(args.epsilon));
-    let task = ClassifyTask::distill(
-        Distill::<B, _>::new(teacher, objective.init()),
-        args.train.config.label_smoothing,
-    );
-    run.write("plan.json", &plan.to_string())?;
-    run.write("objective.json", &objective.to_string())?;
-    run.write("model.json", &config.to_string())?;
-    super::StudentRun {
-        args: &args.train,
-        config: &config,
-        devices,
-        printer,
-        done: "distilled",
-    }
-    .train(run, task, student.train::<B>(), (train_set, valid_set))
+        .train(
+            run,
+            task,
+            student.train::<B>(),
+            (train_set, valid_set),
+            |student, path| config.save_student(student, path),
+        )
+    })
 }

@@ -3,8 +3,9 @@
 use anyhow::{Context, Result, bail};
 use burn::tensor::backend::AutodiffBackend;
 use pela_zoo::train::{Classifier, evaluate, latency_ms};
-use pela_zoo::vit::VitConfig;
+use pela_zoo::zoo::Architecture;
 
+use super::with_config;
 use crate::args::EvalArgs;
 use crate::inputs;
 use crate::printer::Printer;
@@ -17,16 +18,22 @@ pub fn run<B: AutodiffBackend>(
     let device = &devices[0];
     match (&args.student, &args.checkpoint) {
         (Some(path), _) => {
-            let (config, student) =
-                VitConfig::load_student::<B::InnerBackend>(path, device).context("--student")?;
-            report(&args, &config, &student, printer, device)
+            let architecture = Architecture::of_student(path).context("--student")?;
+            with_config!(&architecture, config => {
+                let skeleton = config.init::<B::InnerBackend>(device);
+                let student =
+                    pela::checkpoint::load_student(&skeleton, path).context("--student")?;
+                report(&args, &architecture, &student, printer, device)
+            })
         }
         (None, Some(path)) => {
-            let config = inputs::model(&args.model.model)?;
-            let teacher = config
-                .load_checkpoint::<B::InnerBackend>(path, device)
-                .context("--checkpoint")?;
-            report(&args, &config, &teacher, printer, device)
+            let architecture = inputs::model(&args.model.model)?;
+            with_config!(&architecture, config => {
+                let teacher = config
+                    .load_checkpoint::<B::InnerBackend>(path, device)
+                    .context("--checkpoint")?;
+                report(&args, &architecture, &teacher, printer, device)
+            })
         }
         (None, None) => bail!("give a --student file, or --model and a teacher --checkpoint"),
     }
@@ -34,14 +41,14 @@ pub fn run<B: AutodiffBackend>(
 
 fn report<B: burn::tensor::backend::Backend, M: Classifier<B>>(
     args: &EvalArgs,
-    config: &VitConfig,
+    architecture: &Architecture,
     model: &M,
     printer: &Printer,
     device: &B::Device,
 ) -> Result<()> {
-    let (_, valid) = inputs::data(&args.data, config.image_size)?;
-    inputs::check_fits(config, valid.as_ref(), "--data")?;
-    inputs::check_classes(config, valid.as_ref())?;
+    let (_, valid) = inputs::data(&args.data, architecture.image_size())?;
+    inputs::check_fits(architecture, valid.as_ref(), "--data")?;
+    inputs::check_classes(architecture, valid.as_ref())?;
     printer.status(valid.describe());
     let evaluation = evaluate(model, valid.as_ref(), args.batch_size, device)?;
     let latency = latency_ms(model, valid.shape(), args.batch_size, 3, 10, device);

@@ -2,19 +2,24 @@
 
 use anyhow::{Context, Result};
 use pela_zoo::backend::{Cpu, CpuDevice};
-use pela_zoo::vit::VitConfig;
+use pela_zoo::zoo::Architecture;
 
+use super::with_config;
 use crate::args::{ExportArgs, Layout};
 use crate::printer::Printer;
 
 pub fn run(args: ExportArgs, printer: &Printer) -> Result<()> {
-    let (config, student) = VitConfig::load_student::<Cpu>(&args.student, &CpuDevice::default())
-        .context("--student")?;
-    match args.layout {
-        Layout::Compressed => config.save_student(&student, &args.output),
-        Layout::Dense => config.save_dense(&student, &args.output),
-    }
-    .context("--output")?;
+    let architecture = Architecture::of_student(&args.student).context("--student")?;
+    with_config!(&architecture, config => {
+        let skeleton = config.init::<Cpu>(&CpuDevice::default());
+        let student =
+            pela::checkpoint::load_student(&skeleton, &args.student).context("--student")?;
+        match args.layout {
+            Layout::Compressed => config.save_student(&student, &args.output),
+            Layout::Dense => config.save_dense(&student, &args.output),
+        }
+        .context("--output")?;
+    });
     printer.finished(format!("wrote {}", args.output.display()));
     Ok(())
 }

@@ -3,8 +3,9 @@
 use anyhow::{Context, Result};
 use burn::module::Module;
 use pela_zoo::train::{ClassifyTask, ParallelBackend, RunDir};
-use pela_zoo::vit::VitConfig;
+use pela_zoo::zoo::Architecture;
 
+use super::with_config;
 use crate::args::FinetuneArgs;
 use crate::inputs;
 use crate::printer::Printer;
@@ -15,32 +16,42 @@ pub fn run<B: ParallelBackend>(
     devices: Vec<B::Device>,
 ) -> Result<()> {
     let device = &devices[0];
-    let (mut config, mut student) =
-        VitConfig::load_student::<B::InnerBackend>(&args.student, device).context("--student")?;
-    let (train_set, valid_set) = inputs::data(&args.data, config.image_size)?;
-    inputs::check_fits(&config, train_set.as_ref(), "--data")?;
+    let architecture = Architecture::of_student(&args.student).context("--student")?;
+    let (train_set, valid_set) = inputs::data(&args.data, architecture.image_size())?;
+    inputs::check_fits(&architecture, train_set.as_ref(), "--data")?;
     printer.status(format!(
         "{}\n{}",
         train_set.describe(),
         valid_set.describe()
     ));
     if args.keep_head {
-        inputs::check_classes(&config, train_set.as_ref())?;
-    } else {
-        let classes = train_set.classes().len();
-        printer.status(format!("a new head for {classes} classes"));
-        student = student.with_new_head(classes, device);
-        config.num_classes = classes;
+        inputs::check_classes(&architecture, train_set.as_ref())?;
     }
     let run = RunDir::new(&args.train.run_dir)?;
-    run.write("model.json", &config.to_string())?;
-    let task = ClassifyTask::supervised(args.train.config.label_smoothing);
-    super::StudentRun {
-        args: &args.train,
-        config: &config,
-        devices,
-        printer,
-        done: "fine-tuned",
-    }
-    .train(run, task, student.train::<B>(), (train_set, valid_set))
+    with_config!(architecture, mut config => {
+        let skeleton = config.init::<B::InnerBackend>(device);
+        let mut student =
+            pela::checkpoint::load_student(&skeleton, &args.student).context("--student")?;
+        if !args.keep_head {
+            let classes = train_set.classes().len();
+            printer.status(format!("a new head for {classes} classes"));
+            student = student.with_new_head(classes, device);
+            config.num_classes = classes;
+        }
+        run.write("model.json", &config.to_string())?;
+        let task = ClassifyTask::supervised(args.train.config.label_smoothing);
+        super::StudentRun {
+            args: &args.train,
+            devices,
+            printer,
+            done: "fine-tuned",
+        }
+        .train(
+            run,
+            task,
+            student.train::<B>(),
+            (train_set, valid_set),
+            |student, path| config.save_student(student, path),
+        )
+    })
 }

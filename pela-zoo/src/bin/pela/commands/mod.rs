@@ -111,11 +111,10 @@ pub fn ctrl_c(printer: &Printer) -> burn::train::Interrupter {
     interrupter
 }
 
-/// A training run of a ViT student as the flags say: where, on which devices, and how it is
+/// A training run of a student as the flags say: where, on which devices, and how it is
 /// reported. [`StudentRun::train`] trains and writes `<run-dir>/student.safetensors`.
 pub struct StudentRun<'a, B: pela_zoo::train::ParallelBackend> {
     pub args: &'a crate::args::TrainArgs,
-    pub config: &'a pela_zoo::vit::VitConfig,
     pub devices: Vec<B::Device>,
     pub printer: &'a Printer,
     /// The job's name in the last line: "distilled", "fine-tuned".
@@ -123,18 +122,21 @@ pub struct StudentRun<'a, B: pela_zoo::train::ParallelBackend> {
 }
 
 impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
-    /// Trains `student` by `task` on the two sets.
+    /// Trains `student` by `task` on the two sets, and writes the result with `save`.
     pub fn train<T>(
         self,
         run: pela_zoo::train::RunDir,
         task: T,
-        student: pela_zoo::vit::VitLowRank<B>,
+        student: T::Model,
         (train_set, valid_set): (Box<dyn ImageDataset>, Box<dyn ImageDataset>),
+        save: impl FnOnce(
+            &<T::Model as burn::module::AutodiffModule<B>>::InnerModule,
+            &std::path::Path,
+        ) -> Result<(), pela_zoo::ZooError>,
     ) -> Result<()>
     where
         T: pela_zoo::train::Task<
                 B,
-                Model = pela_zoo::vit::VitLowRank<B>,
                 Batch = pela_zoo::data::ImageBatch<B>,
                 ValidBatch = pela_zoo::data::ImageBatch<B::InnerBackend>,
             >,
@@ -170,7 +172,7 @@ impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
             return Ok(());
         }
         let output = run.root().join("student.safetensors");
-        self.config.save_student(&outcome.model, &output)?;
+        save(&outcome.model, &output)?;
         printer.finished(format!(
             "{}; the student is in {}",
             self.done,
@@ -178,6 +180,56 @@ impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
         ));
         Ok(())
     }
+}
+
+/// Runs `$body` with `$config` bound to the concrete config inside an
+/// [`Architecture`](pela_zoo::zoo::Architecture) (`VitConfig`, `SwinConfig`): the one place
+/// where the commands meet the zoo's families, so that each command is written once for all.
+/// The body may call any method the configs share by name (`init`, `load_checkpoint`,
+/// `save_student`, `save_dense`) and generic code over the models.
+macro_rules! with_config {
+    ($architecture:expr, mut $config:ident => $body:expr) => {
+        match $architecture {
+            pela_zoo::zoo::Architecture::Vit(mut $config) => $body,
+            pela_zoo::zoo::Architecture::Swin(mut $config) => $body,
+        }
+    };
+    ($architecture:expr, $config:ident => $body:expr) => {
+        match $architecture {
+            pela_zoo::zoo::Architecture::Vit($config) => $body,
+            pela_zoo::zoo::Architecture::Swin($config) => $body,
+        }
+    };
+}
+use with_config;
+
+/// The report of compressing `teacher` by `plan`: a preview (ranks and sizes), or with `svd`
+/// the full conversion (reconstruction errors too), with a progress bar.
+pub fn compression_report<B: burn::prelude::Backend, M: pela::LowRank<B>>(
+    teacher: &M,
+    plan: &pela::RankPlan,
+    svd: bool,
+    printer: &Printer,
+) -> Result<pela::CompressionReport> {
+    if svd {
+        Ok(compression_report_and_student(teacher, plan, printer)?.1)
+    } else {
+        Ok(teacher.preview(plan)?)
+    }
+}
+
+/// The student of `teacher` under `plan` and its report, with a progress bar over the SVDs.
+pub fn compression_report_and_student<B: burn::prelude::Backend, M: pela::LowRank<B>>(
+    teacher: &M,
+    plan: &pela::RankPlan,
+    printer: &Printer,
+) -> Result<(M::Twin, pela::CompressionReport)> {
+    let layers = teacher.preview(plan)?.totals().low_rank_layers;
+    let bar = printer.bar(layers as u64, "SVD");
+    let converted =
+        teacher.to_low_rank_with_progress(plan, &crate::printer::ConversionBar(bar.clone()))?;
+    bar.finish_and_clear();
+    Ok(converted)
 }
 
 use pela_zoo::data::ImageDataset;
