@@ -17,7 +17,7 @@ and the last stage's window shrinks to its grid and never shifts) this writes, u
   κ = 1.5 the way the authors' Swin code does it (SVD of Wᵀ in float64,
   `Sequential(Linear(in, r, bias=False), Linear(r, out))`, DeiT's dense list plus
   `attn.proj`), and its logits;
-- `swin_reference.json`: parameter counts of the full-size timm Swin-B, dense and as the
+- `swin_reference.json`: parameter counts of the full-size timm Swin presets, dense and as the
   authors' κ = 1.5 student.
 
 Rerun it after changing the model (needs `pip install torch==2.15.0 timm==1.0.31 safetensors`):
@@ -99,7 +99,8 @@ def main() -> None:
 
     reference = {"timm": timm.__version__, "torch": torch.__version__, "ratio": RATIO,
                  "dense": list(SWIN_DENSE), "models": {}}
-    for arch in ("swin_base_patch4_window7_224",):
+    for arch in ("swin_tiny_patch4_window7_224", "swin_small_patch4_window7_224",
+                 "swin_base_patch4_window7_224", "swin_base_patch4_window12_384"):
         with torch.device("meta"):
             model = timm.create_model(arch)
             dense = count(model)
