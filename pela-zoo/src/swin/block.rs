@@ -30,6 +30,10 @@ pub struct SwinBlock<B: Backend> {
     pub window_size: usize,
     /// The cyclic shift of the grid before partitioning; 0 for regular windows.
     pub shift: usize,
+    /// The attention mask of the shifted windows over the stage's padded grid (a buffer:
+    /// computed from the architecture, moved with the model, not saved); computed at the
+    /// forward for a grid of another size.
+    pub attn_mask: Option<Tensor<B, 3>>,
 }
 
 #[pela::twin]
@@ -62,7 +66,11 @@ impl<B: Backend> SwinBlock<B> {
             grid
         };
         let padded = [height + pad_h, width + pad_w];
-        let mask = (shift > 0).then(|| window::shift_mask(padded, window, shift, &grid.device()));
+        let n_windows = (padded[0] / window) * (padded[1] / window);
+        let mask = (shift > 0).then(|| match &self.attn_mask {
+            Some(mask) if mask.dims()[0] == n_windows => mask.clone(),
+            _ => window::shift_mask(padded, window, shift, &grid.device()),
+        });
         let attended = self.attn.forward(window::partition(grid, window), mask);
         let grid = window::merge(attended, window, padded);
         let grid = if pad_h + pad_w > 0 {

@@ -182,6 +182,13 @@ impl SwinConfig {
         }
     }
 
+    /// The token grid of stage `stage` padded to whole windows, as the blocks attend over it.
+    pub fn stage_padded_grid(&self, stage: usize) -> [usize; 2] {
+        let (window, _) = self.stage_window(stage);
+        self.stage_grid(stage)
+            .map(|side| side.div_ceil(window) * window)
+    }
+
     /// The hidden width of the MLP of stage `stage` (rounded down, as timm does).
     pub fn d_ff(&self, stage: usize) -> usize {
         (self.stage_dim(stage) as f64 * self.mlp_ratio) as usize
@@ -311,6 +318,7 @@ impl SwinConfig {
                 let dim = self.stage_dim(stage);
                 let (window_size, shift) = self.stage_window(stage);
                 let n_heads = self.num_heads[stage];
+                let padded = self.stage_padded_grid(stage);
                 let blocks = (0..self.depths[stage])
                     .map(|i| SwinBlock {
                         norm1: norm(dim),
@@ -333,6 +341,8 @@ impl SwinConfig {
                         },
                         window_size,
                         shift: if i % 2 == 1 { shift } else { 0 },
+                        attn_mask: (i % 2 == 1 && shift > 0)
+                            .then(|| window::shift_mask(padded, window_size, shift, device)),
                     })
                     .collect();
                 let downsample = (stage > 0).then(|| PatchMerging {

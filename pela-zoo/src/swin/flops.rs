@@ -65,9 +65,9 @@ impl SwinFlops {
             .map(|stage| {
                 let (window, _) = config.stage_window(stage);
                 let padded: u64 = config
-                    .stage_grid(stage)
+                    .stage_padded_grid(stage)
                     .iter()
-                    .map(|side| (side.div_ceil(window) * window) as u64)
+                    .map(|&side| side as u64)
                     .product();
                 let per_block =
                     2 * padded * (window * window) as u64 * config.stage_dim(stage) as u64;

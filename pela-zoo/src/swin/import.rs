@@ -146,9 +146,7 @@ impl SwinConfig {
                     .convert::<f32>()
             }
             Buffer::AttentionMask(..) if shift > 0 => {
-                let padded = self
-                    .stage_grid(stage)
-                    .map(|side| side.div_ceil(window_size) * window_size);
+                let padded = self.stage_padded_grid(stage);
                 window::shift_mask::<Cpu>(padded, window_size, shift, &device).into_data()
             }
             Buffer::AttentionMask(..) => TensorData::new(Vec::<f32>::new(), [0]),
