@@ -28,7 +28,8 @@ pub struct VitConfig {
     pub image_size: usize,
     /// The side of a square patch, in pixels; divides `image_size`.
     pub patch_size: usize,
-    /// The number of classes of the head.
+    /// The number of classes of the head; 0 for none (a backbone whose output is the
+    /// normalised class token, as timm's `num_classes=0`).
     pub num_classes: usize,
     /// The width of the tokens.
     pub d_model: usize,
@@ -153,9 +154,14 @@ impl VitConfig {
     /// # Ok::<(), pela::PelaError>(())
     /// ```
     pub fn pela_plan(&self) -> RankPlan {
-        RankPlan::new(2.0)
-            .keep_dense("head")
-            .keep_dense("**.*norm*")
+        let plan = RankPlan::new(2.0);
+        // A backbone without a head (DINOv2) has no `head` to keep.
+        let plan = if self.num_classes > 0 {
+            plan.keep_dense("head")
+        } else {
+            plan
+        };
+        plan.keep_dense("**.*norm*")
             .keep_dense("patch_embed.**")
             .with_min_outputs(Some(10))
     }
@@ -181,7 +187,6 @@ impl VitConfig {
         let sizes = [
             ("image_size", self.image_size),
             ("patch_size", self.patch_size),
-            ("num_classes", self.num_classes),
             ("d_model", self.d_model),
             ("depth", self.depth),
             ("n_heads", self.n_heads),
@@ -277,7 +282,7 @@ impl VitConfig {
             pos_embed: normal(0.02).init([1, positions, d_model], device),
             blocks,
             norm: norm(),
-            head: linear(d_model, self.num_classes, true),
+            head: (self.num_classes > 0).then(|| linear(d_model, self.num_classes, true)),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Vision transformers: DeiT and DeiT-III, as timm defines them, with PELA's presets.
+//! Vision transformers: DeiT and DeiT-III, as timm defines them, with PELA's presets, and the
+//! pre-trained DINOv2 ViT-S/14 ([`Dinov2`]).
 //!
 //! - [`VitConfig`]: the architecture, with timm's presets ([`VitConfig::deit_base_patch16_224`],
 //!   [`VitConfig::deit3_large_patch16_224`], …) and the authors' PELA plan
@@ -27,6 +28,7 @@
 mod attention;
 mod block;
 mod config;
+mod dinov2;
 mod flops;
 pub mod import;
 mod mlp;
@@ -36,6 +38,10 @@ pub(crate) mod student;
 pub use attention::{Attention, AttentionLowRank, AttentionRecord};
 pub use block::{Block, BlockLowRank, BlockRecord, LayerScale, LayerScaleRecord};
 pub use config::VitConfig;
+pub use dinov2::{
+    DINOV2_MEAN_STD, DINOV2_POSITION_GRID, DINOV2_WHEEL, DINOV2_WHEEL_SHA256, Dinov2, onnx_weights,
+    resize_positions,
+};
 pub use flops::VitFlops;
 pub use mlp::{Mlp, MlpLowRank, MlpRecord};
 pub use model::{PatchEmbed, PatchEmbedRecord, Vit, VitLowRank, VitRecord};

@@ -64,8 +64,10 @@ pub struct Vit<B: Backend> {
     pub blocks: Vec<Block<B>>,
     /// The final norm.
     pub norm: LayerNorm<B>,
-    /// The classifier on the class token.
-    pub head: Linear<B>,
+    /// The classifier on the class token; `None` for a backbone (`num_classes` 0, as timm's
+    /// `num_classes=0`), whose output is then the class token after the final norm.
+    #[low_rank]
+    pub head: Option<Linear<B>>,
 }
 
 #[pela::twin]
@@ -89,15 +91,23 @@ impl<B: Backend> Vit<B> {
         }
     }
 
-    /// The logits from the final tokens (before the final norm): norm, class token, head.
+    /// The logits from the final tokens (before the final norm): norm, class token, head (the
+    /// normalised class token itself when there is no head).
     ///
     /// # Shapes
     /// - tokens: `[batch, tokens, d_model]`
-    /// - output: `[batch, num_classes]`
+    /// - output: `[batch, num_classes]` (`[batch, d_model]` without a head)
     pub fn forward_head(&self, tokens: Tensor<B, 3>) -> Tensor<B, 2> {
         let [batch, _, d_model] = tokens.dims();
-        let cls = self.norm.forward(tokens).slice([0..batch, 0..1]);
-        self.head.forward(cls.reshape([batch, d_model]))
+        let cls = self
+            .norm
+            .forward(tokens)
+            .slice([0..batch, 0..1])
+            .reshape([batch, d_model]);
+        match &self.head {
+            Some(head) => head.forward(cls),
+            None => cls,
+        }
     }
 
     /// The logits.

@@ -103,15 +103,15 @@ impl<B: Backend> VitLowRank<B> {
     /// # Ok::<(), pela::PelaError>(())
     /// ```
     pub fn with_new_head(mut self, num_classes: usize, device: &B::Device) -> Self {
-        let [d_model, _] = self.head.weight().dims();
-        self.head = StudentLinear::Dense(
+        let [d_model] = self.norm.gamma.dims();
+        self.head = Some(StudentLinear::Dense(
             LinearConfig::new(d_model, num_classes)
                 .with_initializer(burn::nn::Initializer::Normal {
                     mean: 0.0,
                     std: 0.02,
                 })
                 .init(device),
-        );
+        ));
         self
     }
 }

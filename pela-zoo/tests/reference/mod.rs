@@ -1,5 +1,6 @@
 //! Reading the reference fixtures of `tests/fixtures` (written by the scripts in
-//! `pela-zoo/scripts`) and comparing against them.
+//! `pela-zoo/scripts`) and comparing against them. Each test file uses some of these.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
