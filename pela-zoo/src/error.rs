@@ -64,7 +64,7 @@ impl ZooError {
         let known: Vec<String> = known.map(str::to_string).collect();
         let suggestion = known
             .iter()
-            .map(|candidate| (edit_distance(name, candidate), candidate))
+            .map(|candidate| (strsim::levenshtein(name, candidate), candidate))
             .filter(|(distance, _)| *distance <= 3)
             .min()
             .map(|(_, candidate)| candidate.clone());
@@ -73,35 +73,5 @@ impl ZooError {
             suggestion,
             known,
         }
-    }
-}
-
-/// Levenshtein distance, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("deit", "deit"), 0);
     }
 }

@@ -81,6 +81,29 @@ fn a_plan_pattern_that_matches_nothing_is_refused() {
         error.contains("blocks.*.atn.qkv") && error.contains("match no layer"),
         "{error}"
     );
+    // Layers are suggested, never their parameters.
+    assert!(
+        error.contains("closest layers are [\"blocks.0.attn.qkv\"") && !error.contains(".weight"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_refused_before_any_work() {
+    // The teacher is valid: without the check, the SVD would run before the write failed.
+    let error = failure(&[
+        "compress",
+        "--model",
+        "swin_tiny_patch4_window7_224",
+        "--checkpoint",
+        &fixture("swin_test.safetensors"),
+        "--output",
+        "/no/such/dir/x.safetensors",
+    ]);
+    assert!(
+        error.contains("--output") && error.contains("the folder /no/such/dir does not exist"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -91,12 +91,13 @@ pub enum PelaError {
 
     /// Rank-plan patterns that match none of the model's layers (usually a typo).
     #[error(
-        "rank-plan pattern(s) {patterns:?} match no layer of the model; known layers include {known:?}"
+        "rank-plan pattern(s) {patterns:?} match no layer of the model; its closest layers \
+         are {known:?}"
     )]
     UnmatchedPatterns {
         /// The patterns that matched nothing.
         patterns: Vec<String>,
-        /// Up to a few layer paths of the model, to compare against.
+        /// The model's layers closest to the first pattern (up to 8), to compare against.
         known: Vec<String>,
     },
 

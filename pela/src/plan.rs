@@ -373,10 +373,8 @@ impl RankPlan {
         if patterns.is_empty() {
             return Ok(());
         }
-        Err(PelaError::UnmatchedPatterns {
-            patterns,
-            known: layers.into_iter().take(8).map(str::to_string).collect(),
-        })
+        let known = closest_layers(layers, &patterns[0], 8);
+        Err(PelaError::UnmatchedPatterns { patterns, known })
     }
 
     fn check_ratio(&self, ratio: f64, scope: impl Fn() -> String) -> Result<(), PelaError> {
@@ -394,6 +392,31 @@ impl RankPlan {
             })
         }
     }
+}
+
+/// The layers among the module `paths` (the modules whose children are all parameters: a
+/// `Linear`, a norm, a convolution; not their parameters, not the containers above them),
+/// the `n` closest to `pattern` by edit distance first.
+fn closest_layers<'a>(
+    paths: impl IntoIterator<Item = &'a str>,
+    pattern: &str,
+    n: usize,
+) -> Vec<String> {
+    let paths: Vec<&str> = paths.into_iter().collect();
+    let mut children: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+    for path in &paths {
+        if let Some((parent, _)) = path.rsplit_once('.') {
+            children.entry(parent).or_default().push(path);
+        }
+    }
+    let is_leaf = |path: &str| !children.contains_key(path);
+    let mut layers: Vec<&str> = children
+        .iter()
+        .filter(|(_, kids)| kids.iter().all(|kid| is_leaf(kid)))
+        .map(|(layer, _)| *layer)
+        .collect();
+    layers.sort_by_key(|layer| (strsim::levenshtein(pattern, layer), *layer));
+    layers.into_iter().take(n).map(str::to_string).collect()
 }
 
 /// Module paths are dot-separated; globset separates on `/`.
@@ -618,7 +641,26 @@ mod tests {
         );
         let err = plan.check_patterns(layers).unwrap_err();
         assert!(err.to_string().contains("blocks.*.fc3"), "{err}");
-        assert!(err.to_string().contains("blocks.0.fc1"), "{err}");
+        // The suggestions are layers, never their parameters, the closest first.
+        let paths = [
+            "blocks",
+            "blocks.0",
+            "blocks.0.fc1",
+            "blocks.0.fc1.weight",
+            "blocks.0.fc2",
+            "blocks.0.fc2.weight",
+            "blocks.0.fc2.bias",
+            "head",
+            "head.weight",
+        ];
+        let PelaError::UnmatchedPatterns { known, .. } = RankPlan::new(2.0)
+            .keep_dense("blocks.0.fc3")
+            .check_patterns(paths)
+            .unwrap_err()
+        else {
+            panic!("expected UnmatchedPatterns");
+        };
+        assert_eq!(known, ["blocks.0.fc1", "blocks.0.fc2", "head"]);
         plan.keep_dense("x")
             .check_patterns(["x", "head", "blocks.0.fc3"])
             .unwrap();

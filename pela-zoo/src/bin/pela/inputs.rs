@@ -90,6 +90,41 @@ fn idx(
     Ok((Box::new(limit(train)), Box::new(test)))
 }
 
+/// Fails now, before any long work, when `path` cannot be written: its folder is missing or
+/// not writable, or `path` is a folder.
+pub fn check_output(path: &Path, flag: &str) -> Result<()> {
+    if path.is_dir() {
+        bail!(
+            "{flag} {}: is a folder; give a file path such as {}",
+            path.display(),
+            path.join("student.safetensors").display()
+        );
+    }
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        bail!(
+            "{flag} {}: the folder {} does not exist; create it first (mkdir -p {}) or choose \
+             another path",
+            path.display(),
+            folder.display(),
+            folder.display()
+        );
+    }
+    let probe = folder.join(format!(".pela-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| {
+        format!(
+            "{flag} {}: cannot write in the folder {}",
+            path.display(),
+            folder.display()
+        )
+    })?;
+    std::fs::remove_file(&probe).ok();
+    Ok(())
+}
+
 /// Checks that images of `data` fit the model of `config`.
 pub fn check_fits(config: &Architecture, data: &dyn ImageDataset, flag: &str) -> Result<()> {
     let [channels, height, width] = data.shape();

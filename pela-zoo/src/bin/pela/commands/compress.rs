@@ -9,6 +9,7 @@ use crate::inputs;
 use crate::printer::Printer;
 
 pub fn run(args: CompressArgs, printer: &Printer) -> Result<()> {
+    inputs::check_output(&args.output, "--output")?;
     let architecture = inputs::model(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
     let device = CpuDevice::default();

@@ -9,6 +9,7 @@ use crate::args::{ExportArgs, Layout};
 use crate::printer::Printer;
 
 pub fn run(args: ExportArgs, printer: &Printer) -> Result<()> {
+    crate::inputs::check_output(&args.output, "--output")?;
     let architecture = Architecture::of_student(&args.student).context("--student")?;
     with_config!(&architecture, config => {
         let skeleton = config.init::<Cpu>(&CpuDevice::default());
