@@ -121,15 +121,12 @@ impl<B: Backend> Swin<B> {
     /// - images: `[batch, channels, image_size, image_size]`
     /// - output: `[batch, num_classes]`
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        let mut grid = self.patch_embed.forward(images);
-        for stage in self.layers.iter() {
-            if let Some(merging) = &stage.downsample {
-                grid = merging.forward(grid);
-            }
-            for block in stage.blocks.iter() {
-                grid = block.forward(grid);
-            }
-        }
+        let grid = self
+            .layers
+            .iter()
+            .fold(self.patch_embed.forward(images), |grid, stage| {
+                stage.forward(grid)
+            });
         self.forward_head(grid)
     }
 }

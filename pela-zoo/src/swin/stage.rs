@@ -20,3 +20,21 @@ pub struct SwinStage<B: Backend> {
     #[low_rank]
     pub blocks: Vec<SwinBlock<B>>,
 }
+
+#[pela::twin]
+impl<B: Backend> SwinStage<B> {
+    /// The merging (if any), then every block.
+    ///
+    /// # Shapes
+    /// - grid: `[batch, height, width, dim_in]`
+    /// - output: `[batch, height', width', dim]` (halved by the merging, if any)
+    pub fn forward(&self, grid: Tensor<B, 4>) -> Tensor<B, 4> {
+        let grid = match &self.downsample {
+            Some(merging) => merging.forward(grid),
+            None => grid,
+        };
+        self.blocks
+            .iter()
+            .fold(grid, |grid, block| block.forward(grid))
+    }
+}

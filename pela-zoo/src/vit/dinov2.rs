@@ -211,8 +211,8 @@ pub fn onnx_weights(bytes: &[u8], source: &str) -> Result<BTreeMap<String, Tenso
         positions.into_data(),
     );
     for (name, data) in initialisers {
-        if let Some(key) = name.strip_prefix("backbone.") {
-            weights.insert(key.to_string(), data);
+        if name.starts_with("backbone.") {
+            weights.insert(name, data);
         }
     }
     Ok(weights
