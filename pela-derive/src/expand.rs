@@ -114,7 +114,7 @@ fn generate(c: &Container<'_>) -> TokenStream {
             FieldKind::Keep {
                 skipped_linear: true,
             } => quote! {
-                cx.within(#segment, |cx| #krate::__private::record_skipped_linear(cx, &self.#name));
+                cx.within(#segment, |cx| #krate::__private::SkippedLinears::record_skipped(&self.#name, cx));
                 let #name = ::core::clone::Clone::clone(&self.#name);
             },
             FieldKind::Keep {

@@ -92,13 +92,15 @@ pub fn spelled_twin(ty: &Type, krate: &Path) -> Result<Type, syn::Error> {
 pub enum FieldKind {
     /// A `Linear<B>`: becomes a `StudentLinear<B>`.
     Factorise(Option<Rule>),
-    /// A module marked `#[low_rank]`: becomes its own twin; `spelled` holds the twin's type
-    /// written out, for types that mention a generic parameter.
+    /// A module marked `#[low_rank]`, or a `Vec`/`Option`/array of `Linear`s: becomes its own
+    /// twin; `spelled` holds the twin's type written out, for types that mention a generic
+    /// parameter.
     Nested {
         rule: Option<Rule>,
         spelled: Option<Box<Type>>,
     },
-    /// Carried over unchanged; `skipped_linear` when it is a `Linear` marked `skip`.
+    /// Carried over unchanged; `skipped_linear` when it is a `Linear`, or a container of
+    /// them, marked `skip` (each is then reported as kept dense).
     Keep { skipped_linear: bool },
 }
 
@@ -106,6 +108,44 @@ pub enum FieldKind {
 fn is_linear(ty: &Type) -> bool {
     matches!(ty, Type::Path(p) if p.qself.is_none()
         && p.path.segments.last().is_some_and(|s| s.ident == "Linear"))
+}
+
+/// Whether `ty` is a `Vec`, an `Option` or an array of `Linear`s, at any depth
+/// (`Vec<Option<Linear<B>>>`): such a field is compressed like a bare `Linear`, so that no
+/// `Linear` is left dense in silence.
+fn is_linear_container(ty: &Type) -> bool {
+    let holds_linear = |inner: &Type| is_linear(inner) || is_linear_container(inner);
+    match ty {
+        Type::Array(array) => holds_linear(&array.elem),
+        Type::Paren(inner) => holds_linear(&inner.elem),
+        Type::Path(path) if path.qself.is_none() => {
+            let Some(last) = path.path.segments.last() else {
+                return false;
+            };
+            if last.ident != "Vec" && last.ident != "Option" {
+                return false;
+            }
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return false;
+            };
+            matches!(args.args.first(), Some(syn::GenericArgument::Type(inner)) if holds_linear(inner))
+        }
+        _ => false,
+    }
+}
+
+/// Whether a path segment named `Linear` appears anywhere in `ty`.
+fn mentions_linear(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_path_segment(&mut self, segment: &'ast syn::PathSegment) {
+            self.0 |= segment.ident == "Linear";
+            syn::visit::visit_path_segment(self, segment);
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
 }
 
 fn mentions_type_param(ty: &Type, generics: &Generics) -> bool {
@@ -208,13 +248,15 @@ impl<'a> Container<'a> {
             let field_attr = attr::field(&field.attrs, &mut errors);
             let generic = mentions_type_param(&field.ty, &input.generics);
             let linear = is_linear(&field.ty);
+            let linear_container = is_linear_container(&field.ty);
             let kind = if field_attr.skip {
+                // A shape the derive cannot walk (a `Box`, a tuple) is kept as asked, unreported.
                 FieldKind::Keep {
-                    skipped_linear: linear,
+                    skipped_linear: linear || linear_container,
                 }
             } else if linear {
                 FieldKind::Factorise(field_attr.rule)
-            } else if field_attr.nested {
+            } else if field_attr.nested || linear_container {
                 let spelled = if generic {
                     match spelled_twin(&field.ty, &krate) {
                         Ok(ty) => Some(Box::new(ty)),
@@ -231,6 +273,23 @@ impl<'a> Container<'a> {
                     spelled,
                 }
             } else {
+                if mentions_linear(&field.ty) {
+                    errors.push(syn::Error::new_spanned(
+                        &field.ty,
+                        format!(
+                            "field `{}` holds `Linear`s in a shape `#[derive(LowRank)]` cannot \
+                             walk, and would stay dense in silence: hold them in a `Vec`, an \
+                             `Option` or an array (compressed like a bare `Linear`) or in a \
+                             struct deriving `LowRank` marked `#[low_rank]`; or mark the field \
+                             `#[low_rank(skip)]` to keep them dense",
+                            field
+                                .ident
+                                .as_ref()
+                                .map(ToString::to_string)
+                                .unwrap_or_default()
+                        ),
+                    ));
+                }
                 FieldKind::Keep {
                     skipped_linear: false,
                 }
@@ -264,4 +323,40 @@ impl<'a> Container<'a> {
 /// `Net` → `NetLowRank`, spanned at the user's name so errors point there.
 pub fn twin_ident(ident: &Ident) -> Ident {
     Ident::new(&format!("{ident}LowRank"), ident.span())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(ty: &str) -> bool {
+        is_linear_container(&syn::parse_str::<Type>(ty).unwrap())
+    }
+
+    #[test]
+    fn containers_of_linear_are_recognised_at_any_depth() {
+        for ty in [
+            "Vec<Linear<B>>",
+            "Option<Linear<B>>",
+            "[Linear<B>; 4]",
+            "Vec<Option<Linear<B>>>",
+            "[Vec<burn::nn::Linear<B>>; 2]",
+            "(Option<Linear<B>>)",
+        ] {
+            assert!(container(ty), "{ty}");
+        }
+        for ty in [
+            "Linear<B>",
+            "Vec<Block<B>>",
+            "Option<LayerNorm<B>>",
+            "HashMap<String, Linear<B>>",
+            "Vec<(Linear<B>, Linear<B>)>",
+            "Box<Linear<B>>",
+        ] {
+            assert!(!container(ty), "{ty}");
+        }
+        let mentions = |ty: &str| mentions_linear(&syn::parse_str::<Type>(ty).unwrap());
+        assert!(mentions("Box<Linear<B>>") && mentions("Vec<(Linear<B>, Gelu)>"));
+        assert!(!mentions("Vec<Block<B>>") && !mentions("LinearConfig"));
+    }
 }

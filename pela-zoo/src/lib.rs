@@ -28,6 +28,7 @@ pub mod bert;
 pub mod checkpoint;
 pub mod data;
 mod error;
+pub mod probe;
 mod student_file;
 pub mod swin;
 pub mod text;

@@ -1,7 +1,7 @@
 //! The training engine: distillation lowers the loss and leaves the teacher alone, a run
 //! stopped mid-epoch and resumed ends where an uninterrupted one does (to float round-off),
-//! Burn's multi-device strategy trains on two CPU "devices", and a Swin distils with the
-//! authors' Swin objective.
+//! Burn's multi-device strategy trains on two CPU "devices", a Swin distils with the
+//! authors' Swin objective, and a headless backbone distils on images alone.
 
 use std::sync::Arc;
 
@@ -225,5 +225,61 @@ fn a_swin_distils_with_the_authors_swin_objective() {
     // The teacher is bit-identical after training, inside the task and out.
     assert_eq!(values(&outcome.task.teacher.teacher), before);
     assert_eq!(values(&teacher), before);
+    std::fs::remove_dir_all(run.root()).ok();
+}
+
+#[test]
+fn a_backbone_distils_on_images_alone_and_approaches_its_teacher() {
+    use pela_zoo::train::FeatureDistillTask;
+    // A backbone without a head (num_classes 0), as DINOv2: its output is the class token.
+    let device = CpuDevice::default();
+    let config = VitConfig::new(8, 2, 0, 32, 2, 4).with_channels(1);
+    Cpu::seed(&device, 11);
+    let teacher = config.init::<Cpu>(&device);
+    let before = values(&teacher);
+    let student = teacher.to_low_rank(&config.pela_plan()).unwrap();
+    let objective = PelaObjectiveConfig::new().init();
+    let task = FeatureDistillTask::new(Distill::<CpuAutodiff, _>::new(teacher.clone(), objective))
+        .unwrap();
+    let (train_set, test_set) = data();
+    let batcher = ImageBatcher::new(&train_set);
+    let run = scratch("backbone");
+    let training = TrainingConfig::new()
+        .with_epochs(3)
+        .with_batch_size(32)
+        .with_learning_rate(2e-3)
+        .with_warmup_epochs(0);
+    let outcome = Engine::<CpuAutodiff>::new(training, run.clone())
+        .fit(
+            task,
+            student.train::<CpuAutodiff>(),
+            Arc::new(train_set),
+            Arc::new(test_set),
+            batcher,
+        )
+        .unwrap();
+    let history = outcome.history;
+    let (first, last) = (&history[0], &history[2]);
+    // No label is read: the only term is L_fd, and it falls; the outputs turn towards the
+    // teacher's on held-out images.
+    assert_eq!(first.train("Loss"), first.train("L_fd"));
+    assert!(first.train("L_task").is_none());
+    assert!(
+        last.valid("L_fd").unwrap() < first.valid("L_fd").unwrap(),
+        "{first:?}\n{last:?}"
+    );
+    assert!(last.valid("Cosine").unwrap() > first.valid("Cosine").unwrap());
+    assert_eq!(values(&teacher), before);
+
+    // Without L_fd there is nothing to learn from.
+    let objective = PelaObjectiveConfig::new()
+        .with_alpha(0.0)
+        .with_beta(1.0)
+        .init();
+    let error = FeatureDistillTask::<VitLowRank<CpuAutodiff>, _, _>::new(
+        Distill::<CpuAutodiff, _>::new(teacher, objective),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("set α > 0"), "{error}");
     std::fs::remove_dir_all(run.root()).ok();
 }

@@ -91,7 +91,8 @@ pub use twin::{LayerPair, LowRank, LowRankStudent, report};
 /// | field | in the twin |
 /// |---|---|
 /// | `Linear<B>` | `StudentLinear<B>`, low-rank as the plan says |
-/// | `#[low_rank(skip)] Linear<B>` | unchanged (dense), listed in the report |
+/// | `Vec<Linear<B>>`, `Option<Linear<B>>`, `[Linear<B>; N]` (at any depth) | the same container of `StudentLinear<B>`, each item as a bare `Linear` (`gates.0`, `gates.1`, …) |
+/// | `#[low_rank(skip)]` on any of these | unchanged (dense), each `Linear` listed in the report as skipped |
 /// | `#[low_rank] T` (`T: LowRank`, also `Vec<T>`, `Option<T>`, `[T; N]`) | `T`'s twin |
 /// | `#[low_rank(rank = N)]`, `#[low_rank(ratio = K)]` on either | as above, at that rank / κ unless the plan names the layer |
 /// | anything else (norms, embeddings, convolutions, `Param`s, constants) | unchanged |
@@ -159,7 +160,7 @@ pub use pela_derive::twin;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::twin::record_skipped_linear;
+    pub use crate::twin::{SkippedLinears, record_skipped_linear};
     pub use burn::nn::Linear;
 }
 

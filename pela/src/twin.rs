@@ -627,6 +627,49 @@ pub fn record_skipped_linear<B: Backend>(cx: &mut Conversion<'_>, linear: &Linea
     cx.record(report, Instant::now());
 }
 
+/// `Linear`s kept dense by `#[low_rank(skip)]`: a `Linear`, or a `Vec`, `Option` or array of
+/// them, each recorded in the report under its path (items by index, as [`LowRank`] names
+/// them).
+#[doc(hidden)]
+pub trait SkippedLinears {
+    /// Records every `Linear` held, as kept dense.
+    fn record_skipped(&self, cx: &mut Conversion<'_>);
+}
+
+impl<B: Backend> SkippedLinears for Linear<B> {
+    fn record_skipped(&self, cx: &mut Conversion<'_>) {
+        record_skipped_linear(cx, self);
+    }
+}
+
+impl<T: SkippedLinears> SkippedLinears for Vec<T> {
+    fn record_skipped(&self, cx: &mut Conversion<'_>) {
+        self.as_slice().record_skipped(cx);
+    }
+}
+
+impl<T: SkippedLinears, const N: usize> SkippedLinears for [T; N] {
+    fn record_skipped(&self, cx: &mut Conversion<'_>) {
+        self.as_slice().record_skipped(cx);
+    }
+}
+
+impl<T: SkippedLinears> SkippedLinears for [T] {
+    fn record_skipped(&self, cx: &mut Conversion<'_>) {
+        for (i, item) in self.iter().enumerate() {
+            cx.within(i.to_string(), |cx| item.record_skipped(cx));
+        }
+    }
+}
+
+impl<T: SkippedLinears> SkippedLinears for Option<T> {
+    fn record_skipped(&self, cx: &mut Conversion<'_>) {
+        if let Some(item) = self {
+            item.record_skipped(cx);
+        }
+    }
+}
+
 /// Compares a teacher with its student as they are now (after training too): one row per
 /// layer pair, with the error of the student's weight against the teacher's.
 ///

@@ -90,12 +90,86 @@ impl InMemoryImages {
         self
     }
 
+    /// Every image resized to `size` × `size` pixels (bilinear, the `image` crate's `Triangle`
+    /// filter) and given `channels` channels by repeating a grey one: small grey sets for a
+    /// model pre-trained on larger colour images (DINOv2 on 28-pixel digits). The augmentation's
+    /// padding scales with the image; the normalisation is measured again (set the model's own
+    /// with [`with_normalization`](Self::with_normalization)).
+    ///
+    /// # Errors
+    /// [`ZooError::InvalidData`] when the set has several channels, not `channels` of them.
+    ///
+    /// ```
+    /// use pela_zoo::data::{ImageDataset, digits};
+    ///
+    /// let (_, test) = digits();
+    /// let big = test.resized(28, 3)?;
+    /// assert_eq!(big.shape(), [3, 28, 28]);
+    /// assert_eq!(big.get(0, None)?.pixels.len(), 3 * 28 * 28);
+    /// # Ok::<(), pela_zoo::ZooError>(())
+    /// ```
+    pub fn resized(self, size: usize, channels: usize) -> Result<Self, ZooError> {
+        use image::imageops::{FilterType, resize};
+        let [source_channels, height, width] = self.shape;
+        if source_channels != 1 && source_channels != channels {
+            return Err(ZooError::InvalidData {
+                source_name: self.name,
+                reason: format!(
+                    "{source_channels} channels cannot become {channels}: only a grey image's \
+                     channel is repeated"
+                ),
+            });
+        }
+        let (plane, side) = (height * width, size as u32);
+        let mut pixels = Vec::with_capacity(self.labels.len() * channels * size * size);
+        for image in self.pixels.chunks(source_channels * plane) {
+            let planes: Vec<Vec<u8>> = image
+                .chunks(plane)
+                .map(|p| {
+                    let grey = image::GrayImage::from_raw(width as u32, height as u32, p.to_vec())
+                        .expect("a plane of height × width bytes");
+                    resize(&grey, side, side, FilterType::Triangle).into_raw()
+                })
+                .collect();
+            for c in 0..channels {
+                pixels.extend_from_slice(&planes[c % planes.len()]);
+            }
+        }
+        let shape = [channels, size, size];
+        Ok(Self {
+            normalization: Normalization::measure(&pixels, shape, self.scale),
+            pad: self.pad * size / height.max(1),
+            pixels,
+            shape,
+            ..self
+        })
+    }
+
     /// Keeps the first `n` images (for quick runs).
-    pub fn truncated(mut self, n: usize) -> Self {
-        let n = n.min(self.labels.len()).max(1);
-        self.labels.truncate(n);
-        self.pixels
-            .truncate(n * self.shape.iter().product::<usize>());
+    pub fn truncated(self, n: usize) -> Self {
+        let n = n.max(1);
+        self.sliced(0..n)
+    }
+
+    /// Keeps the images of `range` (clamped to the set; at least one image is kept): disjoint
+    /// ranges of one file make disjoint sets.
+    ///
+    /// ```
+    /// use pela_zoo::data::{ImageDataset, digits};
+    ///
+    /// let (_, test) = digits();
+    /// let part = test.clone().sliced(100..150);
+    /// assert_eq!(part.len(), 50);
+    /// assert_eq!(part.get(0, None)?, test.get(100, None)?);
+    /// # Ok::<(), pela_zoo::ZooError>(())
+    /// ```
+    pub fn sliced(mut self, range: core::ops::Range<usize>) -> Self {
+        let len = self.labels.len();
+        let end = range.end.clamp(1, len);
+        let start = range.start.min(end - 1);
+        let size = self.shape.iter().product::<usize>();
+        self.labels = self.labels[start..end].to_vec();
+        self.pixels = self.pixels[start * size..end * size].to_vec();
         self
     }
 }

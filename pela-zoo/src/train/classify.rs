@@ -25,6 +25,37 @@ impl<B: Backend, M: LayerFeatures<B, Input = Tensor<B, 4>, Output = Tensor<B, 2>
 {
 }
 
+/// A frozen image teacher beside its student: a [`Classifier`] on the inner backend whose
+/// layers a [`Distill`] can read. Every zoo image model is one.
+pub trait ImageTeacher<B: Backend>:
+    LowRank<B> + Classifier<B> + Module<B> + Sync + 'static
+{
+}
+
+impl<B: Backend, T: LowRank<B> + Classifier<B> + Module<B> + Sync + 'static> ImageTeacher<B> for T {}
+
+/// An image student in training: a [`Classifier`] on the autodiff backend, and on the inner
+/// one for validation. Every zoo image model's student is one.
+pub trait ImageStudent<B: AutodiffBackend>:
+    LowRankStudent<B>
+    + AutodiffModule<B, InnerModule: Classifier<B::InnerBackend>>
+    + Classifier<B>
+    + core::fmt::Display
+    + 'static
+{
+}
+
+impl<B, S> ImageStudent<B> for S
+where
+    B: AutodiffBackend,
+    S: LowRankStudent<B>
+        + AutodiffModule<B, InnerModule: Classifier<B::InnerBackend>>
+        + Classifier<B>
+        + core::fmt::Display
+        + 'static,
+{
+}
+
 /// A classifier trained alone, on the task loss.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Alone;
@@ -168,19 +199,8 @@ where
     }
 }
 
-impl<B, T, S> Task<B> for ClassifyTask<S, Distill<B, T>>
-where
-    B: AutodiffBackend,
-    T: LowRank<B::InnerBackend>
-        + Classifier<B::InnerBackend>
-        + Module<B::InnerBackend>
-        + Sync
-        + 'static,
-    S: LowRankStudent<B>
-        + AutodiffModule<B, InnerModule: Classifier<B::InnerBackend>>
-        + Classifier<B>
-        + core::fmt::Display
-        + 'static,
+impl<B: AutodiffBackend, T: ImageTeacher<B::InnerBackend>, S: ImageStudent<B>> Task<B>
+    for ClassifyTask<S, Distill<B, T>>
 {
     type Model = S;
     type Batch = ImageBatch<B>;

@@ -16,7 +16,8 @@ use super::metrics::StepItem;
 /// never saved in checkpoints: a resumed run is given the same task again.
 ///
 /// The zoo's tasks: [`ClassifyTask`](super::ClassifyTask) (a classifier alone, or a student
-/// beside its teacher) and [`TextDistillTask`](crate::bert::TextDistillTask).
+/// beside its teacher), [`FeatureDistillTask`](super::FeatureDistillTask) (a student beside
+/// its teacher on unlabelled images) and [`TextDistillTask`](crate::bert::TextDistillTask).
 pub trait Task<B: AutodiffBackend>: Clone + Send + Sync + core::fmt::Debug + 'static {
     /// The model the optimizer trains.
     type Model: AutodiffModule<B> + core::fmt::Display + 'static;

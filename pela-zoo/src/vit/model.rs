@@ -110,6 +110,20 @@ impl<B: Backend> Vit<B> {
         }
     }
 
+    /// Every final token after the final norm: the class token first, then the patches
+    /// (what DINOv2's linear evaluation reads: the class token and the mean patch token).
+    ///
+    /// # Shapes
+    /// - images: `[batch, channels, image_size, image_size]`
+    /// - output: `[batch, patches + 1, d_model]`
+    pub fn forward_tokens(&self, images: Tensor<B, 4>) -> Tensor<B, 3> {
+        let tokens = self
+            .blocks
+            .iter()
+            .fold(self.embed(images), |x, block| block.forward(x));
+        self.norm.forward(tokens)
+    }
+
     /// The logits.
     ///
     /// # Shapes
