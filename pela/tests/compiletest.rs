@@ -3,7 +3,7 @@
 //! work compile and run (`tests/ui/pass`).
 //!
 //! Regenerate the `.stderr` files after a deliberate change with
-//! `TRYBUILD=overwrite cargo test --test compiletest`, then review the diff like code.
+//! `TRYBUILD=overwrite cargo test -p pela --test compiletest`, then review the diff like code.
 
 #[test]
 fn ui() {
