@@ -28,6 +28,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use burn::module::Module;
+use clap::Parser;
 use pela::{Distill, LowRank, PelaObjectiveConfig};
 use pela_zoo::ZooError;
 use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
@@ -38,83 +39,47 @@ use pela_zoo::bert::{
 use pela_zoo::text::{Gensim, WordSim353};
 use pela_zoo::train::{Engine, ProgressRenderer, RunDir, TrainingConfig};
 
-/// The command line.
-#[derive(Debug, Clone)]
+/// PELA on all-MiniLM-L6-v2: plain, data-aware and distilled students at each κ.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "minilm_pela")]
 struct Args {
+    /// Compression ratios κ, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "2,3")]
     ratios: Vec<f64>,
+    /// Distillation epochs.
+    #[arg(long, default_value_t = 2)]
     epochs: usize,
+    /// News sentences to distil on (at most 40 words each).
+    #[arg(long, default_value_t = 640)]
     sentences: usize,
+    /// Single words of the news text to distil on (none of WordSim-353's).
+    #[arg(long, default_value_t = 4000)]
     words: usize,
+    /// Texts a batch.
+    #[arg(long, default_value_t = 32)]
     batch_size: usize,
+    /// Peak learning rate (AdamW, cosine decay to 1/100 of it).
+    #[arg(long = "lr", default_value_t = 1e-4)]
     learning_rate: f64,
+    /// Weight α of `L_fd`.
+    #[arg(long, default_value_t = 1.0)]
     alpha: f64,
+    /// Weight β of `L_rwp` (0 = off).
+    #[arg(long, default_value_t = 0.0)]
     beta: f64,
+    /// Weight γ of `L_emb`.
+    #[arg(long, default_value_t = TextObjective::default().embedding)]
     gamma: f64,
+    /// Weight δ of `L_sim`.
+    #[arg(long, default_value_t = TextObjective::default().similarity)]
     delta: f64,
+    /// Distil again even when a saved student of these settings exists.
+    #[arg(long)]
     fresh: bool,
 }
 
-const USAGE: &str = "usage: minilm_pela [--ratios 2,3] [--epochs 2] [--sentences 640] \
-    [--words 4000] [--batch-size 32] [--lr 1e-4] [--alpha 1] [--beta 0] [--gamma 4] [--delta 20] [--fresh]";
-
-fn parse_args() -> Result<Args, String> {
-    let objective = TextObjective::default();
-    let mut args = Args {
-        ratios: vec![2.0, 3.0],
-        epochs: 2,
-        sentences: 640,
-        words: 4000,
-        batch_size: 32,
-        learning_rate: 1e-4,
-        alpha: 1.0,
-        beta: 0.0,
-        gamma: objective.embedding,
-        delta: objective.similarity,
-        fresh: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "--fresh" {
-            args.fresh = true;
-            continue;
-        }
-        if flag == "-h" || flag == "--help" {
-            return Err(USAGE.into());
-        }
-        let value = it
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?;
-        let number = |v: &str| {
-            v.parse::<f64>()
-                .map_err(|_| format!("{flag}: `{v}` is not a number"))
-        };
-        match flag.as_str() {
-            "--ratios" => {
-                args.ratios = value.split(',').map(number).collect::<Result<_, _>>()?;
-            }
-            "--epochs" => args.epochs = number(&value)? as usize,
-            "--sentences" => args.sentences = number(&value)? as usize,
-            "--words" => args.words = number(&value)? as usize,
-            "--batch-size" => args.batch_size = number(&value)? as usize,
-            "--lr" => args.learning_rate = number(&value)?,
-            "--alpha" => args.alpha = number(&value)?,
-            "--beta" => args.beta = number(&value)?,
-            "--gamma" => args.gamma = number(&value)?,
-            "--delta" => args.delta = number(&value)?,
-            _ => return Err(format!("unknown flag `{flag}`; {USAGE}")),
-        }
-    }
-    Ok(args)
-}
-
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -122,6 +122,11 @@ impl Package {
         })
     }
 
+    /// Whether the files are read from a folder (not from inside a wheel).
+    pub fn is_folder(&self) -> bool {
+        self.prefix.is_none()
+    }
+
     /// Where a file of the package is, for messages: `wheel.whl!pkg/model/config.json` or
     /// `folder/config.json`.
     pub fn describe(&self, name: &str) -> String {

@@ -1,16 +1,18 @@
-//! The registry of the zoo's image classifiers: every family's presets under one name space,
-//! and what is common to them (sizes, the authors' plan and objective, FLOPs). The `pela`
-//! command reads its `--model` and student files through it.
+//! The registry of the zoo's models: every family's presets under one name space, and what is
+//! common to them (sizes, the authors' plan and objective, FLOPs). The `pela` command reads
+//! its `--model` and student files through it.
 
 use std::path::Path;
 
 use pela::{CompressionReport, PelaError, PelaObjectiveConfig, RankPlan, WeightPerturbationConfig};
 
 use crate::ZooError;
+use crate::bert::{BertConfig, MiniLm};
 use crate::swin::{SwinConfig, SwinFlops};
 use crate::vit::{VitConfig, VitFlops};
 
-/// An image classifier of the zoo: a ViT (DeiT, DeiT-III) or a Swin, by its config.
+/// A model of the zoo, by its config: an image classifier (a ViT such as DeiT and DeiT-III, or
+/// a Swin) or a BERT text encoder.
 ///
 /// ```
 /// use pela_zoo::zoo::Architecture;
@@ -27,6 +29,19 @@ pub enum Architecture {
     Vit(VitConfig),
     /// A Swin Transformer.
     Swin(SwinConfig),
+    /// A BERT encoder (all-MiniLM-L6-v2, or any Hugging Face BERT by its `config.json`).
+    Bert(BertConfig),
+}
+
+/// What an image model takes and gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageShape {
+    /// The side of the square input image, in pixels.
+    pub size: usize,
+    /// The channels of the input image.
+    pub channels: usize,
+    /// The number of classes of the head (0 for a backbone).
+    pub classes: usize,
 }
 
 /// The FLOPs of one image through a teacher and its student, as the paper counts them
@@ -37,14 +52,19 @@ pub struct Flops {
     pub teacher: u64,
     /// The student.
     pub student: u64,
-    /// The attention products, unchanged by PELA and not in the two counts above.
+    /// The attention products, unchanged by PELA and not in the two counts above (0 for a
+    /// text model, where they grow with the text's length).
     pub attention: u64,
+    /// What the counts are for: `"image"`, or `"token"` for a text model.
+    pub per: &'static str,
 }
 
 impl Architecture {
     /// Every preset name, of every family.
     pub fn preset_names() -> impl Iterator<Item = &'static str> {
-        VitConfig::preset_names().chain(SwinConfig::preset_names())
+        VitConfig::preset_names()
+            .chain(SwinConfig::preset_names())
+            .chain([MiniLm::NAME])
     }
 
     /// The timm model called `name`, of any family.
@@ -58,11 +78,15 @@ impl Architecture {
         if let Ok(config) = SwinConfig::preset(name) {
             return Ok(Self::Swin(config));
         }
+        if name == MiniLm::NAME {
+            return Ok(Self::Bert(MiniLm::architecture()));
+        }
         Err(ZooError::unknown_model(name, Self::preset_names()))
     }
 
-    /// The architecture of a JSON config: a [`SwinConfig`] when it has a `window_size`,
-    /// a [`VitConfig`] otherwise. Fields with a default may be left out.
+    /// The architecture of a JSON config: a [`BertConfig`] when it has `num_hidden_layers`
+    /// (Hugging Face's `config.json` of a BERT), a [`SwinConfig`] when it has a
+    /// `window_size`, a [`VitConfig`] otherwise. Fields with a default may be left out.
     ///
     /// # Errors
     /// [`ZooError::InvalidConfig`] naming the missing or malformed field.
@@ -100,7 +124,9 @@ impl Architecture {
                 reason: e.to_string(),
             })
         }
-        let architecture = if given.contains_key("window_size") {
+        let architecture = if given.contains_key("num_hidden_layers") {
+            Self::Bert(BertConfig::from_hf_json(text)?)
+        } else if given.contains_key("window_size") {
             Self::Swin(merged(
                 SwinConfig::new(0, 0, 0, 0, 0, vec![], vec![]),
                 &[
@@ -133,7 +159,8 @@ impl Architecture {
     }
 
     /// The architecture saved in the header of a student file (written by
-    /// [`VitConfig::save_student`] or [`SwinConfig::save_student`]).
+    /// [`VitConfig::save_student`], [`SwinConfig::save_student`] or
+    /// [`BertConfig::save_student`]).
     ///
     /// # Errors
     /// [`PelaError::Checkpoint`] when the file is unreadable or has no zoo config in its
@@ -146,6 +173,11 @@ impl Architecture {
                 crate::student_file::read_config(path, crate::swin::student::CONFIG_KEY, "Swin")?;
             return Ok(Self::Swin(config));
         }
+        if header.contains_key(crate::bert::student::CONFIG_KEY) {
+            let config =
+                crate::student_file::read_config(path, crate::bert::student::CONFIG_KEY, "BERT")?;
+            return Ok(Self::Bert(config));
+        }
         if header.contains_key(crate::vit::student::CONFIG_KEY) {
             let config =
                 crate::student_file::read_config(path, crate::vit::student::CONFIG_KEY, "ViT")?;
@@ -154,18 +186,19 @@ impl Architecture {
         Err(PelaError::Checkpoint {
             path: path.display().to_string(),
             reason: "the header names no zoo architecture (`pela.vit_config`, \
-                     `pela.swin_config`): is it a student written by `pela compress` or \
+                     `pela.swin_config`, `pela.bert_config`): is it a student written by `pela compress` or \
                      `pela distill`?"
                 .to_string(),
         }
         .into())
     }
 
-    /// The family's name: `ViT` or `Swin`.
+    /// The family's name: `ViT`, `Swin` or `BERT`.
     pub fn family(&self) -> &'static str {
         match self {
             Self::Vit(_) => "ViT",
             Self::Swin(_) => "Swin",
+            Self::Bert(_) => "BERT",
         }
     }
 
@@ -177,52 +210,56 @@ impl Architecture {
         match self {
             Self::Vit(config) => config.validate(),
             Self::Swin(config) => config.validate(),
+            Self::Bert(config) => config.validate(),
         }
     }
 
-    /// The side of the square input image, in pixels.
-    pub fn image_size(&self) -> usize {
-        match self {
-            Self::Vit(config) => config.image_size,
-            Self::Swin(config) => config.image_size,
-        }
-    }
-
-    /// The channels of the input image.
-    pub fn channels(&self) -> usize {
-        match self {
-            Self::Vit(config) => config.channels,
-            Self::Swin(config) => config.channels,
-        }
-    }
-
-    /// The number of classes of the head.
-    pub fn num_classes(&self) -> usize {
-        match self {
-            Self::Vit(config) => config.num_classes,
-            Self::Swin(config) => config.num_classes,
-        }
+    /// The input and output of an image model; `None` for a text model.
+    ///
+    /// ```
+    /// use pela_zoo::zoo::Architecture;
+    ///
+    /// let deit = Architecture::preset("deit_base_patch16_224")?.image_shape().unwrap();
+    /// assert_eq!((deit.size, deit.channels, deit.classes), (224, 3, 1000));
+    /// assert!(Architecture::preset("all-MiniLM-L6-v2")?.image_shape().is_none());
+    /// # Ok::<(), pela_zoo::ZooError>(())
+    /// ```
+    pub fn image_shape(&self) -> Option<ImageShape> {
+        let (size, channels, classes) = match self {
+            Self::Vit(config) => (config.image_size, config.channels, config.num_classes),
+            Self::Swin(config) => (config.image_size, config.channels, config.num_classes),
+            Self::Bert(_) => return None,
+        };
+        Some(ImageShape {
+            size,
+            channels,
+            classes,
+        })
     }
 
     /// The authors' PELA plan of the family ([`VitConfig::pela_plan`],
-    /// [`SwinConfig::pela_plan`]).
+    /// [`SwinConfig::pela_plan`]); for BERT, every encoder `Linear` at κ = 2
+    /// ([`BertConfig::pela_plan`]).
     pub fn pela_plan(&self) -> RankPlan {
         match self {
             Self::Vit(config) => config.pela_plan(),
             Self::Swin(config) => config.pela_plan(),
+            Self::Bert(config) => config.pela_plan(2.0),
         }
     }
 
     /// The authors' distillation objective of the family ([`VitConfig::pela_objective`],
-    /// [`SwinConfig::pela_objective`]).
+    /// [`SwinConfig::pela_objective`]); for BERT, `L_fd` with α = 1 and `L_rwp` off (the
+    /// text terms are [`TextObjective`](crate::bert::TextObjective)'s).
     pub fn pela_objective(&self) -> PelaObjectiveConfig {
         match self {
             Self::Vit(config) => config.pela_objective(),
             Self::Swin(config) => config.pela_objective(),
+            Self::Bert(_) => PelaObjectiveConfig::new(),
         }
     }
 
-    /// The FLOPs of one image, compressed as `report` says.
+    /// The FLOPs of one image (of one token for a text model), compressed as `report` says.
     pub fn flops(&self, report: &CompressionReport) -> Flops {
         let (teacher, student, attention) = match self {
             Self::Vit(config) => {
@@ -233,11 +270,22 @@ impl Architecture {
                 let flops = SwinFlops::new(config, report);
                 (flops.teacher(), flops.student(), flops.attention())
             }
+            Self::Bert(_) => {
+                // Each weight is used once a token: 2 FLOPs a multiply-accumulate.
+                let totals = report.totals();
+                let flops = |macs: usize| 2 * macs as u64;
+                (flops(totals.macs_before), flops(totals.macs_after), 0)
+            }
         };
         Flops {
             teacher,
             student,
             attention,
+            per: if matches!(self, Self::Bert(_)) {
+                "token"
+            } else {
+                "image"
+            },
         }
     }
 
@@ -246,6 +294,7 @@ impl Architecture {
         match self {
             Self::Vit(config) => config.to_string(),
             Self::Swin(config) => config.to_string(),
+            Self::Bert(config) => config.to_string(),
         }
     }
 }

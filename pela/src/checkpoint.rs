@@ -167,6 +167,36 @@ pub fn save_dense<B: Backend, S: LowRankStudent<B>>(
     path: impl AsRef<Path>,
     metadata: &[(&str, &str)],
 ) -> Result<(), PelaError> {
+    save_dense_renamed(student, path, metadata, &[])
+}
+
+/// [`save_dense`], with the keys then renamed by `renames`: `(regex, replacement)` pairs
+/// applied in order to every key, for a reference implementation whose names differ from the
+/// module's fields (Hugging Face's BERT has `attention.self` and `LayerNorm` where Rust has
+/// `self_attention` and `layer_norm`).
+///
+/// # Errors
+/// [`PelaError::Checkpoint`] when a pattern is not a regex or the file cannot be written.
+///
+/// ```
+/// use burn::nn::{Linear, LinearConfig};
+/// use pela::{LowRank, RankPlan};
+/// type B = burn_ndarray::NdArray<f32>;
+///
+/// let teacher: Vec<Linear<B>> = vec![LinearConfig::new(32, 16).init(&Default::default())];
+/// let student = teacher.to_low_rank(&RankPlan::new(2.0))?;
+/// let file = std::env::temp_dir().join("pela-doc-dense-renamed.safetensors");
+/// pela::checkpoint::save_dense_renamed(&student, &file, &[], &[(r"^0\.", "layer.")])?;
+/// assert_eq!(pela::checkpoint::shapes(&file)?["layer.weight"], vec![16, 32]);
+/// # std::fs::remove_file(&file).ok();
+/// # Ok::<(), pela::PelaError>(())
+/// ```
+pub fn save_dense_renamed<B: Backend, S: LowRankStudent<B>>(
+    student: &S,
+    path: impl AsRef<Path>,
+    metadata: &[(&str, &str)],
+    renames: &[(&str, &str)],
+) -> Result<(), PelaError> {
     let path = path.as_ref();
     let mut dense = HashMap::new();
     let mut factors = BTreeSet::new();
@@ -182,6 +212,11 @@ pub fn save_dense<B: Backend, S: LowRankStudent<B>>(
                 format!("{layer}.weight"),
             )
             .map_err(|e| checkpoint_error(path, e))?;
+    }
+    for (pattern, replacement) in renames {
+        remapper = remapper
+            .add_pattern(*pattern, *replacement)
+            .map_err(|e| checkpoint_error(path, format!("key pattern `{pattern}`: {e}")))?;
     }
     // The store filters after its adapter has renamed `gamma`/`beta` to PyTorch's names.
     let keep: Vec<String> = student

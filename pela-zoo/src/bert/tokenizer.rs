@@ -23,6 +23,9 @@ use crate::ZooError;
 #[derive(Clone)]
 pub struct BertTokenizer {
     tokenizer: Tokenizer,
+    /// The `tokenizer.json` it was read from, as given (written back by exports).
+    json: std::sync::Arc<[u8]>,
+    max_length: usize,
 }
 
 impl std::fmt::Debug for BertTokenizer {
@@ -57,7 +60,21 @@ impl BertTokenizer {
                 ..TruncationParams::default()
             }))
             .map_err(|e| invalid(e.to_string()))?;
-        Ok(Self { tokenizer })
+        Ok(Self {
+            tokenizer,
+            json: json.into(),
+            max_length,
+        })
+    }
+
+    /// The `tokenizer.json` this tokenizer was read from, byte for byte.
+    pub fn json(&self) -> &[u8] {
+        &self.json
+    }
+
+    /// The longest input in tokens; longer texts are cut.
+    pub fn max_length(&self) -> usize {
+        self.max_length
     }
 
     /// The token ids of one text, `[CLS]` and `[SEP]` included, without padding.

@@ -16,5 +16,5 @@ mod wordsim;
 
 pub use corpus::split_sentences;
 pub use gensim::{GENSIM_WHEEL, GENSIM_WHEEL_SHA256, Gensim};
-pub use spearman::{ranks, spearman};
+pub use spearman::{pearson, ranks, spearman};
 pub use wordsim::{WordPair, WordSim353};

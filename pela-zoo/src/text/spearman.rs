@@ -31,11 +31,25 @@ pub fn ranks(values: &[f64]) -> Vec<f64> {
 /// Slices of different lengths.
 pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "spearman: slices of different lengths");
-    let (ra, rb) = (ranks(a), ranks(b));
-    let n = ra.len() as f64;
-    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    pearson(&ranks(a), &ranks(b))
+}
+
+/// Pearson's r, the linear correlation (as SciPy's `pearsonr`). 0 when either side is
+/// constant.
+///
+/// ```
+/// let r = pela_zoo::text::pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 7.0]);
+/// assert!((r - 0.9933992677987828).abs() < 1e-12);
+/// ```
+///
+/// # Panics
+/// Slices of different lengths.
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "pearson: slices of different lengths");
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
     let (mut cov, mut va, mut vb) = (0.0, 0.0, 0.0);
-    for (x, y) in ra.iter().zip(&rb) {
+    for (x, y) in a.iter().zip(b) {
         cov += (x - ma) * (y - mb);
         va += (x - ma) * (x - ma);
         vb += (y - mb) * (y - mb);

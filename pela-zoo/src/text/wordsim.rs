@@ -2,7 +2,7 @@
 
 use crate::ZooError;
 
-use super::spearman;
+use super::{pearson, spearman};
 
 /// One pair of WordSim-353: two words and the mean human similarity score (0–10).
 #[derive(Debug, Clone, PartialEq)]
@@ -37,13 +37,15 @@ pub struct WordSim353 {
 }
 
 impl WordSim353 {
-    /// Parses the tab-separated file (`word1`, `word2`, score; `#` comments); `source` names it
-    /// in errors.
+    /// Parses the tab-separated file (`word1`, `word2`, score; `#` comments; a first line whose
+    /// score is not a number is a header); `source` names it in errors. The two texts may be
+    /// whole sentences (STS-B's pairs, for example).
     ///
     /// # Errors
     /// A line without three fields or with a score that is not a number.
     pub fn from_tsv(text: &str, source: &str) -> Result<Self, ZooError> {
         let mut pairs = Vec::new();
+        let mut header_seen = false;
         for (number, line) in text.lines().enumerate() {
             if line.starts_with('#') || line.trim().is_empty() {
                 continue;
@@ -54,15 +56,19 @@ impl WordSim353 {
             };
             let fields: Vec<&str> = line.split('\t').collect();
             let [first, second, score] = fields[..] else {
-                return Err(invalid("expected `word1<TAB>word2<TAB>score`"));
+                return Err(invalid("expected `text1<TAB>text2<TAB>score`"));
+            };
+            let Ok(score) = score.trim().parse() else {
+                if pairs.is_empty() && !header_seen {
+                    header_seen = true;
+                    continue;
+                }
+                return Err(invalid("the score is not a number"));
             };
             pairs.push(WordPair {
                 first: first.to_string(),
                 second: second.to_string(),
-                score: score
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid("the score is not a number"))?,
+                score,
             });
         }
         if pairs.is_empty() {
@@ -87,13 +93,28 @@ impl WordSim353 {
     }
 
     /// Spearman's ρ between `similarity(first, second)` and the human scores.
-    pub fn spearman(&self, mut similarity: impl FnMut(&str, &str) -> f64) -> f64 {
+    pub fn spearman(&self, similarity: impl FnMut(&str, &str) -> f64) -> f64 {
+        self.correlations(similarity).0
+    }
+
+    /// Spearman's ρ and Pearson's r between `similarity(first, second)` and the human scores.
+    ///
+    /// ```
+    /// use pela_zoo::text::WordSim353;
+    ///
+    /// let data = WordSim353::from_tsv("a\tb\tscore\nx\ty\t1\nx\tz\t2\ny\tz\t4\n", "inline")?;
+    /// let (rho, r) = data.correlations(|a, b| (a.len() + b.len()) as f64 + (b == "z") as u8 as f64);
+    /// assert_eq!(data.pairs.len(), 3); // the header line is skipped
+    /// assert!(rho > 0.8 && r > 0.5);
+    /// # Ok::<(), pela_zoo::ZooError>(())
+    /// ```
+    pub fn correlations(&self, mut similarity: impl FnMut(&str, &str) -> f64) -> (f64, f64) {
         let model: Vec<f64> = self
             .pairs
             .iter()
             .map(|p| similarity(&p.first, &p.second))
             .collect();
         let human: Vec<f64> = self.pairs.iter().map(|p| p.score).collect();
-        spearman(&model, &human)
+        (spearman(&model, &human), pearson(&model, &human))
     }
 }

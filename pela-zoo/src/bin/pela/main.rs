@@ -10,13 +10,19 @@ mod printer;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
-use crate::args::Cli;
+use crate::args::{Cli, Command};
 use crate::printer::Printer;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    if let (Command::Distill(args), Some(("distill", distill))) =
+        (&mut cli.command, matches.subcommand())
+    {
+        args.train.record_given(distill);
+    }
     let printer = Printer::new(cli.quiet, cli.no_progress);
     match commands::run(cli.command, &printer) {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,8 +2,9 @@
 
 use anyhow::{Context, Result};
 use pela_zoo::backend::{Cpu, CpuDevice};
+use pela_zoo::zoo::Architecture;
 
-use super::{compression_report_and_student, with_config};
+use super::{compression_report_and_student, with_image_config};
 use crate::args::CompressArgs;
 use crate::inputs;
 use crate::printer::Printer;
@@ -12,19 +13,24 @@ pub fn run(args: CompressArgs, printer: &Printer) -> Result<()> {
     inputs::check_output(&args.output, "--output")?;
     let architecture = inputs::model(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
-    let device = CpuDevice::default();
-    printer.status(format!("loading {}", args.checkpoint.display()));
-    let report = with_config!(&architecture, config => {
-        let teacher = config
-            .load_checkpoint::<Cpu>(&args.checkpoint, &device)
-            .with_context(|| format!("--checkpoint for --model {}", args.model.model))?;
-        let (student, report) = compression_report_and_student(&teacher, &plan, printer)?;
-        printer.result(&report);
-        config
-            .save_student(&student, &args.output)
-            .with_context(|| "--output")?;
-        report
-    });
+    let report = if let Architecture::Bert(_) = architecture {
+        super::text::compress(&args, &plan, printer)?
+    } else {
+        let checkpoint = inputs::image_checkpoint(args.checkpoint.as_ref())?;
+        let device = CpuDevice::default();
+        printer.status(format!("loading {}", checkpoint.display()));
+        with_image_config!(&architecture, "compress", config => {
+            let teacher = config
+                .load_checkpoint::<Cpu>(checkpoint, &device)
+                .with_context(|| format!("--checkpoint for --model {}", args.model.model))?;
+            let (student, report) = compression_report_and_student(&teacher, &plan, printer)?;
+            printer.result(&report);
+            config
+                .save_student(&student, &args.output)
+                .with_context(|| "--output")?;
+            report
+        })
+    };
     let report_path = args.output.with_extension("report.json");
     std::fs::write(&report_path, report.to_json())
         .with_context(|| format!("writing {}", report_path.display()))?;

@@ -6,7 +6,7 @@ use pela::Distill;
 use pela_zoo::train::{ClassifyTask, ParallelBackend, RunDir};
 use pela_zoo::zoo::Architecture;
 
-use super::{compression_report_and_student, with_config};
+use super::{compression_report_and_student, with_image_config};
 use crate::args::DistillArgs;
 use crate::inputs;
 use crate::printer::Printer;
@@ -27,17 +27,37 @@ pub fn run<B: ParallelBackend>(
     }
     let architecture = inputs::model(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
-    let (train_set, valid_set) = inputs::data(&args.data, architecture.image_size())?;
-    inputs::check_fits(&architecture, train_set.as_ref(), "--data")?;
-    inputs::check_classes(&architecture, train_set.as_ref())?;
-    printer.status(format!(
-        "{}\n{}",
-        train_set.describe(),
-        valid_set.describe()
-    ));
+    let checkpoint = match &architecture {
+        Architecture::Bert(_) => None,
+        _ => Some(inputs::image_checkpoint(args.checkpoint.as_ref())?),
+    };
+    let shape = architecture.image_shape();
+    let texts = match shape {
+        Some(_) => None,
+        None => Some(inputs::texts(&args.data)?),
+    };
+    let images = match shape {
+        Some(shape) => {
+            let (train_set, valid_set) = inputs::data(&args.data, shape.size)?;
+            inputs::check_fits(shape, train_set.as_ref(), "--data")?;
+            inputs::check_classes(shape, train_set.as_ref())?;
+            printer.status(format!(
+                "{}\n{}",
+                train_set.describe(),
+                valid_set.describe()
+            ));
+            Some((train_set, valid_set))
+        }
+        None => None,
+    };
     if let Some(path) = &args.student {
         let student_architecture = Architecture::of_student(path).context("--student")?;
-        if student_architecture != architecture {
+        // A BERT's pooler comes with its weights, not with --model's config.
+        let without_pooler = |architecture: &Architecture| match architecture {
+            Architecture::Bert(config) => Architecture::Bert(config.clone().with_pooler(false)),
+            other => other.clone(),
+        };
+        if without_pooler(&student_architecture) != without_pooler(&architecture) {
             bail!(
                 "--student {}: it was compressed from another architecture than --model {}",
                 path.display(),
@@ -52,21 +72,22 @@ pub fn run<B: ParallelBackend>(
     objective.weight_perturbation.epsilon = args
         .epsilon
         .unwrap_or(objective.weight_perturbation.epsilon);
+    run.write("plan.json", &plan.to_string())?;
+    run.write("objective.json", &objective.to_string())?;
+    run.write("model.json", &architecture.to_json())?;
+    if let Some(texts) = texts {
+        return super::text::distill::<B>(&args, run, &plan, objective, texts, printer, devices);
+    }
     printer.status(format!(
         "objective: L_task + {}·L_fd + {}·L_rwp (ε = {})",
         objective.alpha, objective.beta, objective.weight_perturbation.epsilon
     ));
-    run.write("plan.json", &plan.to_string())?;
-    run.write("objective.json", &objective.to_string())?;
-    run.write("model.json", &architecture.to_json())?;
-
-    printer.status(format!(
-        "loading the teacher from {}",
-        args.checkpoint.display()
-    ));
-    with_config!(&architecture, config => {
+    let checkpoint = checkpoint.expect("an image model has a checkpoint");
+    let (sets, batcher) = super::image_sets(images.expect("an image model has images"));
+    printer.status(format!("loading the teacher from {}", checkpoint.display()));
+    with_image_config!(&architecture, "distill", config => {
         let teacher = config
-            .load_checkpoint::<B::InnerBackend>(&args.checkpoint, device)
+            .load_checkpoint::<B::InnerBackend>(checkpoint, device)
             .context("--checkpoint")?;
         let student = match &args.student {
             Some(path) => {
@@ -88,7 +109,8 @@ pub fn run<B: ParallelBackend>(
             run,
             task,
             student.train::<B>(),
-            (train_set, valid_set),
+            sets,
+            batcher,
             |student, path| config.save_student(student, path),
         )
     })

@@ -5,7 +5,7 @@ use burn::tensor::backend::AutodiffBackend;
 use pela_zoo::train::{Classifier, evaluate, latency_ms};
 use pela_zoo::zoo::Architecture;
 
-use super::with_config;
+use super::with_image_config;
 use crate::args::EvalArgs;
 use crate::inputs;
 use crate::printer::Printer;
@@ -16,10 +16,16 @@ pub fn run<B: AutodiffBackend>(
     devices: Vec<B::Device>,
 ) -> Result<()> {
     let device = &devices[0];
+    let architecture = match &args.student {
+        Some(path) => Architecture::of_student(path).context("--student")?,
+        None => inputs::model(&args.model.model)?,
+    };
+    if let Architecture::Bert(_) = architecture {
+        return super::text::eval::<B::InnerBackend>(&args, printer, device);
+    }
     match (&args.student, &args.checkpoint) {
         (Some(path), _) => {
-            let architecture = Architecture::of_student(path).context("--student")?;
-            with_config!(&architecture, config => {
+            with_image_config!(&architecture, "eval", config => {
                 let skeleton = config.init::<B::InnerBackend>(device);
                 let student =
                     pela::checkpoint::load_student(&skeleton, path).context("--student")?;
@@ -27,8 +33,7 @@ pub fn run<B: AutodiffBackend>(
             })
         }
         (None, Some(path)) => {
-            let architecture = inputs::model(&args.model.model)?;
-            with_config!(&architecture, config => {
+            with_image_config!(&architecture, "eval", config => {
                 let teacher = config
                     .load_checkpoint::<B::InnerBackend>(path, device)
                     .context("--checkpoint")?;
@@ -46,9 +51,10 @@ fn report<B: burn::tensor::backend::Backend, M: Classifier<B>>(
     printer: &Printer,
     device: &B::Device,
 ) -> Result<()> {
-    let (_, valid) = inputs::data(&args.data, architecture.image_size())?;
-    inputs::check_fits(architecture, valid.as_ref(), "--data")?;
-    inputs::check_classes(architecture, valid.as_ref())?;
+    let shape = inputs::image_shape(architecture, "eval")?;
+    let (_, valid) = inputs::data(&args.data, shape.size)?;
+    inputs::check_fits(shape, valid.as_ref(), "--data")?;
+    inputs::check_classes(shape, valid.as_ref())?;
     printer.status(valid.describe());
     let evaluation = evaluate(model, valid.as_ref(), args.batch_size, device)?;
     let latency = latency_ms(model, valid.shape(), args.batch_size, 3, 10, device);

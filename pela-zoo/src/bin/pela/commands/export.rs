@@ -4,14 +4,17 @@ use anyhow::{Context, Result};
 use pela_zoo::backend::{Cpu, CpuDevice};
 use pela_zoo::zoo::Architecture;
 
-use super::with_config;
+use super::with_image_config;
 use crate::args::{ExportArgs, Layout};
 use crate::printer::Printer;
 
 pub fn run(args: ExportArgs, printer: &Printer) -> Result<()> {
-    crate::inputs::check_output(&args.output, "--output")?;
     let architecture = Architecture::of_student(&args.student).context("--student")?;
-    with_config!(&architecture, config => {
+    if let Architecture::Bert(_) = architecture {
+        return super::text::export(&args, printer);
+    }
+    crate::inputs::check_output(&args.output, "--output")?;
+    with_image_config!(&architecture, "export", config => {
         let skeleton = config.init::<Cpu>(&CpuDevice::default());
         let student =
             pela::checkpoint::load_student(&skeleton, &args.student).context("--student")?;

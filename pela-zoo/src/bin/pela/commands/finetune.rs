@@ -5,7 +5,7 @@ use burn::module::Module;
 use pela_zoo::train::{ClassifyTask, ParallelBackend, RunDir};
 use pela_zoo::zoo::Architecture;
 
-use super::with_config;
+use super::with_image_config;
 use crate::args::FinetuneArgs;
 use crate::inputs;
 use crate::printer::Printer;
@@ -17,23 +17,25 @@ pub fn run<B: ParallelBackend>(
 ) -> Result<()> {
     let device = &devices[0];
     let architecture = Architecture::of_student(&args.student).context("--student")?;
-    let (train_set, valid_set) = inputs::data(&args.data, architecture.image_size())?;
-    inputs::check_fits(&architecture, train_set.as_ref(), "--data")?;
+    let shape = inputs::image_shape(&architecture, "finetune")?;
+    let (train_set, valid_set) = inputs::data(&args.data, shape.size)?;
+    inputs::check_fits(shape, train_set.as_ref(), "--data")?;
     printer.status(format!(
         "{}\n{}",
         train_set.describe(),
         valid_set.describe()
     ));
     if args.keep_head {
-        inputs::check_classes(&architecture, train_set.as_ref())?;
+        inputs::check_classes(shape, train_set.as_ref())?;
     }
     let run = RunDir::new(&args.train.run_dir)?;
-    with_config!(architecture, mut config => {
+    let classes = train_set.classes().len();
+    let (sets, batcher) = super::image_sets((train_set, valid_set));
+    with_image_config!(architecture, "finetune", mut config => {
         let skeleton = config.init::<B::InnerBackend>(device);
         let mut student =
             pela::checkpoint::load_student(&skeleton, &args.student).context("--student")?;
         if !args.keep_head {
-            let classes = train_set.classes().len();
             printer.status(format!("a new head for {classes} classes"));
             student = student.with_new_head(classes, device);
             config.num_classes = classes;
@@ -50,7 +52,8 @@ pub fn run<B: ParallelBackend>(
             run,
             task,
             student.train::<B>(),
-            (train_set, valid_set),
+            sets,
+            batcher,
             |student, path| config.save_student(student, path),
         )
     })

@@ -6,6 +6,7 @@ mod eval;
 mod export;
 mod finetune;
 mod report;
+mod text;
 
 use anyhow::Result;
 
@@ -122,27 +123,33 @@ pub struct StudentRun<'a, B: pela_zoo::train::ParallelBackend> {
 }
 
 impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
-    /// Trains `student` by `task` on the two sets, and writes the result with `save`.
-    pub fn train<T>(
+    /// Trains `student` by `task` on the two sets, batched by `batcher`, and writes the
+    /// result with `save`.
+    #[allow(clippy::type_complexity)]
+    pub fn train<T, I, Bt>(
         self,
         run: pela_zoo::train::RunDir,
         task: T,
         student: T::Model,
-        (train_set, valid_set): (Box<dyn ImageDataset>, Box<dyn ImageDataset>),
+        (train_set, valid_set): (
+            std::sync::Arc<dyn pela_zoo::train::TrainingSet<I>>,
+            std::sync::Arc<dyn pela_zoo::train::TrainingSet<I>>,
+        ),
+        batcher: Bt,
         save: impl FnOnce(
             &<T::Model as burn::module::AutodiffModule<B>>::InnerModule,
             &std::path::Path,
         ) -> Result<(), pela_zoo::ZooError>,
     ) -> Result<()>
     where
-        T: pela_zoo::train::Task<
-                B,
-                Batch = pela_zoo::data::ImageBatch<B>,
-                ValidBatch = pela_zoo::data::ImageBatch<B::InnerBackend>,
-            >,
+        T: pela_zoo::train::Task<B>,
+        I: Send + Sync + Clone + core::fmt::Debug + 'static,
+        Bt: burn::data::dataloader::batcher::Batcher<B, I, T::Batch>
+            + burn::data::dataloader::batcher::Batcher<B::InnerBackend, I, T::ValidBatch>
+            + Clone
+            + 'static,
     {
         let printer = self.printer;
-        let batcher = pela_zoo::data::ImageBatcher::new(train_set.as_ref());
         let interrupter = ctrl_c(printer);
         let engine = pela_zoo::train::Engine::<B>::new(self.args.config.clone(), run.clone())
             .resume(self.args.resume)
@@ -156,13 +163,7 @@ impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
                 .renderer(pela_zoo::train::ProgressRenderer::new(!printer.bars()))
                 .on_epoch(move |metrics| log.status(metrics.summary()))
         };
-        let outcome = engine.fit(
-            task,
-            student,
-            std::sync::Arc::new(train_set),
-            std::sync::Arc::new(valid_set),
-            batcher,
-        )?;
+        let outcome = engine.fit(task, student, train_set, valid_set, batcher)?;
         if outcome.interrupted {
             printer.status(format!(
                 "stopped; the checkpoint is in {}: run the same command with --resume to \
@@ -183,25 +184,47 @@ impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
 }
 
 /// Runs `$body` with `$config` bound to the concrete config inside an
-/// [`Architecture`](pela_zoo::zoo::Architecture) (`VitConfig`, `SwinConfig`): the one place
-/// where the commands meet the zoo's families, so that each command is written once for all.
-/// The body may call any method the configs share by name (`init`, `load_checkpoint`,
-/// `save_student`, `save_dense`) and generic code over the models.
+/// [`Architecture`](pela_zoo::zoo::Architecture) (`VitConfig`, `SwinConfig`, `BertConfig`):
+/// the one place where the commands meet the zoo's families, so that each command is written
+/// once for all. The body may call any method the configs share by name (`init`,
+/// `load_checkpoint`) and generic code over the models.
 macro_rules! with_config {
-    ($architecture:expr, mut $config:ident => $body:expr) => {
-        match $architecture {
-            pela_zoo::zoo::Architecture::Vit(mut $config) => $body,
-            pela_zoo::zoo::Architecture::Swin(mut $config) => $body,
-        }
-    };
     ($architecture:expr, $config:ident => $body:expr) => {
         match $architecture {
             pela_zoo::zoo::Architecture::Vit($config) => $body,
             pela_zoo::zoo::Architecture::Swin($config) => $body,
+            pela_zoo::zoo::Architecture::Bert($config) => $body,
         }
     };
 }
 use with_config;
+
+/// [`with_config!`] over the image classifiers, whose configs also share `save_student`,
+/// `save_dense` and the classification tasks; a text model is an error naming `$command`.
+/// Commands send text models to their text path first (`commands/text.rs`).
+macro_rules! with_image_config {
+    ($architecture:expr, $command:expr, mut $config:ident => $body:expr) => {
+        match $architecture {
+            pela_zoo::zoo::Architecture::Vit(mut $config) => $body,
+            pela_zoo::zoo::Architecture::Swin(mut $config) => $body,
+            architecture @ pela_zoo::zoo::Architecture::Bert(_) => {
+                crate::inputs::image_shape(&architecture, $command)?;
+                unreachable!("a text model has no image shape")
+            }
+        }
+    };
+    ($architecture:expr, $command:expr, $config:ident => $body:expr) => {
+        match $architecture {
+            pela_zoo::zoo::Architecture::Vit($config) => $body,
+            pela_zoo::zoo::Architecture::Swin($config) => $body,
+            architecture @ pela_zoo::zoo::Architecture::Bert(_) => {
+                crate::inputs::image_shape(&architecture, $command)?;
+                unreachable!("a text model has no image shape")
+            }
+        }
+    };
+}
+use with_image_config;
 
 /// The report of compressing `teacher` by `plan`: a preview (ranks and sizes), or with `svd`
 /// the full conversion (reconstruction errors too), with a progress bar.
@@ -230,6 +253,27 @@ pub fn compression_report_and_student<B: burn::prelude::Backend, M: pela::LowRan
         teacher.to_low_rank_with_progress(plan, &crate::printer::ConversionBar(bar.clone()))?;
     bar.finish_and_clear();
     Ok(converted)
+}
+
+/// The two image sets as the engine takes them, with their batcher.
+#[allow(clippy::type_complexity)]
+pub fn image_sets(
+    (train_set, valid_set): (Box<dyn ImageDataset>, Box<dyn ImageDataset>),
+) -> (
+    (
+        std::sync::Arc<dyn pela_zoo::train::TrainingSet<pela_zoo::data::ImageItem>>,
+        std::sync::Arc<dyn pela_zoo::train::TrainingSet<pela_zoo::data::ImageItem>>,
+    ),
+    pela_zoo::data::ImageBatcher,
+) {
+    let batcher = pela_zoo::data::ImageBatcher::new(train_set.as_ref());
+    (
+        (
+            std::sync::Arc::new(train_set),
+            std::sync::Arc::new(valid_set),
+        ),
+        batcher,
+    )
 }
 
 use pela_zoo::data::ImageDataset;

@@ -28,13 +28,26 @@ pub fn run(args: ReportArgs, printer: &Printer) -> Result<()> {
     }
     printer.result(&report);
     let flops = architecture.flops(&report);
+    // Images cost GFLOPs, a token MFLOPs.
+    let (scale, unit, article) = match flops.per {
+        "image" => (1e9, "G", "an"),
+        _ => (1e6, "M", "a"),
+    };
+    let attention = if flops.attention > 0 {
+        format!(
+            "attention products {:.2} {unit}, unchanged",
+            flops.attention as f64 / scale
+        )
+    } else {
+        "attention products (they grow with the text's length) unchanged, not counted".to_string()
+    };
     printer.result(format!(
-        "FLOPs an image (2 per weight use, as the paper counts): {:.2} G → {:.2} G ({:.2}× \
-         fewer); attention products {:.2} G, unchanged",
-        flops.teacher as f64 / 1e9,
-        flops.student as f64 / 1e9,
+        "FLOPs {article} {} (2 per weight use, as the paper counts): {:.2} {unit} → {:.2} {unit} \
+         ({:.2}× fewer); {attention}",
+        flops.per,
+        flops.teacher as f64 / scale,
+        flops.student as f64 / scale,
         flops.teacher as f64 / flops.student as f64,
-        flops.attention as f64 / 1e9
     ));
     Ok(())
 }
