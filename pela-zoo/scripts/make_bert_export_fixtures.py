@@ -3,12 +3,12 @@ unchanged, and writes what it computes for pela-zoo/tests/bert_minilm.rs.
 
 Runs the `pela` command (`$PELA`, or `cargo run -p pela-zoo --bin pela`) to compress
 all-MiniLM-L6-v2 at its default κ = 2 and export the student as a Hugging Face folder, loads
-that folder with `AutoModel` and `AutoTokenizer` (no key may be missing or left over), and
-writes `tests/fixtures/minilm_k2_export_reference.json`: the token ids and the mean-pooled,
+that folder with `AutoModel` and `AutoTokenizer` (no key may be missing or left over) and,
+when it is installed, with sentence-transformers (the same embeddings), and writes `tests/fixtures/minilm_k2_export_reference.json`: the token ids and the mean-pooled,
 L2-normalised embeddings of fixed sentences. The Rust test computes the same student's
 embeddings and asserts they match to 1e-4.
 
-    pip install torch transformers
+    pip install torch transformers sentence-transformers   # the last one optional
     python pela-zoo/scripts/make_bert_export_fixtures.py
 """
 
@@ -70,6 +70,17 @@ def main():
         ]
         with open(os.path.join(folder, "config.json")) as f:
             config = json.load(f)
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            print("sentence-transformers is not installed: its check is skipped")
+        else:
+            encoder = SentenceTransformer(folder, device="cpu")
+            encoded = torch.tensor(encoder.encode(SENTENCES))
+            worst = float((encoded - embeddings).abs().max())
+            if worst > 1e-5:
+                sys.exit(f"SentenceTransformer's embeddings differ by {worst}")
+            print(f"SentenceTransformer loads the folder: the same embeddings (max |diff| {worst:.1e})")
 
     reference = {
         "generator": f"transformers {transformers.__version__}, torch {torch.__version__}",

@@ -18,7 +18,9 @@ use crate::vit::{VitConfig, VitFlops};
 /// use pela_zoo::zoo::Architecture;
 ///
 /// let swin = Architecture::preset("swin_base_patch4_window7_224")?;
-/// assert_eq!((swin.family(), swin.image_size()), ("Swin", 224));
+/// assert_eq!((swin.family(), swin.image_shape().map(|s| s.size)), ("Swin", Some(224)));
+/// let minilm = Architecture::preset("all-MiniLM-L6-v2")?;
+/// assert_eq!(minilm.family(), "BERT");
 /// let typo = Architecture::preset("swin_bsae_patch4_window7_224").unwrap_err();
 /// assert!(typo.to_string().contains("did you mean `swin_base_patch4_window7_224`"));
 /// # Ok::<(), pela_zoo::ZooError>(())
