@@ -1,4 +1,5 @@
-//! `pela`: compress, distil, fine-tune, evaluate and export vision transformers with PELA.
+//! `pela`: compress, distil, fine-tune, evaluate and export Transformers (DeiT, DeiT-III, Swin,
+//! BERT) with PELA.
 //!
 //! Run `pela --help`, or `pela <command> --help` for each command's flags.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
