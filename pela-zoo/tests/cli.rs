@@ -493,6 +493,18 @@ fn compress_distill_eval_export_a_bert_on_text_files() {
     }
     let dense_report = eval(&["eval", "--model", &folder, "--pairs", &path("pairs.tsv")]);
     assert_eq!(spearman(&dense_report), spearman(&student_report));
+    // The same from a config file under another name and the weights given apart.
+    std::fs::copy(dir.join("hf/config.json"), path("hf/bert-config.json")).unwrap();
+    let apart_report = eval(&[
+        "eval",
+        "--model",
+        &path("hf/bert-config.json"),
+        "--checkpoint",
+        &dir.join("hf/model.safetensors").display().to_string(),
+        "--pairs",
+        &path("pairs.tsv"),
+    ]);
+    assert_eq!(spearman(&apart_report), spearman(&student_report));
 
     let error = failure(&[
         "finetune",

@@ -28,6 +28,8 @@ use crate::assets::{Package, sha256_bytes};
 #[derive(Debug, Clone)]
 pub struct BertFiles {
     package: Package,
+    /// A `config.json` given by its path, which may be named otherwise.
+    config_file: Option<PathBuf>,
     /// Weights given apart from the folder (`--checkpoint`).
     weights: Option<PathBuf>,
     /// The sha256 the weights must have, when they are read from a folder.
@@ -35,17 +37,26 @@ pub struct BertFiles {
 }
 
 impl BertFiles {
-    /// Opens a model folder, or a `config.json` whose folder holds the other files.
+    /// Opens a model folder, or a config file (`config.json`, or any name) whose folder
+    /// holds the other files.
     ///
     /// # Errors
     /// [`ZooError::Io`] when the path does not exist or the folder has no `config.json`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ZooError> {
         let path = path.as_ref();
-        let folder = if path.is_file() {
-            path.parent().unwrap_or(Path::new("."))
-        } else {
-            path
-        };
+        if path.is_file() {
+            let folder = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            return Ok(Self {
+                package: Package::open(folder, "", None)?,
+                config_file: Some(path.to_path_buf()),
+                weights: None,
+                weights_sha256: None,
+            });
+        }
+        let folder = path;
         if !folder.join("config.json").is_file() {
             return Err(ZooError::Io {
                 path: path.display().to_string(),
@@ -56,6 +67,7 @@ impl BertFiles {
         }
         Ok(Self {
             package: Package::open(folder, "", None)?,
+            config_file: None,
             weights: None,
             weights_sha256: None,
         })
@@ -66,6 +78,7 @@ impl BertFiles {
     pub(crate) fn in_package(package: Package, weights_sha256: Option<&'static str>) -> Self {
         Self {
             package,
+            config_file: None,
             weights: None,
             weights_sha256,
         }
@@ -84,14 +97,25 @@ impl BertFiles {
     /// # Errors
     /// A missing or malformed `config.json`, or one of another model type.
     pub fn config(&self) -> Result<BertConfig, ZooError> {
-        BertConfig::from_hf_json(&self.package.read_to_string("config.json")?).map_err(
-            |e| match e {
-                ZooError::InvalidConfig { reason } => ZooError::InvalidConfig {
-                    reason: format!("{}: {reason}", self.package.describe("config.json")),
-                },
-                other => other,
+        let (text, source) = match &self.config_file {
+            Some(path) => (
+                std::fs::read_to_string(path).map_err(|e| ZooError::Io {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?,
+                path.display().to_string(),
+            ),
+            None => (
+                self.package.read_to_string("config.json")?,
+                self.package.describe("config.json"),
+            ),
+        };
+        BertConfig::from_hf_json(&text).map_err(|e| match e {
+            ZooError::InvalidConfig { reason } => ZooError::InvalidConfig {
+                reason: format!("{source}: {reason}"),
             },
-        )
+            other => other,
+        })
     }
 
     /// The longest input, in tokens (see the type's docs).
