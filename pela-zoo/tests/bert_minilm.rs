@@ -54,6 +54,24 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
+fn token_ids(value: &Value) -> Vec<u32> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_u64().unwrap() as u32)
+        .collect()
+}
+
+fn floats(value: &Value) -> Vec<f32> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
 #[test]
 fn tokenizer_matches_transformers() {
     let (_, tokenizer) = minilm();
@@ -62,12 +80,7 @@ fn tokenizer_matches_transformers() {
         .iter()
         .zip(reference["input_ids"].as_array().unwrap())
     {
-        let expected: Vec<u32> = ids
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|id| id.as_u64().unwrap() as u32)
-            .collect();
+        let expected = token_ids(ids);
         assert_eq!(tokenizer.ids(sentence).unwrap(), expected, "{sentence}");
     }
 }
@@ -85,12 +98,7 @@ fn sentence_embeddings_match_transformers() {
         .zip(&ours)
         .zip(reference["embeddings"].as_array().unwrap())
     {
-        let expected: Vec<f32> = expected
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap() as f32)
-            .collect();
+        let expected = floats(expected);
         let max_diff = ours
             .iter()
             .zip(&expected)
@@ -245,12 +253,7 @@ fn a_dense_export_reloads_and_transformers_computes_the_students_embeddings() {
         .iter()
         .zip(reference["input_ids"].as_array().unwrap())
     {
-        let expected: Vec<u32> = ids
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|id| id.as_u64().unwrap() as u32)
-            .collect();
+        let expected = token_ids(ids);
         assert_eq!(reloaded_tokenizer.ids(sentence).unwrap(), expected);
     }
     let ours = embed_texts(&student, tokenizer, &texts, texts.len(), &device).unwrap();
@@ -267,12 +270,7 @@ fn a_dense_export_reloads_and_transformers_computes_the_students_embeddings() {
         .zip(&back)
         .zip(reference["embeddings"].as_array().unwrap())
     {
-        let expected: Vec<f32> = expected
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap() as f32)
-            .collect();
+        let expected = floats(expected);
         let reloaded = max_difference(ours, back);
         assert!(reloaded < 1e-5, "{sentence}: reloaded max |Δ| {reloaded}");
         let transformers = max_difference(ours, &expected);
