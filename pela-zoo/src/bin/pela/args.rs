@@ -262,8 +262,9 @@ pub struct EvalArgs {
     /// Images (texts) a batch, for accuracy and latency.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// The backend.
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    /// The backend. Default: flex, the faster CPU backend for forward passes (MiniLM on
+    /// WordSim-353: 3.0× faster than `cpu`; ViTs about 2×).
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
     pub backend: Backend,
 }
 
