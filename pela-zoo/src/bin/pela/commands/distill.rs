@@ -27,17 +27,11 @@ pub fn run<B: ParallelBackend>(
     }
     let architecture = inputs::model(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
-    let checkpoint = match &architecture {
-        Architecture::Bert(_) => None,
-        _ => Some(inputs::image_checkpoint(args.checkpoint.as_ref())?),
-    };
-    let shape = architecture.image_shape();
-    let texts = match shape {
-        Some(_) => None,
-        None => Some(inputs::texts(&args.data)?),
-    };
-    let images = match shape {
+    // What the family distils on: texts for a BERT, images and the teacher's checkpoint else.
+    let sources = match architecture.image_shape() {
+        None => Sources::Texts(inputs::texts(&args.data)?),
         Some(shape) => {
+            let checkpoint = inputs::image_checkpoint(args.checkpoint.as_ref())?;
             let (train_set, valid_set) = inputs::data(&args.data, shape.size)?;
             inputs::check_fits(shape, train_set.as_ref(), "--data")?;
             inputs::check_classes(shape, train_set.as_ref())?;
@@ -46,9 +40,8 @@ pub fn run<B: ParallelBackend>(
                 train_set.describe(),
                 valid_set.describe()
             ));
-            Some((train_set, valid_set))
+            Sources::Images(checkpoint, (train_set, valid_set))
         }
-        None => None,
     };
     if let Some(path) = &args.student {
         let student_architecture = Architecture::of_student(path).context("--student")?;
@@ -75,15 +68,19 @@ pub fn run<B: ParallelBackend>(
     run.write("plan.json", &plan.to_string())?;
     run.write("objective.json", &objective.to_string())?;
     run.write("model.json", &architecture.to_json())?;
-    if let Some(texts) = texts {
-        return super::text::distill::<B>(&args, run, &plan, objective, texts, printer, devices);
-    }
+    let (checkpoint, images) = match sources {
+        Sources::Texts(texts) => {
+            return super::text::distill::<B>(
+                &args, run, &plan, objective, texts, printer, devices,
+            );
+        }
+        Sources::Images(checkpoint, images) => (checkpoint, images),
+    };
     printer.status(format!(
         "objective: L_task + {}·L_fd + {}·L_rwp (ε = {})",
         objective.alpha, objective.beta, objective.weight_perturbation.epsilon
     ));
-    let checkpoint = checkpoint.expect("an image model has a checkpoint");
-    let (sets, batcher) = super::image_sets(images.expect("an image model has images"));
+    let (sets, batcher) = super::image_sets(images);
     printer.status(format!("loading the teacher from {}", checkpoint.display()));
     with_image_config!(&architecture, "distill", config => {
         let teacher = config
@@ -114,4 +111,18 @@ pub fn run<B: ParallelBackend>(
             |student, path| config.save_student(student, path),
         )
     })
+}
+
+/// What a distillation reads besides its teacher's architecture.
+enum Sources<'a> {
+    /// A text model's training and held-out texts.
+    Texts((Vec<String>, Vec<String>)),
+    /// An image model's checkpoint, and its training and validation images.
+    Images(
+        &'a std::path::Path,
+        (
+            Box<dyn pela_zoo::data::ImageDataset>,
+            Box<dyn pela_zoo::data::ImageDataset>,
+        ),
+    ),
 }
