@@ -22,6 +22,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod albef;
 pub mod assets;
 pub mod backend;
 pub mod bert;

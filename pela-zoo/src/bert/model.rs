@@ -86,6 +86,57 @@ impl<B: Backend> Bert<B> {
         (x, layers)
     }
 
+    /// The text-only layers (those before the first cross-attention layer; all of them in a
+    /// plain BERT) on `input`: their last tokens, and every one of their layers' tokens.
+    /// ALBEF's `mode='text'`.
+    pub fn forward_text(&self, input: BertInput<B>) -> (Tensor<B, 3>, Vec<Tensor<B, 3>>) {
+        let bias = attention_bias(input.attention_mask);
+        let x = self
+            .embeddings
+            .forward(input.input_ids, input.token_type_ids);
+        let text_layers = self
+            .encoder
+            .layer
+            .iter()
+            .take_while(|layer| layer.crossattention.is_none());
+        let mut layers = Vec::new();
+        let x = text_layers.fold(x, |x, layer| {
+            let x = layer.forward(x, bias.clone(), None);
+            layers.push(x.clone());
+            x
+        });
+        (x, layers)
+    }
+
+    /// The fusion layers (the first cross-attention layer and those after it) on the text
+    /// layers' tokens `text` (`[batch, tokens, hidden_size]`, with its padding `mask`
+    /// `[batch, tokens]`), attending to `image` (`[batch, image tokens, encoder width]`,
+    /// every image token real): their last tokens and every one of their layers' tokens.
+    /// ALBEF's `mode='fusion'`.
+    pub fn forward_fusion(
+        &self,
+        text: Tensor<B, 3>,
+        mask: Tensor<B, 2>,
+        image: Tensor<B, 3>,
+    ) -> (Tensor<B, 3>, Vec<Tensor<B, 3>>) {
+        let bias = attention_bias(mask);
+        let [batch, image_tokens, _] = image.dims();
+        let image_bias = Tensor::zeros([batch, image_tokens], &image.device());
+        let first = self
+            .encoder
+            .layer
+            .iter()
+            .position(|layer| layer.crossattention.is_some())
+            .unwrap_or(self.encoder.layer.len());
+        let mut layers = Vec::new();
+        let x = self.encoder.layer[first..].iter().fold(text, |x, layer| {
+            let x = layer.forward(x, bias.clone(), Some((image.clone(), image_bias.clone())));
+            layers.push(x.clone());
+            x
+        });
+        (x, layers)
+    }
+
     /// The last layer's tokens, `[batch, tokens, hidden_size]`.
     pub fn forward(&self, input: BertInput<B>) -> Tensor<B, 3> {
         self.forward_layers(input).0

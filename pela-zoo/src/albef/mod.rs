@@ -1,0 +1,40 @@
+//! ALBEF (Li et al., 2021, *Align before Fuse*): the vision-language family of the paper's
+//! Table 4, as the authors' code (`salesforce/ALBEF`) defines it, with PELA.
+//!
+//! - [`AlbefConfig`]: the architecture and the pre-training settings, with the released
+//!   model's presets ([`AlbefConfig::albef_base`]), the authors' PELA plan (κ = 3) and
+//!   objective.
+//! - [`Albef`]: a ViT image encoder, a BERT text encoder whose fusion layers cross-attend to
+//!   the image, the ITC projections and temperature, the ITM and MLM heads.
+//!   `#[derive(LowRank)]`: its twin `AlbefLowRank` is the student.
+//! - [`Momentum`]: the EMA copy of the online model and its feature queues.
+//! - [`itc`], [`hard_negatives`] and [`itm_loss`], [`mask_tokens`] and [`mlm_loss`]: the
+//!   pre-training objectives.
+//! - [`AlbefConfig::load_checkpoint`]: the authors' checkpoints, by their own keys (see
+//!   [`import`]).
+//!
+//! ```
+//! use pela::LowRank;
+//! use pela_zoo::albef::AlbefConfig;
+//! use pela_zoo::backend::{Cpu, CpuDevice};
+//!
+//! let config = AlbefConfig::albef_base(256);
+//! let albef = config.init::<Cpu>(&CpuDevice::default());
+//! let report = albef.preview(&config.pela_plan())?; // ranks and sizes, no SVD
+//! assert_eq!(report.totals().params_before, 209_937_725); // the authors' online model
+//! # Ok::<(), pela::PelaError>(())
+//! ```
+
+mod config;
+pub mod import;
+mod model;
+mod momentum;
+mod objectives;
+
+pub use config::AlbefConfig;
+pub use import::AlbefState;
+pub use model::{Albef, AlbefLowRank, AlbefRecord, MlmHead, MlmHeadRecord};
+pub use momentum::{Momentum, MomentumRecord};
+pub use objectives::{
+    Itc, MaskedTokens, MlmTokens, hard_negatives, itc, itm_loss, mask_tokens, mlm_loss,
+};

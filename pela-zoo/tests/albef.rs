@@ -1,0 +1,383 @@
+//! ALBEF against the authors' code: fixtures written by
+//! `pela-zoo/scripts/make_albef_fixtures.py`, which runs `salesforce/ALBEF`'s own
+//! `model_pretrain.py`, `xbert.py` and `vit.py` (commit b9727e43; transformers 4.16.2,
+//! torch 2.15.0) on a seeded small configuration.
+//!
+//! - the authors' state dict (online model, momentum copy, queues) loads strictly by their
+//!   keys;
+//! - every encoder's hidden states, the ITC features and similarities against the queue, the
+//!   ITM and MLM logits match theirs, and so do the ITC, ITM and MLM losses;
+//! - the full-size parameter counts equal theirs, and so does the PELA student at κ = 3;
+//! - the momentum update and the queue against closed forms.
+
+mod reference;
+
+use burn::module::Module;
+use burn::prelude::*;
+use pela::LowRank;
+use pela_zoo::albef::{
+    Albef, AlbefConfig, AlbefState, MlmTokens, Momentum, itc, itm_loss, mask_tokens, mlm_loss,
+};
+use pela_zoo::backend::{Cpu, CpuDevice};
+use pela_zoo::bert::{BertConfig, BertInput};
+use pela_zoo::vit::VitConfig;
+use rand::SeedableRng;
+use reference::{assert_close, fixture, tensor, tensors};
+
+/// The architecture of the fixtures (`TINY` and `TINY_BERT` in the script).
+fn config() -> AlbefConfig {
+    AlbefConfig::new(
+        VitConfig::new(32, 16, 0, 32, 2, 4),
+        BertConfig::new(50, 32, 4, 4, 64, 16)
+            .with_cross_attention_from(Some(2))
+            .with_encoder_width(Some(32)),
+    )
+    .with_embed_dim(16)
+    .with_queue_size(8)
+}
+
+fn load() -> AlbefState<Cpu> {
+    config()
+        .load_checkpoint::<Cpu>(fixture("albef_tiny.safetensors"), &CpuDevice::default())
+        .unwrap()
+}
+
+fn text(
+    io: &std::collections::BTreeMap<String, burn::tensor::TensorData>,
+    ids: &str,
+) -> BertInput<Cpu> {
+    let input_ids: Tensor<Cpu, 2, Int> = Tensor::from_data(io[ids].clone(), &CpuDevice::default());
+    let mask: Tensor<Cpu, 2, Int> =
+        Tensor::from_data(io["attention_mask"].clone(), &CpuDevice::default());
+    BertInput {
+        token_type_ids: input_ids.zeros_like(),
+        input_ids,
+        attention_mask: mask.float(),
+    }
+}
+
+#[test]
+fn encoders_and_heads_match_the_authors_code() {
+    let state = load();
+    let model = &state.model;
+    let io = tensors("albef_tiny_reference.safetensors");
+    let input = text(&io, "input_ids");
+    let mask = input.attention_mask.clone();
+
+    let (image, vit_layers) = model.encode_image(tensor(&io, "images"));
+    for (i, layer) in vit_layers.into_iter().enumerate() {
+        assert_close(
+            layer,
+            tensor(&io, &format!("vit_layer_{i}")),
+            &format!("ViT block {i}"),
+        );
+    }
+    assert_close(image.clone(), tensor(&io, "image_embeds"), "image_embeds");
+
+    let (text_tokens, text_layers) = model.encode_text(input);
+    assert_eq!(text_layers.len(), 2);
+    for (i, layer) in text_layers.into_iter().enumerate() {
+        assert_close(
+            layer,
+            tensor(&io, &format!("text_layer_{i}")),
+            &format!("text layer {i}"),
+        );
+    }
+    assert_close(
+        text_tokens.clone(),
+        tensor(&io, "text_embeds"),
+        "text_embeds",
+    );
+
+    let (fused, fusion_layers) = model.fuse(text_tokens.clone(), mask, image.clone());
+    assert_eq!(fusion_layers.len(), 2);
+    for (i, layer) in fusion_layers.into_iter().enumerate() {
+        assert_close(
+            layer,
+            tensor(&io, &format!("fusion_layer_{i}")),
+            &format!("fusion layer {i}"),
+        );
+    }
+    assert_close(fused.clone(), tensor(&io, "fused"), "fused");
+
+    assert_close(
+        model.image_feature(image),
+        tensor(&io, "image_feat"),
+        "image_feat",
+    );
+    assert_close(
+        model.text_feature(text_tokens),
+        tensor(&io, "text_feat"),
+        "text_feat",
+    );
+    assert_close(
+        model.itm_logits(fused.clone()),
+        tensor(&io, "itm_logits"),
+        "ITM logits",
+    );
+    assert_close(
+        model.mlm_logits(fused),
+        tensor(&io, "mlm_logits"),
+        "MLM logits",
+    );
+}
+
+/// The momentum model's features, from the loaded copy.
+fn momentum_features(
+    momentum: &Albef<Cpu>,
+    io: &std::collections::BTreeMap<String, burn::tensor::TensorData>,
+) -> (Tensor<Cpu, 3>, Tensor<Cpu, 2>, Tensor<Cpu, 2>) {
+    let (image_m, _) = momentum.encode_image(tensor(io, "images"));
+    let (text_m, _) = momentum.encode_text(text(io, "input_ids"));
+    let image_feat_m = momentum.image_feature(image_m.clone());
+    (image_m, image_feat_m, momentum.text_feature(text_m))
+}
+
+#[test]
+fn the_losses_match_the_authors_formulas() {
+    let state = load();
+    let (model, momentum) = (&state.model, state.momentum.as_ref().unwrap());
+    assert_eq!(momentum.pointer(), 2);
+    let io = tensors("albef_tiny_reference.safetensors");
+    let input = text(&io, "input_ids");
+    let mask = input.attention_mask.clone();
+    let (image, _) = model.encode_image(tensor(&io, "images"));
+    let (text_tokens, _) = model.encode_text(input);
+    let (image_m, image_feat_m, text_feat_m) = momentum_features(&momentum.model, &io);
+    assert_close(
+        image_feat_m.clone(),
+        tensor(&io, "image_feat_m"),
+        "image_feat_m",
+    );
+    assert_close(
+        text_feat_m.clone(),
+        tensor(&io, "text_feat_m"),
+        "text_feat_m",
+    );
+
+    // ITC against the queue, with momentum distillation (α = 0.4).
+    let itc = itc(
+        model.image_feature(image.clone()),
+        model.text_feature(text_tokens.clone()),
+        image_feat_m,
+        text_feat_m,
+        momentum.image_queue.val(),
+        momentum.text_queue.val(),
+        model.temperature(),
+        0.4,
+    );
+    assert_close(itc.sim_i2t, tensor(&io, "sim_i2t"), "sim_i2t");
+    assert_close(itc.sim_t2i, tensor(&io, "sim_t2i"), "sim_t2i");
+    assert_close(itc.loss, tensor(&io, "loss_ita"), "ITC loss");
+
+    // ITM on the script's fixed negatives.
+    let index =
+        |key: &str| Tensor::<Cpu, 1, Int>::from_data(io[key].clone(), &CpuDevice::default());
+    let (neg_image, neg_text) = (index("neg_image"), index("neg_text"));
+    let pick = |x: Tensor<Cpu, 3>, i: Tensor<Cpu, 1, Int>| x.select(0, i);
+    let texts = Tensor::cat(
+        vec![
+            text_tokens.clone(),
+            pick(text_tokens.clone(), neg_text.clone()),
+        ],
+        0,
+    );
+    let masks = Tensor::cat(vec![mask.clone(), mask.clone().select(0, neg_text)], 0);
+    let images = Tensor::cat(vec![pick(image.clone(), neg_image), image.clone()], 0);
+    let (positive, _) = model.fuse(text_tokens.clone(), mask.clone(), image.clone());
+    let (negative, _) = model.fuse(texts, masks, images);
+    let logits = model.itm_logits(Tensor::cat(vec![positive, negative], 0));
+    assert_close(
+        logits.clone(),
+        tensor(&io, "itm_all_logits"),
+        "ITM logits on negatives",
+    );
+    assert_close(itm_loss(logits), tensor(&io, "loss_itm"), "ITM loss");
+
+    // MLM on the script's fixed mask, with the momentum model's soft labels.
+    let masked = text(&io, "masked_ids");
+    let labels: Tensor<Cpu, 2, Int> =
+        Tensor::from_data(io["mlm_labels"].clone(), &CpuDevice::default());
+    let fused_m = {
+        let (tokens, _) = momentum.model.encode_text(masked.clone());
+        momentum.model.fuse(tokens, mask.clone(), image_m).0
+    };
+    let logits_m = momentum.model.mlm_logits(fused_m);
+    assert_close(
+        logits_m.clone(),
+        tensor(&io, "mlm_logits_m"),
+        "momentum MLM logits",
+    );
+    let (tokens, _) = model.encode_text(masked);
+    let logits = model.mlm_logits(model.fuse(tokens, mask, image).0);
+    assert_close(
+        logits.clone(),
+        tensor(&io, "mlm_logits_masked"),
+        "MLM logits, masked",
+    );
+    let soft = burn::tensor::activation::softmax(logits_m, 2);
+    assert_close(
+        mlm_loss(logits, labels, Some(soft), 0.4),
+        tensor(&io, "loss_mlm"),
+        "MLM loss",
+    );
+}
+
+#[test]
+fn full_size_counts_match_the_authors_model_and_plan() {
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("albef_sizes.json")).unwrap())
+            .unwrap();
+    let count = |key: &str| json[key].as_u64().unwrap() as usize;
+    let config = AlbefConfig::albef_base(256);
+    let albef = config.init::<Cpu>(&CpuDevice::default());
+    assert_eq!(albef.num_params(), count("online"));
+    // The momentum copy is the online model without the ITM head and the temperature.
+    let unused_in_copy = albef.itm_head.num_params() + 1;
+    assert_eq!(albef.num_params() - unused_in_copy, count("momentum"));
+
+    let report = albef.preview(&config.pela_plan()).unwrap();
+    assert_eq!(report.totals().params_before, count("online"));
+    let student = report.totals().params_after;
+    assert_eq!(2 * student - unused_in_copy, count("pela_k3_total"));
+    assert!((count("pela_k3_total") as f64 / 1e6 - 174.2).abs() < 0.05); // NOTES: ≈174.2M
+}
+
+#[test]
+fn a_student_keeps_the_heads_dense_and_runs() {
+    let state = load();
+    let config = config();
+    let (student, report) = state
+        .model
+        .to_low_rank_with_report(&config.pela_plan())
+        .unwrap();
+    // ViT: qkv, proj, fc1, fc2 × 2 blocks; BERT: 6 per layer × 4, and 4 in each of 2 fusion layers.
+    assert_eq!(report.totals().low_rank_layers, 8 + 24 + 8);
+    let io = tensors("albef_tiny_reference.safetensors");
+    let (image, _) = student.encode_image(tensor(&io, "images"));
+    let input = text(&io, "input_ids");
+    let mask = input.attention_mask.clone();
+    let (tokens, _) = student.encode_text(input);
+    let fused = student.fuse(tokens, mask, image).0;
+    assert_eq!(student.mlm_logits(fused).dims(), [3, 6, 50]);
+}
+
+#[test]
+fn the_momentum_update_is_the_authors_ema() {
+    let device = CpuDevice::default();
+    let online = burn::nn::LinearConfig::new(2, 3).init::<Cpu>(&device);
+    let start = online.weight.val();
+    let momentum = Momentum::new(online.clone(), 4, 8, &device);
+    let moved = online.clone().map(&mut Shift(1.0));
+    let momentum = momentum.update(&moved, 0.995).update(&moved, 0.995);
+    // Two steps towards `start + 1`: start + 1 − 0.995².
+    let expected = start.add_scalar(1.0 - 0.995f64.powi(2));
+    assert_close(momentum.model.weight.val(), expected, "EMA of the weight");
+}
+
+/// Adds a constant to every parameter.
+struct Shift(f64);
+
+impl burn::module::ModuleMapper<Cpu> for Shift {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<Cpu, D>>,
+    ) -> burn::module::Param<Tensor<Cpu, D>> {
+        let (id, value, mapper) = param.consume();
+        burn::module::Param::from_mapped_value(id, value.add_scalar(self.0), mapper)
+    }
+}
+
+#[test]
+fn the_queue_wraps_around_and_keeps_the_newest_features() {
+    let device = CpuDevice::default();
+    let online = burn::nn::LinearConfig::new(2, 2).init::<Cpu>(&device);
+    let mut momentum = Momentum::new(online, 2, 5, &device);
+    let column = |v: f32| Tensor::<Cpu, 2>::from_floats([[v, -v]], &device);
+    for step in 0..3 {
+        let batch = Tensor::cat(
+            vec![
+                column(step as f32 * 2.0 + 1.0),
+                column(step as f32 * 2.0 + 2.0),
+            ],
+            0,
+        );
+        momentum = momentum.enqueue(batch.clone(), batch);
+    }
+    // Six features into five columns: the sixth overwrote the first.
+    assert_eq!(momentum.pointer(), 1);
+    let queue: Vec<f32> = momentum.image_queue.val().into_data().to_vec().unwrap();
+    assert_eq!(
+        queue,
+        [6.0, 2.0, 3.0, 4.0, 5.0, -6.0, -2.0, -3.0, -4.0, -5.0]
+    );
+}
+
+#[test]
+fn masking_spares_padding_and_cls_and_is_seeded() {
+    let tokens = MlmTokens {
+        pad: 0,
+        cls: 2,
+        mask: 4,
+        vocab_size: 50,
+    };
+    let ids: Vec<i64> = (0..2000)
+        .map(|i| {
+            if i % 10 == 0 {
+                2
+            } else if i % 10 == 9 {
+                0
+            } else {
+                10 + i % 7
+            }
+        })
+        .collect();
+    let draw = |seed| {
+        mask_tokens(
+            &ids,
+            0.15,
+            tokens,
+            &mut rand::rngs::StdRng::seed_from_u64(seed),
+        )
+    };
+    let masked = draw(3);
+    assert_eq!(masked, draw(3));
+    let eligible = ids.iter().filter(|id| **id != 0 && **id != 2).count();
+    let chosen: Vec<usize> = (0..ids.len())
+        .filter(|i| masked.labels[*i] != -100)
+        .collect();
+    assert!(
+        chosen
+            .iter()
+            .all(|i| ids[*i] != 0 && ids[*i] != 2 && masked.labels[*i] == ids[*i])
+    );
+    // 15 % of 1,600 eligible tokens: 240 ± 4.4σ (σ = 14.3).
+    let share = chosen.len() as f64;
+    assert!(
+        (share - 0.15 * eligible as f64).abs() < 63.0,
+        "{share} masked of {eligible}"
+    );
+    let to_mask = chosen.iter().filter(|i| masked.input_ids[**i] == 4).count() as f64;
+    assert!(
+        (to_mask / share - 0.8).abs() < 0.1,
+        "{to_mask} of {share} became [MASK]"
+    );
+}
+
+#[test]
+fn the_authors_keys_are_checked_strictly() {
+    // The retrieval preset has no MLM head: the pre-training file's `cls` keys are unused.
+    let error = config()
+        .with_mlm_head(false)
+        .load_checkpoint::<Cpu>(fixture("albef_tiny.safetensors"), &CpuDevice::default())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("mlm_head.dense.weight"), "{error}");
+    // Another image size resizes the position embeddings instead of failing.
+    let mut larger = config();
+    larger.vision.image_size = 48;
+    let state = larger
+        .load_checkpoint::<Cpu>(fixture("albef_tiny.safetensors"), &CpuDevice::default())
+        .unwrap();
+    assert_eq!(state.model.visual_encoder.pos_embed.dims(), [1, 10, 32]);
+}
