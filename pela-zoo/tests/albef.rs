@@ -10,6 +10,7 @@
 //! - the full-size parameter counts equal theirs, and so does the PELA student at κ = 3;
 //! - the momentum update and the queue against closed forms.
 
+mod common;
 mod reference;
 
 use burn::module::Module;
@@ -23,6 +24,18 @@ use pela_zoo::bert::{BertConfig, BertInput};
 use pela_zoo::vit::VitConfig;
 use rand::SeedableRng;
 use reference::{assert_close, fixture, tensor, tensors};
+
+/// Runs the calling test alone, Burn's generator seeded with `seed`: the tests of this file
+/// draw from that shared generator (queues, teachers, `L_rwp`'s noise), so side by side their
+/// numbers would depend on the threads' timing.
+fn alone(seed: u64) -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Cpu::seed(&CpuDevice::default(), seed);
+    guard
+}
 
 /// The architecture of the fixtures (`TINY` and `TINY_BERT` in the script).
 fn config() -> AlbefConfig {
@@ -58,6 +71,7 @@ fn text(
 
 #[test]
 fn encoders_and_heads_match_the_authors_code() {
+    let _alone = alone(0);
     let state = load();
     let model = &state.model;
     let io = tensors("albef_tiny_reference.safetensors");
@@ -135,6 +149,7 @@ fn momentum_features(
 
 #[test]
 fn the_losses_match_the_authors_formulas() {
+    let _alone = alone(0);
     let state = load();
     let (model, momentum) = (&state.model, state.momentum.as_ref().unwrap());
     assert_eq!(momentum.pointer(), 2);
@@ -225,6 +240,7 @@ fn the_losses_match_the_authors_formulas() {
 
 #[test]
 fn full_size_counts_match_the_authors_model_and_plan() {
+    let _alone = alone(0);
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixture("albef_sizes.json")).unwrap())
             .unwrap();
@@ -245,6 +261,7 @@ fn full_size_counts_match_the_authors_model_and_plan() {
 
 #[test]
 fn a_student_keeps_the_heads_dense_and_runs() {
+    let _alone = alone(0);
     let state = load();
     let config = config();
     let (student, report) = state
@@ -264,6 +281,7 @@ fn a_student_keeps_the_heads_dense_and_runs() {
 
 #[test]
 fn the_momentum_update_is_the_authors_ema() {
+    let _alone = alone(0);
     let device = CpuDevice::default();
     let online = burn::nn::LinearConfig::new(2, 3).init::<Cpu>(&device);
     let start = online.weight.val();
@@ -290,6 +308,7 @@ impl burn::module::ModuleMapper<Cpu> for Shift {
 
 #[test]
 fn the_queue_wraps_around_and_keeps_the_newest_features() {
+    let _alone = alone(0);
     let device = CpuDevice::default();
     let online = burn::nn::LinearConfig::new(2, 2).init::<Cpu>(&device);
     let mut momentum = Momentum::new(online, 2, 5, &device);
@@ -315,6 +334,7 @@ fn the_queue_wraps_around_and_keeps_the_newest_features() {
 
 #[test]
 fn masking_spares_padding_and_cls_and_is_seeded() {
+    let _alone = alone(0);
     let tokens = MlmTokens {
         pad: 0,
         cls: 2,
@@ -366,6 +386,7 @@ fn masking_spares_padding_and_cls_and_is_seeded() {
 
 #[test]
 fn the_authors_keys_are_checked_strictly() {
+    let _alone = alone(0);
     // The retrieval preset has no MLM head: the pre-training file's `cls` keys are unused.
     let error = config()
         .with_mlm_head(false)
@@ -380,4 +401,171 @@ fn the_authors_keys_are_checked_strictly() {
         .load_checkpoint::<Cpu>(fixture("albef_tiny.safetensors"), &CpuDevice::default())
         .unwrap();
     assert_eq!(state.model.visual_encoder.pos_embed.dims(), [1, 10, 32]);
+}
+
+mod distillation {
+    use std::sync::Arc;
+
+    use burn::module::{AutodiffModule, Module};
+    use burn::prelude::*;
+    use burn::train::Interrupter;
+    use pela::{Distill, LowRank};
+    use pela_zoo::albef::{
+        Albef, AlbefConfig, AlbefDistillTask, AlbefLowRank, AlbefObjectives, AlbefTraining,
+        CaptionBatcher, CaptionItem, Captions, MlmTokens, student_training,
+    };
+    use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
+    use pela_zoo::bert::BertConfig;
+    use pela_zoo::data::digits;
+    use pela_zoo::train::{Engine, TrainOutcome, TrainingConfig, TrainingSet};
+    use pela_zoo::vit::VitConfig;
+
+    use crate::common::{max_difference, scratch, values};
+
+    /// A tiny ALBEF on 8 × 8 grey digits with 10 captions, one a digit.
+    fn config() -> AlbefConfig {
+        AlbefConfig::new(
+            VitConfig::new(8, 4, 0, 32, 2, 4).with_channels(1),
+            BertConfig::new(20, 32, 4, 4, 64, 8)
+                .with_cross_attention_from(Some(2))
+                .with_encoder_width(Some(32)),
+        )
+        .with_embed_dim(16)
+        .with_queue_size(16)
+    }
+
+    const TOKENS: MlmTokens = MlmTokens {
+        pad: 0,
+        cls: 1,
+        mask: 3,
+        vocab_size: 20,
+    };
+
+    /// Real images (scikit-learn's digits), captioned "[CLS] <digit> [SEP]".
+    fn pairs(n: usize, test: bool) -> Captions {
+        let (train, held_out) = digits();
+        let set = if test { held_out } else { train };
+        let items = (0..n)
+            .map(|i| {
+                let item = TrainingSet::item(&set, i, None);
+                CaptionItem {
+                    image: item.pixels,
+                    input_ids: vec![1, 4 + item.label as i64, 2],
+                }
+            })
+            .collect();
+        Captions::new("digits", items)
+    }
+
+    /// A teacher drawn from seed 5, its PELA student (with its momentum copy and queues)
+    /// and the task.
+    type Parts = (
+        AlbefDistillTask<CpuAutodiff>,
+        Albef<Cpu>,
+        AlbefTraining<CpuAutodiff, AlbefLowRank<CpuAutodiff>>,
+    );
+
+    fn task_and_student() -> Parts {
+        let device = CpuDevice::default();
+        Cpu::seed(&device, 5);
+        let config = config();
+        let teacher = config.init::<Cpu>(&device);
+        let _ = values(&teacher); // draws every lazily initialised parameter now
+        let student = teacher.to_low_rank(&config.pela_plan()).unwrap();
+        let training = student_training(student, &config, &device).train::<CpuAutodiff>();
+        let task = AlbefDistillTask::new(
+            Distill::new(teacher.clone(), config.pela_objective().init()),
+            AlbefObjectives::new(&config, TOKENS, 11),
+        );
+        (task, teacher, training)
+    }
+
+    type Outcome = TrainOutcome<CpuAutodiff, AlbefDistillTask<CpuAutodiff>>;
+
+    fn fit(engine: Engine<CpuAutodiff>) -> Result<(Outcome, Albef<Cpu>), pela_zoo::ZooError> {
+        fit_from(engine, task_and_student())
+    }
+
+    fn fit_from(
+        engine: Engine<CpuAutodiff>,
+        (task, teacher, training): Parts,
+    ) -> Result<(Outcome, Albef<Cpu>), pela_zoo::ZooError> {
+        let outcome = engine.fit(
+            task,
+            training,
+            Arc::new(pairs(64, false)),
+            Arc::new(pairs(16, true)),
+            CaptionBatcher::new([1, 8, 8]),
+        )?;
+        Ok((outcome, teacher))
+    }
+
+    #[test]
+    fn distillation_lowers_the_loss_and_trains_only_the_student() {
+        let _alone = crate::alone(5);
+        let run = scratch("albef-lowers");
+        let config = TrainingConfig::new()
+            .with_epochs(3)
+            .with_batch_size(16)
+            .with_learning_rate(1e-3)
+            .with_warmup_epochs(0);
+        let parts = task_and_student();
+        let start = values(&parts.2.valid().model);
+        let (outcome, teacher) = fit_from(Engine::new(config, run.clone()), parts).unwrap();
+        let history = &outcome.history;
+        let loss = |i: usize, name: &str| history[i].train(name).unwrap();
+        assert!(loss(2, "Loss") < loss(0, "Loss"), "{history:?}");
+        for m in history {
+            let sum = ["ITC", "ITM", "MLM", "L_rwp"]
+                .map(|n| m.train(n).unwrap())
+                .iter()
+                .sum::<f64>()
+                + 0.1 * m.train("L_fd").unwrap();
+            assert!((sum - m.train("Loss").unwrap()).abs() < 1e-4 * sum, "{m:?}");
+        }
+        // The teacher is untouched; the momentum model moved by EMA alone: 4 steps an epoch.
+        assert_eq!(values(&outcome.task.distill.teacher), values(&teacher));
+        let trained = outcome.model;
+        assert_eq!(trained.steps(), 12);
+        assert_eq!(trained.momentum.pointer(), (12 * 16) % 16);
+        let (online, momentum) = (values(&trained.model), values(&trained.momentum.model));
+        let moved = |a: &[Vec<f32>]| max_difference(a, &start);
+        assert!(
+            moved(&momentum) > 0.0 && moved(&momentum) < moved(&online) * 0.1,
+            "momentum moved {}, student {}",
+            moved(&momentum),
+            moved(&online)
+        );
+        std::fs::remove_dir_all(run.root()).ok();
+    }
+
+    #[test]
+    fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
+        let _alone = crate::alone(5);
+        let config = TrainingConfig::new()
+            .with_epochs(2)
+            .with_batch_size(16)
+            .with_learning_rate(1e-3);
+        let straight = scratch("albef-straight");
+        let (uninterrupted, _) = fit(Engine::new(config.clone(), straight.clone())).unwrap();
+
+        let resumed_dir = scratch("albef-resumed");
+        let interrupter = Interrupter::new();
+        interrupter.stop(Some("test"));
+        let (stopped, _) =
+            fit(Engine::new(config.clone(), resumed_dir.clone()).interrupter(interrupter)).unwrap();
+        assert!(stopped.interrupted);
+        let (resumed, _) = fit(Engine::new(config, resumed_dir.clone()).resume(true)).unwrap();
+        assert_eq!(resumed.model.steps(), uninterrupted.model.steps());
+        assert_eq!(
+            resumed.model.momentum.pointer(),
+            uninterrupted.model.momentum.pointer()
+        );
+        // Float round-off of Burn's autodiff only (see tests/train.rs); a lost momentum model,
+        // queue or step count would differ by far more.
+        let worst = max_difference(&values(&resumed.model), &values(&uninterrupted.model));
+        assert!(worst < 4e-4, "parameters differ by up to {worst}");
+        std::fs::remove_dir_all(straight.root()).ok();
+        std::fs::remove_dir_all(resumed_dir.root()).ok();
+    }
 }

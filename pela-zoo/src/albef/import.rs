@@ -130,10 +130,6 @@ impl AlbefConfig {
             .errors
             .retain(|e| !matches!(e, ApplyError::ShapeMismatch { path, .. } if copy_only(path)));
         check_applied(path, &result)?;
-        if let Some(momentum) = state.momentum.as_mut() {
-            momentum.model.itm_head = state.model.itm_head.clone();
-            momentum.model.temp = state.model.temp.clone();
-        }
         Ok(state)
     }
 

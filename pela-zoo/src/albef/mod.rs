@@ -10,6 +10,8 @@
 //! - [`Momentum`]: the EMA copy of the online model and its feature queues.
 //! - [`itc`], [`hard_negatives`] and [`itm_loss`], [`mask_tokens`] and [`mlm_loss`]: the
 //!   pre-training objectives.
+//! - [`AlbefDistillTask`]: PELA's distillation of a student with ALBEF's own objectives,
+//!   as a task of the [engine](crate::train::Engine).
 //! - [`AlbefConfig::load_checkpoint`]: the authors' checkpoints, by their own keys (see
 //!   [`import`]).
 //!
@@ -26,15 +28,22 @@
 //! ```
 
 mod config;
+mod features;
 pub mod import;
 mod model;
 mod momentum;
 mod objectives;
+mod pretrain;
 
 pub use config::AlbefConfig;
+pub use features::{AlbefEncoded, AlbefInput};
 pub use import::AlbefState;
 pub use model::{Albef, AlbefLowRank, AlbefRecord, MlmHead, MlmHeadRecord};
 pub use momentum::{Momentum, MomentumRecord};
 pub use objectives::{
     Itc, MaskedTokens, MlmTokens, hard_negatives, itc, itm_loss, mask_tokens, mlm_loss,
+};
+pub use pretrain::{
+    AlbefDistillTask, AlbefObjectives, AlbefTraining, AlbefTrainingRecord, CaptionBatcher,
+    CaptionItem, Captions, student_training,
 };

@@ -55,7 +55,9 @@ impl<B: Backend, M: Module<B>> Momentum<B, M> {
             Param::from_tensor(normalize(random).transpose()).set_require_grad(false)
         };
         Self {
-            model: online.no_grad(),
+            // The copy gets parameter ids of its own: with the online model's, the optimizer
+            // would apply the online gradients to it too (it keys its steps by id).
+            model: online.map(&mut FreshIds).no_grad(),
             image_queue: queue(),
             text_queue: queue(),
             queue_ptr: Param::initialized(ParamId::new(), Tensor::zeros([1], device)),
@@ -137,6 +139,24 @@ impl<B: Backend, M: Module<B>> Momentum<B, M> {
             ),
             model: self.model,
         }
+    }
+}
+
+/// Gives every parameter a new id, keeping its value.
+struct FreshIds;
+
+impl<B: Backend> ModuleMapper<B> for FreshIds {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (_, value, mapper) = param.consume();
+        Param::from_mapped_value(ParamId::new(), value, mapper)
+    }
+
+    fn map_int<const D: usize>(
+        &mut self,
+        param: Param<Tensor<B, D, Int>>,
+    ) -> Param<Tensor<B, D, Int>> {
+        let (_, value, mapper) = param.consume();
+        Param::from_mapped_value(ParamId::new(), value, mapper)
     }
 }
 

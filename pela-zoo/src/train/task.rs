@@ -51,6 +51,14 @@ pub trait Task<B: AutodiffBackend>: Clone + Send + Sync + core::fmt::Debug + 'st
         batch: Self::ValidBatch,
     ) -> StepOutput<B::InnerBackend>;
 
+    /// The model after an optimizer step, for state that moves with the weights but not by
+    /// gradients (ALBEF's momentum model and feature queues). By default, unchanged.
+    ///
+    /// It runs once per optimizer step (after `grad_accumulation` batches), on one device.
+    fn after_step(&self, model: Self::Model) -> Self::Model {
+        model
+    }
+
     /// The task with its tensors (a teacher) on `device`, for a training replica there.
     fn to_device(self, _device: &B::Device) -> Self {
         self

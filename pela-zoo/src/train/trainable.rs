@@ -145,7 +145,8 @@ impl<B: AutodiffBackend, T: Task<B>> TrainStep for Trainable<B, T> {
     }
 
     /// Clips the gradients by their global norm (Burn's optimizers clip each parameter's
-    /// gradient by its own norm), then steps the optimizer.
+    /// gradient by its own norm), steps the optimizer, then lets the task update what the
+    /// optimizer does not ([`Task::after_step`]).
     fn optimize<AB, O>(self, optim: &mut O, lr: f64, mut grads: GradientsParams) -> Self
     where
         AB: AutodiffBackend,
@@ -155,7 +156,9 @@ impl<B: AutodiffBackend, T: Task<B>> TrainStep for Trainable<B, T> {
         if let Some(max_norm) = self.settings.clip_norm {
             clip_global_norm::<B, _>(&self.model, &mut grads, max_norm);
         }
-        optim.step(lr, self, grads)
+        let mut next = optim.step(lr, self, grads);
+        next.model = next.task.after_step(next.model);
+        next
     }
 }
 
