@@ -19,11 +19,17 @@
 //! use pela::LowRank;
 //! use pela_zoo::albef::AlbefConfig;
 //! use pela_zoo::backend::{Cpu, CpuDevice};
+//! use pela_zoo::bert::BertConfig;
+//! use pela_zoo::vit::VitConfig;
 //!
-//! let config = AlbefConfig::albef_base(256);
+//! // The released model is `AlbefConfig::albef_base(256)`: 209,937,725 parameters.
+//! let config = AlbefConfig::new(
+//!     VitConfig::new(32, 16, 0, 64, 2, 4),
+//!     BertConfig::new(100, 64, 4, 4, 128, 16).with_cross_attention_from(Some(2)),
+//! );
 //! let albef = config.init::<Cpu>(&CpuDevice::default());
 //! let report = albef.preview(&config.pela_plan())?; // ranks and sizes, no SVD
-//! assert_eq!(report.totals().params_before, 209_937_725); // the authors' online model
+//! assert_eq!(report.totals().low_rank_layers, 8 + 24 + 8); // ViT, BERT, cross-attention
 //! # Ok::<(), pela::PelaError>(())
 //! ```
 

@@ -17,7 +17,8 @@ use super::metrics::StepItem;
 ///
 /// The zoo's tasks: [`ClassifyTask`](super::ClassifyTask) (a classifier alone, or a student
 /// beside its teacher), [`FeatureDistillTask`](super::FeatureDistillTask) (a student beside
-/// its teacher on unlabelled images) and [`TextDistillTask`](crate::bert::TextDistillTask).
+/// its teacher on unlabelled images), [`TextDistillTask`](crate::bert::TextDistillTask) and
+/// [`AlbefDistillTask`](crate::albef::AlbefDistillTask).
 pub trait Task<B: AutodiffBackend>: Clone + Send + Sync + core::fmt::Debug + 'static {
     /// The model the optimizer trains.
     type Model: AutodiffModule<B> + core::fmt::Display + 'static;
