@@ -15,27 +15,17 @@ mod reference;
 
 use burn::module::Module;
 use burn::prelude::*;
+use common::alone;
 use pela::LowRank;
 use pela_zoo::albef::{
-    Albef, AlbefConfig, AlbefState, MlmTokens, Momentum, itc, itm_loss, mask_tokens, mlm_loss,
+    Albef, AlbefConfig, AlbefState, ImageText, MlmTokens, Momentum, itc, itm_loss, mask_tokens,
+    mlm_loss,
 };
 use pela_zoo::backend::{Cpu, CpuDevice};
 use pela_zoo::bert::{BertConfig, BertInput};
 use pela_zoo::vit::VitConfig;
 use rand::SeedableRng;
 use reference::{assert_close, fixture, tensor, tensors};
-
-/// Runs the calling test alone, Burn's generator seeded with `seed`: the tests of this file
-/// draw from that shared generator (queues, teachers, `L_rwp`'s noise), so side by side their
-/// numbers would depend on the threads' timing.
-fn alone(seed: u64) -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let guard = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    Cpu::seed(&CpuDevice::default(), seed);
-    guard
-}
 
 /// The architecture of the fixtures (`TINY` and `TINY_BERT` in the script).
 fn config() -> AlbefConfig {
@@ -171,13 +161,18 @@ fn the_losses_match_the_authors_formulas() {
     );
 
     // ITC against the queue, with momentum distillation (α = 0.4).
+    let online = ImageText {
+        image: model.image_feature(image.clone()),
+        text: model.text_feature(text_tokens.clone()),
+    };
+    let momentum_features = ImageText {
+        image: image_feat_m,
+        text: text_feat_m,
+    };
     let itc = itc(
-        model.image_feature(image.clone()),
-        model.text_feature(text_tokens.clone()),
-        image_feat_m,
-        text_feat_m,
-        momentum.image_queue.val(),
-        momentum.text_queue.val(),
+        online,
+        momentum_features,
+        momentum.queues(),
         model.temperature(),
         0.4,
     );
@@ -502,7 +497,7 @@ mod distillation {
 
     #[test]
     fn distillation_lowers_the_loss_and_trains_only_the_student() {
-        let _alone = crate::alone(5);
+        let _alone = crate::common::alone(5);
         let run = scratch("albef-lowers");
         let config = TrainingConfig::new()
             .with_epochs(3)
@@ -541,7 +536,7 @@ mod distillation {
 
     #[test]
     fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
-        let _alone = crate::alone(5);
+        let _alone = crate::common::alone(5);
         let config = TrainingConfig::new()
             .with_epochs(2)
             .with_batch_size(16)

@@ -10,7 +10,7 @@ mod common;
 use burn::module::{AutodiffModule, Module};
 use burn::prelude::*;
 use burn::train::Interrupter;
-use common::{max_difference, scratch, values};
+use common::{alone, max_difference, scratch, values};
 use pela::{Distill, LowRank, PelaObjectiveConfig};
 use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
 use pela_zoo::data::{ImageBatcher, InMemoryImages, digits};
@@ -24,18 +24,6 @@ fn config() -> VitConfig {
 fn data() -> (InMemoryImages, InMemoryImages) {
     let (train, test) = digits();
     (train.truncated(192), test.truncated(64))
-}
-
-/// Runs the calling test alone, Burn's generator seeded with `seed`. The tests of this file
-/// share that generator (teacher draws, `L_rwp`'s noise), so side by side their draws would
-/// depend on the threads' timing and a test's numbers would change from run to run.
-fn alone(seed: u64) -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let guard = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    Cpu::seed(&CpuDevice::default(), seed);
-    guard
 }
 
 /// The teacher of the ViT tests, drawn from seed 3.

@@ -47,7 +47,7 @@ pub use import::AlbefState;
 pub use model::{Albef, AlbefLowRank, AlbefRecord, MlmHead, MlmHeadRecord};
 pub use momentum::{Momentum, MomentumRecord};
 pub use objectives::{
-    Itc, MaskedTokens, MlmTokens, hard_negatives, itc, itm_loss, mask_tokens, mlm_loss,
+    ImageText, Itc, MaskedTokens, MlmTokens, hard_negatives, itc, itm_loss, mask_tokens, mlm_loss,
 };
 pub use pretrain::{
     AlbefDistillTask, AlbefObjectives, AlbefTraining, AlbefTrainingRecord, CaptionBatcher,

@@ -6,6 +6,7 @@ use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
+use super::ImageText;
 use crate::bert::normalize;
 
 /// The momentum half of ALBEF's pre-training state (`*_m` and the queues in the authors'
@@ -61,6 +62,14 @@ impl<B: Backend, M: Module<B>> Momentum<B, M> {
             image_queue: queue(),
             text_queue: queue(),
             queue_ptr: Param::initialized(ParamId::new(), Tensor::zeros([1], device)),
+        }
+    }
+
+    /// The image and text queues, `[embed_dim, queue_size]` each.
+    pub fn queues(&self) -> ImageText<B> {
+        ImageText {
+            image: self.image_queue.val(),
+            text: self.text_queue.val(),
         }
     }
 

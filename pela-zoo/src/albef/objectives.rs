@@ -22,6 +22,16 @@ pub struct Itc<B: Backend> {
     pub sim_t2i: Tensor<B, 2>,
 }
 
+/// An image tensor and a text tensor that go together: features `[batch, embed_dim]`, or
+/// the queues `[embed_dim, queue]`.
+#[derive(Debug, Clone)]
+pub struct ImageText<B: Backend> {
+    /// The image side.
+    pub image: Tensor<B, 2>,
+    /// The text side.
+    pub text: Tensor<B, 2>,
+}
+
 /// Image–text contrastive loss with momentum distillation.
 ///
 /// Each image is compared with the momentum model's features of the batch's texts and of
@@ -31,35 +41,41 @@ pub struct Itc<B: Backend> {
 /// directions.
 ///
 /// # Shapes
-/// - `image_feat`, `text_feat`, `image_feat_m`, `text_feat_m`: `[batch, embed_dim]`, unit norm
-/// - `image_queue`, `text_queue`: `[embed_dim, queue]`
+/// - `online`, `momentum`: features `[batch, embed_dim]`, unit norm
+/// - `queue`: `[embed_dim, queue]`
 /// - `temp`: `[1]`
 ///
 /// ```
 /// use burn::prelude::*;
-/// use pela_zoo::albef::itc;
+/// use pela_zoo::albef::{ImageText, itc};
 /// use pela_zoo::backend::{Cpu, CpuDevice};
 ///
 /// let device = CpuDevice::default();
-/// let eye = Tensor::<Cpu, 2>::eye(2, &device);
-/// let queue = Tensor::<Cpu, 2>::zeros([2, 0], &device);
+/// let eye = || Tensor::<Cpu, 2>::eye(2, &device);
+/// let pair = |image, text| ImageText { image, text };
+/// let queue = pair(Tensor::zeros([2, 0], &device), Tensor::zeros([2, 0], &device));
 /// let temp = Tensor::from_floats([1.0], &device);
 /// // Two orthogonal pairs, no queue, α = 0: each row's logits are [1, 0], target column 0.
-/// let loss = itc(eye.clone(), eye.clone(), eye.clone(), eye, queue.clone(), queue, temp, 0.0).loss;
+/// let loss = itc(pair(eye(), eye()), pair(eye(), eye()), queue, temp, 0.0).loss;
 /// let expected = (1.0f32 + (-1.0f32).exp()).ln(); // −log(e / (e + 1))
 /// assert!((loss.into_scalar() - expected).abs() < 1e-6);
 /// ```
-#[allow(clippy::too_many_arguments)]
 pub fn itc<B: Backend>(
-    image_feat: Tensor<B, 2>,
-    text_feat: Tensor<B, 2>,
-    image_feat_m: Tensor<B, 2>,
-    text_feat_m: Tensor<B, 2>,
-    image_queue: Tensor<B, 2>,
-    text_queue: Tensor<B, 2>,
+    online: ImageText<B>,
+    momentum: ImageText<B>,
+    queue: ImageText<B>,
     temp: Tensor<B, 1>,
     alpha: f64,
 ) -> Itc<B> {
+    let ImageText {
+        image: image_feat,
+        text: text_feat,
+    } = online;
+    let ImageText {
+        image: image_feat_m,
+        text: text_feat_m,
+    } = momentum;
+    let (image_queue, text_queue) = (queue.image, queue.text);
     let batch = image_feat.dims()[0];
     let image_all = Tensor::cat(vec![image_feat_m.clone().transpose(), image_queue], 1).detach();
     let text_all = Tensor::cat(vec![text_feat_m.clone().transpose(), text_queue], 1).detach();

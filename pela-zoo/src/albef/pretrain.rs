@@ -15,8 +15,8 @@ use rand::rngs::StdRng;
 
 use super::features::{AlbefEncoded, AlbefInput};
 use super::{
-    Albef, AlbefConfig, AlbefLowRank, MlmTokens, Momentum, hard_negatives, itc, itm_loss,
-    mask_tokens, mlm_loss,
+    Albef, AlbefConfig, AlbefLowRank, ImageText, MlmTokens, Momentum, hard_negatives, itc,
+    itm_loss, mask_tokens, mlm_loss,
 };
 use crate::bert::BertInput;
 use crate::train::{StepOutput, Task, TrainingSet};
@@ -253,13 +253,20 @@ impl<B: AutodiffBackend> Task<B> for AlbefDistillTask<B> {
         let (text_m, _) = momentum.model.encode_text(inner.text.clone());
         let image_feat_m = momentum.model.image_feature(image_m.clone());
         let text_feat_m = momentum.model.text_feature(text_m);
+        let queues = momentum.queues();
         let itc = itc(
-            student.image_feature(image.clone()),
-            student.text_feature(text.clone()),
-            Tensor::from_inner(image_feat_m.clone()),
-            Tensor::from_inner(text_feat_m.clone()),
-            Tensor::from_inner(momentum.image_queue.val()),
-            Tensor::from_inner(momentum.text_queue.val()),
+            ImageText {
+                image: student.image_feature(image.clone()),
+                text: student.text_feature(text.clone()),
+            },
+            ImageText {
+                image: Tensor::from_inner(image_feat_m.clone()),
+                text: Tensor::from_inner(text_feat_m.clone()),
+            },
+            ImageText {
+                image: Tensor::from_inner(queues.image),
+                text: Tensor::from_inner(queues.text),
+            },
             student.temperature(),
             settings.alpha,
         );
@@ -342,13 +349,18 @@ impl<B: AutodiffBackend> Task<B> for AlbefDistillTask<B> {
         let empty = Tensor::zeros([model.momentum.image_queue.dims()[0], 0], &device);
         let image_feat = model.model.image_feature(encoded.image);
         let text_feat = model.model.text_feature(encoded.text);
+        let features = ImageText {
+            image: image_feat,
+            text: text_feat,
+        };
+        let no_queue = ImageText {
+            image: empty.clone(),
+            text: empty,
+        };
         let itc = itc(
-            image_feat.clone(),
-            text_feat.clone(),
-            image_feat,
-            text_feat,
-            empty.clone(),
-            empty,
+            features.clone(),
+            features,
+            no_queue,
             model.model.temperature(),
             0.0,
         );

@@ -2,6 +2,7 @@
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
+use pela_zoo::backend::{Cpu, CpuDevice};
 use pela_zoo::train::RunDir;
 
 /// Every parameter's values, in visiting order.
@@ -23,6 +24,20 @@ pub fn max_difference(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
         .zip(b)
         .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
         .fold(0.0, f32::max)
+}
+
+/// Runs the calling test alone among the tests of its file that call this, Burn's generator
+/// seeded with `seed`. Such tests share that generator (teacher draws, queues, `L_rwp`'s
+/// noise), so side by side their draws would depend on the threads' timing and a test's
+/// numbers would change from run to run.
+#[allow(dead_code)] // not every test file draws from Burn's generator
+pub fn alone(seed: u64) -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Cpu::seed(&CpuDevice::default(), seed);
+    guard
 }
 
 /// An empty run folder for the test `name` of this process.
