@@ -8,8 +8,8 @@ use pela::RankPlan;
 
 use super::{Albef, MlmHead};
 use crate::ZooError;
-use crate::bert::BertConfig;
-use crate::vit::VitConfig;
+use crate::bert::{Bert, BertConfig};
+use crate::vit::{Vit, VitConfig};
 
 /// The architecture of an [`Albef`] model (Li et al., 2021, *Align before Fuse*) and the
 /// settings of its pre-training objectives.
@@ -196,5 +196,88 @@ impl AlbefConfig {
             itm_head: LinearConfig::new(text_width, 2).init(device),
             temp: Param::from_tensor(Tensor::from_floats([self.temp as f32], device)),
         }
+    }
+
+    /// A model whose encoders start from pre-trained ones, as the authors start ALBEF from
+    /// DeiT and BERT-base: `vision` is the image encoder, and `text`'s layers are the text
+    /// layers and then the fusion layers, to which freshly initialised cross-attention is
+    /// added (from layer `self.text.cross_attention_from` on). The projections, the heads and
+    /// the temperature are fresh; the MLM head is tied to `text`'s word embeddings. A pooler
+    /// of `text` is dropped (ALBEF has none).
+    ///
+    /// # Errors
+    /// [`ZooError::InvalidConfig`] when the encoders' depth or width differ from this
+    /// config's, or `text` already has cross-attention.
+    ///
+    /// ```
+    /// use pela_zoo::albef::AlbefConfig;
+    /// use pela_zoo::backend::{Cpu, CpuDevice};
+    /// use pela_zoo::bert::BertConfig;
+    /// use pela_zoo::vit::VitConfig;
+    ///
+    /// let device = CpuDevice::default();
+    /// let (vision, text) = (VitConfig::new(32, 16, 0, 64, 2, 4), BertConfig::new(100, 64, 4, 4, 128, 16));
+    /// // Pre-trained encoders (here fresh ones): a ViT and a BERT without cross-attention.
+    /// let (vit, bert) = (vision.init::<Cpu>(&device), text.init::<Cpu>(&device));
+    /// let config = AlbefConfig::new(vision, text.with_cross_attention_from(Some(2)));
+    /// let albef = config.init_from(vit, bert, &device)?;
+    /// assert!(albef.text_encoder.encoder.layer[2].crossattention.is_some());
+    /// # Ok::<(), pela_zoo::ZooError>(())
+    /// ```
+    pub fn init_from<B: Backend>(
+        &self,
+        vision: Vit<B>,
+        text: Bert<B>,
+        device: &B::Device,
+    ) -> Result<Albef<B>, ZooError> {
+        self.validate()?;
+        let invalid = |reason: String| Err(ZooError::InvalidConfig { reason });
+        if vision.blocks.len() != self.vision.depth {
+            return invalid(format!(
+                "the image encoder has {} blocks, `vision.depth` says {}",
+                vision.blocks.len(),
+                self.vision.depth
+            ));
+        }
+        if text.encoder.layer.len() != self.text.num_hidden_layers {
+            return invalid(format!(
+                "the text encoder has {} layers, `text.num_hidden_layers` says {}",
+                text.encoder.layer.len(),
+                self.text.num_hidden_layers
+            ));
+        }
+        let [_, width] = text.embeddings.word_embeddings.weight.dims();
+        if width != self.text.hidden_size {
+            return invalid(format!(
+                "the text encoder is {width} wide, `text.hidden_size` says {}",
+                self.text.hidden_size
+            ));
+        }
+        if text
+            .encoder
+            .layer
+            .iter()
+            .any(|l| l.crossattention.is_some())
+        {
+            return invalid(
+                "the text encoder already has cross-attention; give a plain BERT".to_string(),
+            );
+        }
+        let fresh = self.init::<B>(device);
+        let mut text = text;
+        for (layer, fresh) in text
+            .encoder
+            .layer
+            .iter_mut()
+            .zip(fresh.text_encoder.encoder.layer)
+        {
+            layer.crossattention = fresh.crossattention;
+        }
+        text.pooler = None;
+        Ok(Albef {
+            visual_encoder: vision,
+            text_encoder: text,
+            ..fresh
+        })
     }
 }

@@ -10,8 +10,12 @@
 //! - [`Momentum`]: the EMA copy of the online model and its feature queues.
 //! - [`itc`], [`hard_negatives`] and [`itm_loss`], [`mask_tokens`] and [`mlm_loss`]: the
 //!   pre-training objectives.
-//! - [`AlbefDistillTask`]: PELA's distillation of a student with ALBEF's own objectives,
-//!   as a task of the [engine](crate::train::Engine).
+//! - [`AlbefPretrainTask`]: ALBEF's pre-training of a dense model, and
+//!   [`AlbefDistillTask`]: PELA's distillation of a student with ALBEF's own objectives, as
+//!   tasks of the [engine](crate::train::Engine); [`AlbefModel`] is what both models share.
+//! - [`Annotations`]: the authors' annotation files (COCO, Flickr30K), as training pairs
+//!   ([`AnnotatedPairs`]) and retrieval sets; [`retrieval_scores`] and [`Recall`]: retrieval
+//!   evaluated as the authors do (ITC for all pairs, ITM re-ranking of the top `k`).
 //! - [`AlbefConfig::load_checkpoint`]: the authors' checkpoints, by their own keys (see
 //!   [`import`]).
 //!
@@ -33,14 +37,20 @@
 //! # Ok::<(), pela::PelaError>(())
 //! ```
 
+mod annotations;
+mod captions;
 mod config;
 mod features;
 pub mod import;
 mod model;
 mod momentum;
 mod objectives;
+mod online;
 mod pretrain;
+mod retrieval;
 
+pub use annotations::{AnnotatedPairs, Annotation, Annotations, MAX_WORDS, pre_caption};
+pub use captions::{CaptionBatcher, CaptionItem, Captions};
 pub use config::AlbefConfig;
 pub use features::{AlbefEncoded, AlbefInput};
 pub use import::AlbefState;
@@ -49,7 +59,9 @@ pub use momentum::{Momentum, MomentumRecord};
 pub use objectives::{
     ImageText, Itc, MaskedTokens, MlmTokens, hard_negatives, itc, itm_loss, mask_tokens, mlm_loss,
 };
+pub use online::AlbefModel;
 pub use pretrain::{
-    AlbefDistillTask, AlbefObjectives, AlbefTraining, AlbefTrainingRecord, CaptionBatcher,
-    CaptionItem, Captions, student_training,
+    AlbefDistillTask, AlbefObjectives, AlbefPretrainTask, AlbefTraining, AlbefTrainingRecord,
+    student_training,
 };
+pub use retrieval::{Matches, Recall, RetrievalScores, retrieval_scores};

@@ -4,7 +4,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use burn::data::dataloader::batcher::Batcher;
 use burn::module::{AutodiffModule, Param, ParamId};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
@@ -15,11 +14,11 @@ use rand::rngs::StdRng;
 
 use super::features::{AlbefEncoded, AlbefInput};
 use super::{
-    Albef, AlbefConfig, AlbefLowRank, ImageText, MlmTokens, Momentum, hard_negatives, itc,
-    itm_loss, mask_tokens, mlm_loss,
+    Albef, AlbefConfig, AlbefLowRank, AlbefModel, ImageText, MlmTokens, Momentum, hard_negatives,
+    itc, itm_loss, mask_tokens, mlm_loss,
 };
 use crate::bert::BertInput;
-use crate::train::{StepOutput, Task, TrainingSet};
+use crate::train::{StepOutput, Task};
 
 /// What the engine trains in ALBEF pre-training: the online model, its momentum half, and
 /// the count of optimizer steps (which seeds each step's masking and negatives, so that a
@@ -45,90 +44,16 @@ impl<B: Backend, M: Module<B>> AlbefTraining<B, M> {
         }
     }
 
+    /// Training state for `model` before its first step: a momentum copy of it and
+    /// `config`'s queues (random unit features from Burn's seeded generator).
+    pub fn start(model: M, config: &AlbefConfig, device: &B::Device) -> Self {
+        let momentum = Momentum::new(model.clone(), config.embed_dim, config.queue_size, device);
+        Self::new(model, momentum)
+    }
+
     /// Optimizer steps taken.
     pub fn steps(&self) -> u64 {
         self.steps.val().into_scalar().elem::<i64>() as u64
-    }
-}
-
-/// One image and its caption, tokenised.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CaptionItem {
-    /// `[channels, height, width]` values, already normalised.
-    pub image: Vec<f32>,
-    /// The caption's token ids, `[CLS]` first.
-    pub input_ids: Vec<i64>,
-}
-
-/// Image–caption pairs as a training set of the engine.
-#[derive(Debug, Clone)]
-pub struct Captions {
-    name: String,
-    items: Vec<CaptionItem>,
-}
-
-impl Captions {
-    /// The pairs `items`, called `name` in logs.
-    pub fn new(name: impl Into<String>, items: Vec<CaptionItem>) -> Self {
-        Self {
-            name: name.into(),
-            items,
-        }
-    }
-}
-
-impl TrainingSet<CaptionItem> for Captions {
-    fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    fn item(&self, index: usize, _augment: Option<&mut StdRng>) -> CaptionItem {
-        self.items[index].clone()
-    }
-
-    fn describe(&self) -> String {
-        format!("{}: {} image–caption pairs", self.name, self.items.len())
-    }
-}
-
-/// Stacks [`CaptionItem`]s into an [`AlbefInput`], padding the captions to the longest with
-/// id 0.
-#[derive(Debug, Clone)]
-pub struct CaptionBatcher {
-    shape: [usize; 3],
-}
-
-impl CaptionBatcher {
-    /// Batches images of `[channels, height, width]`.
-    pub fn new(shape: [usize; 3]) -> Self {
-        Self { shape }
-    }
-}
-
-impl<B: Backend> Batcher<B, CaptionItem, AlbefInput<B>> for CaptionBatcher {
-    fn batch(&self, items: Vec<CaptionItem>, device: &B::Device) -> AlbefInput<B> {
-        let [c, h, w] = self.shape;
-        let n = items.len();
-        let longest = items.iter().map(|i| i.input_ids.len()).max().unwrap_or(1);
-        let mut pixels = Vec::with_capacity(n * c * h * w);
-        let (mut ids, mut mask) = (Vec::new(), Vec::new());
-        for item in items {
-            assert_eq!(item.image.len(), c * h * w, "an image of another size");
-            pixels.extend(item.image);
-            let real = item.input_ids.len();
-            ids.extend(item.input_ids);
-            ids.extend(std::iter::repeat_n(0, longest - real));
-            mask.extend((0..longest).map(|t| if t < real { 1.0f32 } else { 0.0 }));
-        }
-        let input_ids = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [n, longest]), device);
-        AlbefInput {
-            images: Tensor::from_data(TensorData::new(pixels, [n, c, h, w]), device),
-            text: BertInput {
-                token_type_ids: input_ids.zeros_like(),
-                input_ids,
-                attention_mask: Tensor::from_data(TensorData::new(mask, [n, longest]), device),
-            },
-        }
     }
 }
 
@@ -163,6 +88,93 @@ impl AlbefObjectives {
 /// The image and text features of a step's momentum model, waiting for the queues.
 type Pending<E> = Arc<Mutex<Option<(Tensor<E, 2>, Tensor<E, 2>)>>>;
 
+/// ALBEF's pre-training of a dense model (the authors' `Pretrain.py`), as a task of the
+/// engine: each step's loss is `ITC + ITM + MLM`, with the model's momentum copy and queues
+/// ([`AlbefTraining`]). Validation reports in-batch `ITC`.
+///
+/// Runs on one device: the momentum model and queues are updated after each optimizer step.
+///
+/// ```
+/// use pela_zoo::albef::{AlbefConfig, AlbefObjectives, AlbefPretrainTask, AlbefTraining, MlmTokens};
+/// use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
+/// use pela_zoo::bert::BertConfig;
+/// use pela_zoo::vit::VitConfig;
+///
+/// let device = CpuDevice::default();
+/// let config = AlbefConfig::new(
+///     VitConfig::new(32, 16, 0, 64, 2, 4),
+///     BertConfig::new(100, 64, 4, 4, 128, 16).with_cross_attention_from(Some(2)),
+/// )
+/// .with_queue_size(64);
+/// let tokens = MlmTokens { pad: 0, cls: 1, mask: 3, vocab_size: 100 };
+/// let task = AlbefPretrainTask::<CpuAutodiff>::new(AlbefObjectives::new(&config, tokens, 7));
+/// let training = AlbefTraining::start(config.init::<CpuAutodiff>(&device), &config, &device);
+/// assert_eq!((training.steps(), training.momentum.queue_size()), (0, 64));
+/// // Engine::new(settings, run).fit(task, training, train_set, valid_set, CaptionBatcher::new([3, 32, 32]))
+/// ```
+#[derive(Debug, Clone)]
+pub struct AlbefPretrainTask<B: AutodiffBackend> {
+    /// ALBEF's objectives.
+    pub objectives: AlbefObjectives,
+    pending: Pending<B::InnerBackend>,
+}
+
+impl<B: AutodiffBackend> AlbefPretrainTask<B> {
+    /// The task of ALBEF's `objectives`.
+    pub fn new(objectives: AlbefObjectives) -> Self {
+        Self {
+            objectives,
+            pending: Arc::new(Mutex::new(None)),
+        }
+    }
+}
+
+impl<B: AutodiffBackend> Task<B> for AlbefPretrainTask<B> {
+    type Model = AlbefTraining<B, Albef<B>>;
+    type Batch = AlbefInput<B>;
+    type ValidBatch = AlbefInput<B::InnerBackend>;
+
+    /// The momentum half is never trained.
+    fn prepare(&self, model: Self::Model) -> Self::Model {
+        AlbefTraining {
+            momentum: model.momentum.no_grad(),
+            ..model
+        }
+    }
+
+    fn train_metrics(&self) -> Vec<&'static str> {
+        vec!["Loss", "ITC", "ITM", "MLM"]
+    }
+
+    fn valid_metrics(&self) -> Vec<&'static str> {
+        vec!["Loss", "ITC"]
+    }
+
+    fn train_step(&self, model: &Self::Model, batch: AlbefInput<B>) -> StepOutput<B> {
+        let batch_size = batch.images.dims()[0];
+        let (encoded, _) = model.model.forward_features(batch.clone());
+        let terms = albef_terms(model, encoded, batch, &self.objectives, &self.pending);
+        StepOutput::new(terms, batch_size)
+    }
+
+    fn valid_step(
+        &self,
+        model: &<Self::Model as AutodiffModule<B>>::InnerModule,
+        batch: AlbefInput<B::InnerBackend>,
+    ) -> StepOutput<B::InnerBackend> {
+        let batch_size = batch.images.dims()[0];
+        let (encoded, _) = model.model.forward_features(batch);
+        let terms = LossTerms::new().with("ITC", 1.0, in_batch_itc(&model.model, encoded));
+        StepOutput::new(terms, batch_size)
+    }
+
+    /// Moves the momentum model towards the model, puts the step's momentum features in the
+    /// queues, and counts the step.
+    fn after_step(&self, model: Self::Model) -> Self::Model {
+        after_step(model, &self.pending, self.objectives.momentum)
+    }
+}
+
 /// PELA's distillation of an ALBEF student: each step's loss terms are ALBEF's `ITC`, `ITM`
 /// and `MLM` (the student's own pre-training objectives, with the student's momentum model
 /// and queues) and PELA's `L_fd` (every encoder's hidden states against the frozen
@@ -187,14 +199,6 @@ impl<B: AutodiffBackend> AlbefDistillTask<B> {
             pending: Arc::new(Mutex::new(None)),
         }
     }
-}
-
-/// Rows of `x` picked by `index`.
-fn rows<E: Backend, const D: usize>(x: Tensor<E, D>, index: &[usize]) -> Tensor<E, D> {
-    let device = x.device();
-    let index: Vec<i64> = index.iter().map(|i| *i as i64).collect();
-    let len = index.len();
-    x.select(0, Tensor::from_data(TensorData::new(index, [len]), &device))
 }
 
 impl<B: AutodiffBackend> Task<B> for AlbefDistillTask<B> {
@@ -227,107 +231,12 @@ impl<B: AutodiffBackend> Task<B> for AlbefDistillTask<B> {
     }
 
     fn train_step(&self, model: &Self::Model, batch: AlbefInput<B>) -> StepOutput<B> {
-        let settings = self.objectives;
         let batch_size = batch.images.dims()[0];
-        let mut rng = StdRng::seed_from_u64(
-            settings
-                .seed
-                .wrapping_add(model.steps().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-        );
-        let student = &model.model;
         let out = self
             .distill
-            .forward(student, batch.clone())
+            .forward(&model.model, batch.clone())
             .unwrap_or_else(|e| panic!("ALBEF distillation step: {e}"));
-        let AlbefEncoded {
-            image,
-            text,
-            fused,
-            mask,
-        } = out.output;
-
-        // The momentum model, on the inner backend: no graph, no gradients.
-        let momentum = model.momentum.valid();
-        let inner = batch.to_inner();
-        let (image_m, _) = momentum.model.encode_image(inner.images.clone());
-        let (text_m, _) = momentum.model.encode_text(inner.text.clone());
-        let image_feat_m = momentum.model.image_feature(image_m.clone());
-        let text_feat_m = momentum.model.text_feature(text_m);
-        let queues = momentum.queues();
-        let itc = itc(
-            ImageText {
-                image: student.image_feature(image.clone()),
-                text: student.text_feature(text.clone()),
-            },
-            ImageText {
-                image: Tensor::from_inner(image_feat_m.clone()),
-                text: Tensor::from_inner(text_feat_m.clone()),
-            },
-            ImageText {
-                image: Tensor::from_inner(queues.image),
-                text: Tensor::from_inner(queues.text),
-            },
-            student.temperature(),
-            settings.alpha,
-        );
-        *self.pending.lock().expect("not poisoned") = Some((image_feat_m, text_feat_m));
-
-        // ITM: the pairs, each text with a hard negative image, each image with a hard
-        // negative text.
-        let negative_images = hard_negatives(itc.sim_t2i.clone().detach(), &mut rng);
-        let negative_texts = hard_negatives(itc.sim_i2t.clone().detach(), &mut rng);
-        let texts = Tensor::cat(vec![text.clone(), rows(text, &negative_texts)], 0);
-        let masks = Tensor::cat(vec![mask.clone(), rows(mask.clone(), &negative_texts)], 0);
-        let images = Tensor::cat(
-            vec![rows(image.clone(), &negative_images), image.clone()],
-            0,
-        );
-        let (negative, _) = student.fuse(texts, masks, images);
-        let itm = itm_loss(student.itm_logits(Tensor::cat(vec![fused, negative], 0)));
-
-        // MLM, with the momentum model's soft labels.
-        let ids = batch.text.input_ids.clone();
-        let dims = ids.dims();
-        let ids: Vec<i64> = ids
-            .into_data()
-            .convert::<i64>()
-            .to_vec()
-            .expect("token ids");
-        let masked = mask_tokens(&ids, settings.mlm_probability, settings.tokens, &mut rng);
-        let device = image.device();
-        let masked_input = BertInput {
-            input_ids: Tensor::<B, 2, Int>::from_data(
-                TensorData::new(masked.input_ids, dims),
-                &device,
-            ),
-            ..batch.text
-        };
-        let labels = Tensor::<B, 2, Int>::from_data(TensorData::new(masked.labels, dims), &device);
-        let soft = {
-            let masked_input = masked_input.to_inner();
-            let (tokens, _) = momentum.model.encode_text(masked_input.clone());
-            let fused = momentum
-                .model
-                .fuse(tokens, masked_input.attention_mask, image_m)
-                .0;
-            softmax(momentum.model.mlm_logits(fused), 2)
-        };
-        let logits = {
-            let (tokens, _) = student.encode_text(masked_input.clone());
-            let fused = student.fuse(tokens, masked_input.attention_mask, image).0;
-            student.mlm_logits(fused)
-        };
-        let mlm = mlm_loss(
-            logits,
-            labels,
-            Some(Tensor::from_inner(soft)),
-            settings.alpha,
-        );
-
-        let mut terms = LossTerms::new()
-            .with("ITC", 1.0, itc.loss)
-            .with("ITM", 1.0, itm)
-            .with("MLM", 1.0, mlm);
+        let mut terms = albef_terms(model, out.output, batch, &self.objectives, &self.pending);
         terms.extend(out.terms);
         StepOutput::new(terms, batch_size)
     }
@@ -345,49 +254,16 @@ impl<B: AutodiffBackend> Task<B> for AlbefDistillTask<B> {
             .feature_distillation
             .forward(&student, &teacher)
             .unwrap_or_else(|e| panic!("ALBEF validation step: {e}"));
-        let device = encoded.image.device();
-        let empty = Tensor::zeros([model.momentum.image_queue.dims()[0], 0], &device);
-        let image_feat = model.model.image_feature(encoded.image);
-        let text_feat = model.model.text_feature(encoded.text);
-        let features = ImageText {
-            image: image_feat,
-            text: text_feat,
-        };
-        let no_queue = ImageText {
-            image: empty.clone(),
-            text: empty,
-        };
-        let itc = itc(
-            features.clone(),
-            features,
-            no_queue,
-            model.model.temperature(),
-            0.0,
-        );
-        let terms = LossTerms::new().with("ITC", 1.0, itc.loss).with(
-            PelaObjective::FEATURE_DISTILLATION,
-            objective.alpha,
-            fd,
-        );
+        let terms = LossTerms::new()
+            .with("ITC", 1.0, in_batch_itc(&model.model, encoded))
+            .with(PelaObjective::FEATURE_DISTILLATION, objective.alpha, fd);
         StepOutput::new(terms, batch_size)
     }
 
     /// Moves the momentum model towards the student, puts the step's momentum features in
     /// the queues, and counts the step.
     fn after_step(&self, model: Self::Model) -> Self::Model {
-        let pending = self.pending.lock().expect("not poisoned").take();
-        let mut momentum = model
-            .momentum
-            .update(&model.model, self.objectives.momentum);
-        if let Some((image, text)) = pending {
-            momentum = momentum.enqueue(Tensor::from_inner(image), Tensor::from_inner(text));
-        }
-        let steps = model.steps.val().add_scalar(1);
-        AlbefTraining {
-            steps: Param::initialized(model.steps.id, steps),
-            momentum,
-            model: model.model,
-        }
+        after_step(model, &self.pending, self.objectives.momentum)
     }
 
     fn to_device(self, device: &B::Device) -> Self {
@@ -398,13 +274,171 @@ impl<B: AutodiffBackend> Task<B> for AlbefDistillTask<B> {
     }
 }
 
+/// Rows of `x` picked by `index`.
+fn rows<E: Backend, const D: usize>(x: Tensor<E, D>, index: &[usize]) -> Tensor<E, D> {
+    let device = x.device();
+    let index: Vec<i64> = index.iter().map(|i| *i as i64).collect();
+    let len = index.len();
+    x.select(0, Tensor::from_data(TensorData::new(index, [len]), &device))
+}
+
+/// ALBEF's three objectives on a batch that `model.model` encoded as `encoded`: ITC against
+/// the momentum model and queues, ITM on the pairs and hard negatives, MLM with the momentum
+/// model's soft labels. The momentum features wait in `pending` for [`after_step`].
+fn albef_terms<B, M>(
+    model: &AlbefTraining<B, M>,
+    encoded: AlbefEncoded<B>,
+    batch: AlbefInput<B>,
+    settings: &AlbefObjectives,
+    pending: &Pending<B::InnerBackend>,
+) -> LossTerms<B>
+where
+    B: AutodiffBackend,
+    M: AlbefModel<B> + AutodiffModule<B>,
+    M::InnerModule: AlbefModel<B::InnerBackend>,
+{
+    let mut rng = StdRng::seed_from_u64(
+        settings
+            .seed
+            .wrapping_add(model.steps().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+    );
+    let online = &model.model;
+    let AlbefEncoded {
+        image,
+        text,
+        fused,
+        mask,
+    } = encoded;
+
+    // The momentum model, on the inner backend: no graph, no gradients.
+    let momentum = model.momentum.valid();
+    let inner = batch.to_inner();
+    let (image_m, _) = momentum.model.encode_image(inner.images.clone());
+    let (text_m, _) = momentum.model.encode_text(inner.text.clone());
+    let image_feat_m = momentum.model.image_feature(image_m.clone());
+    let text_feat_m = momentum.model.text_feature(text_m);
+    let queues = momentum.queues();
+    let itc = itc(
+        ImageText {
+            image: online.image_feature(image.clone()),
+            text: online.text_feature(text.clone()),
+        },
+        ImageText {
+            image: Tensor::from_inner(image_feat_m.clone()),
+            text: Tensor::from_inner(text_feat_m.clone()),
+        },
+        ImageText {
+            image: Tensor::from_inner(queues.image),
+            text: Tensor::from_inner(queues.text),
+        },
+        online.temperature(),
+        settings.alpha,
+    );
+    *pending.lock().expect("not poisoned") = Some((image_feat_m, text_feat_m));
+
+    // ITM: the pairs, each text with a hard negative image, each image with a hard negative
+    // text.
+    let negative_images = hard_negatives(itc.sim_t2i.clone().detach(), &mut rng);
+    let negative_texts = hard_negatives(itc.sim_i2t.clone().detach(), &mut rng);
+    let texts = Tensor::cat(vec![text.clone(), rows(text, &negative_texts)], 0);
+    let masks = Tensor::cat(vec![mask.clone(), rows(mask.clone(), &negative_texts)], 0);
+    let images = Tensor::cat(
+        vec![rows(image.clone(), &negative_images), image.clone()],
+        0,
+    );
+    let (negative, _) = online.fuse(texts, masks, images);
+    let itm = itm_loss(online.itm_logits(Tensor::cat(vec![fused, negative], 0)));
+
+    // MLM, with the momentum model's soft labels.
+    let ids = batch.text.input_ids.clone();
+    let dims = ids.dims();
+    let ids: Vec<i64> = ids
+        .into_data()
+        .convert::<i64>()
+        .to_vec()
+        .expect("token ids");
+    let masked = mask_tokens(&ids, settings.mlm_probability, settings.tokens, &mut rng);
+    let device = image.device();
+    let masked_input = BertInput {
+        input_ids: Tensor::<B, 2, Int>::from_data(TensorData::new(masked.input_ids, dims), &device),
+        ..batch.text
+    };
+    let labels = Tensor::<B, 2, Int>::from_data(TensorData::new(masked.labels, dims), &device);
+    let soft = {
+        let masked_input = masked_input.to_inner();
+        let (tokens, _) = momentum.model.encode_text(masked_input.clone());
+        let fused = momentum
+            .model
+            .fuse(tokens, masked_input.attention_mask, image_m)
+            .0;
+        softmax(momentum.model.mlm_logits(fused), 2)
+    };
+    let logits = {
+        let (tokens, _) = online.encode_text(masked_input.clone());
+        let fused = online.fuse(tokens, masked_input.attention_mask, image).0;
+        online.mlm_logits(fused)
+    };
+    let mlm = mlm_loss(
+        logits,
+        labels,
+        Some(Tensor::from_inner(soft)),
+        settings.alpha,
+    );
+
+    LossTerms::new()
+        .with("ITC", 1.0, itc.loss)
+        .with("ITM", 1.0, itm)
+        .with("MLM", 1.0, mlm)
+}
+
+/// ITC within a validation batch (no queue, no momentum targets).
+fn in_batch_itc<E: Backend, M: AlbefModel<E>>(model: &M, encoded: AlbefEncoded<E>) -> Tensor<E, 1> {
+    let device = encoded.image.device();
+    let features = ImageText {
+        image: model.image_feature(encoded.image),
+        text: model.text_feature(encoded.text),
+    };
+    let width = features.image.dims()[1];
+    let empty = Tensor::zeros([width, 0], &device);
+    let no_queue = ImageText {
+        image: empty.clone(),
+        text: empty,
+    };
+    itc(
+        features.clone(),
+        features,
+        no_queue,
+        model.temperature(),
+        0.0,
+    )
+    .loss
+}
+
+/// The EMA, the enqueue of `pending`'s features and the step count, after an optimizer step.
+fn after_step<B: AutodiffBackend, M: Module<B>>(
+    model: AlbefTraining<B, M>,
+    pending: &Pending<B::InnerBackend>,
+    factor: f64,
+) -> AlbefTraining<B, M> {
+    let pending = pending.lock().expect("not poisoned").take();
+    let mut momentum = model.momentum.update(&model.model, factor);
+    if let Some((image, text)) = pending {
+        momentum = momentum.enqueue(Tensor::from_inner(image), Tensor::from_inner(text));
+    }
+    let steps = model.steps.val().add_scalar(1);
+    AlbefTraining {
+        steps: Param::initialized(model.steps.id, steps),
+        momentum,
+        model: model.model,
+    }
+}
+
 /// A student ready for [`AlbefDistillTask`]: `student` and a momentum copy of it, with
-/// `config`'s queues.
+/// `config`'s queues ([`AlbefTraining::start`]).
 pub fn student_training<B: Backend>(
     student: AlbefLowRank<B>,
     config: &AlbefConfig,
     device: &B::Device,
 ) -> AlbefTraining<B, AlbefLowRank<B>> {
-    let momentum = Momentum::new(student.clone(), config.embed_dim, config.queue_size, device);
-    AlbefTraining::new(student, momentum)
+    AlbefTraining::start(student, config, device)
 }
