@@ -7,12 +7,13 @@ use std::path::Path;
 use pela::{CompressionReport, PelaError, PelaObjectiveConfig, RankPlan, WeightPerturbationConfig};
 
 use crate::ZooError;
+use crate::albef::AlbefConfig;
 use crate::bert::{BertConfig, MiniLm};
 use crate::swin::{SwinConfig, SwinFlops};
 use crate::vit::{VitConfig, VitFlops};
 
 /// A model of the zoo, by its config: an image classifier (a ViT such as DeiT and DeiT-III, or
-/// a Swin) or a BERT text encoder.
+/// a Swin), a BERT text encoder, or an ALBEF image–text model.
 ///
 /// ```
 /// use pela_zoo::zoo::Architecture;
@@ -33,6 +34,8 @@ pub enum Architecture {
     Swin(SwinConfig),
     /// A BERT encoder (all-MiniLM-L6-v2, or any Hugging Face BERT by its `config.json`).
     Bert(BertConfig),
+    /// ALBEF: a ViT image encoder, a BERT text and fusion encoder, and their heads.
+    Albef(AlbefConfig),
 }
 
 /// What an image model takes and gives.
@@ -57,7 +60,8 @@ pub struct Flops {
     /// The attention products, unchanged by PELA and not in the two counts above (0 for a
     /// text model, where they grow with the text's length).
     pub attention: u64,
-    /// What the counts are for: `"image"`, or `"token"` for a text model.
+    /// What the counts are for: `"image"`, `"token"` for a text model, `"token (every Linear
+    /// once)"` for ALBEF (the sum over its image, text and fusion encoders).
     pub per: &'static str,
 }
 
@@ -67,6 +71,7 @@ impl Architecture {
         VitConfig::preset_names()
             .chain(SwinConfig::preset_names())
             .chain([MiniLm::NAME])
+            .chain(AlbefConfig::preset_names())
     }
 
     /// The timm model called `name`, of any family.
@@ -83,10 +88,14 @@ impl Architecture {
         if name == MiniLm::NAME {
             return Ok(Self::Bert(MiniLm::architecture()));
         }
+        if let Ok(config) = AlbefConfig::preset(name) {
+            return Ok(Self::Albef(config));
+        }
         Err(ZooError::unknown_model(name, Self::preset_names()))
     }
 
-    /// The architecture of a JSON config: a [`BertConfig`] when it has `num_hidden_layers`
+    /// The architecture of a JSON config: an [`AlbefConfig`] when it has `vision` and `text`
+    /// (as [`to_json`](Self::to_json) writes it), a [`BertConfig`] when it has `num_hidden_layers`
     /// (Hugging Face's `config.json` of a BERT), a [`SwinConfig`] when it has a
     /// `window_size`, a [`VitConfig`] otherwise. Fields with a default may be left out.
     ///
@@ -126,7 +135,11 @@ impl Architecture {
                 reason: e.to_string(),
             })
         }
-        let architecture = if given.contains_key("num_hidden_layers") {
+        let architecture = if given.contains_key("vision") && given.contains_key("text") {
+            Self::Albef(
+                serde_json::from_str(text).map_err(|e| invalid(format!("an ALBEF config: {e}")))?,
+            )
+        } else if given.contains_key("num_hidden_layers") {
             Self::Bert(BertConfig::from_hf_json(text)?)
         } else if given.contains_key("window_size") {
             Self::Swin(merged(
@@ -175,6 +188,11 @@ impl Architecture {
                 crate::student_file::read_config(path, crate::swin::student::CONFIG_KEY, "Swin")?;
             return Ok(Self::Swin(config));
         }
+        if header.contains_key(crate::albef::student::CONFIG_KEY) {
+            let config =
+                crate::student_file::read_config(path, crate::albef::student::CONFIG_KEY, "ALBEF")?;
+            return Ok(Self::Albef(config));
+        }
         if header.contains_key(crate::bert::student::CONFIG_KEY) {
             let config =
                 crate::student_file::read_config(path, crate::bert::student::CONFIG_KEY, "BERT")?;
@@ -188,19 +206,20 @@ impl Architecture {
         Err(PelaError::Checkpoint {
             path: path.display().to_string(),
             reason: "the header names no zoo architecture (`pela.vit_config`, \
-                     `pela.swin_config`, `pela.bert_config`): is it a student written by `pela compress` or \
+                     `pela.swin_config`, `pela.bert_config`, `pela.albef_config`): is it a student written by `pela compress` or \
                      `pela distill`?"
                 .to_string(),
         }
         .into())
     }
 
-    /// The family's name: `ViT`, `Swin` or `BERT`.
+    /// The family's name: `ViT`, `Swin`, `BERT` or `ALBEF`.
     pub fn family(&self) -> &'static str {
         match self {
             Self::Vit(_) => "ViT",
             Self::Swin(_) => "Swin",
             Self::Bert(_) => "BERT",
+            Self::Albef(_) => "ALBEF",
         }
     }
 
@@ -213,10 +232,12 @@ impl Architecture {
             Self::Vit(config) => config.validate(),
             Self::Swin(config) => config.validate(),
             Self::Bert(config) => config.validate(),
+            Self::Albef(config) => config.validate(),
         }
     }
 
-    /// The input and output of an image model; `None` for a text model.
+    /// The input and output of an image classifier; `None` for a text model and for ALBEF
+    /// (which takes images and texts).
     ///
     /// ```
     /// use pela_zoo::zoo::Architecture;
@@ -230,7 +251,7 @@ impl Architecture {
         let (size, channels, classes) = match self {
             Self::Vit(config) => (config.image_size, config.channels, config.num_classes),
             Self::Swin(config) => (config.image_size, config.channels, config.num_classes),
-            Self::Bert(_) => return None,
+            Self::Bert(_) | Self::Albef(_) => return None,
         };
         Some(ImageShape {
             size,
@@ -240,13 +261,14 @@ impl Architecture {
     }
 
     /// The authors' PELA plan of the family ([`VitConfig::pela_plan`],
-    /// [`SwinConfig::pela_plan`]); for BERT, every encoder `Linear` at κ = 2
-    /// ([`BertConfig::pela_plan`]).
+    /// [`SwinConfig::pela_plan`], [`AlbefConfig::pela_plan`]); for BERT, every encoder
+    /// `Linear` at κ = 2 ([`BertConfig::pela_plan`]).
     pub fn pela_plan(&self) -> RankPlan {
         match self {
             Self::Vit(config) => config.pela_plan(),
             Self::Swin(config) => config.pela_plan(),
             Self::Bert(config) => config.pela_plan(2.0),
+            Self::Albef(config) => config.pela_plan(),
         }
     }
 
@@ -258,10 +280,12 @@ impl Architecture {
             Self::Vit(config) => config.pela_objective(),
             Self::Swin(config) => config.pela_objective(),
             Self::Bert(_) => PelaObjectiveConfig::new(),
+            Self::Albef(config) => config.pela_objective(),
         }
     }
 
-    /// The FLOPs of one image (of one token for a text model), compressed as `report` says.
+    /// The FLOPs of one image (of one token for a text model and for ALBEF, each `Linear`
+    /// counted once), compressed as `report` says.
     pub fn flops(&self, report: &CompressionReport) -> Flops {
         let (teacher, student, attention) = match self {
             Self::Vit(config) => {
@@ -272,7 +296,7 @@ impl Architecture {
                 let flops = SwinFlops::new(config, report);
                 (flops.teacher(), flops.student(), flops.attention())
             }
-            Self::Bert(_) => {
+            Self::Bert(_) | Self::Albef(_) => {
                 // Each weight is used once a token: 2 FLOPs a multiply-accumulate.
                 let totals = report.totals();
                 let flops = |macs: usize| 2 * macs as u64;
@@ -283,10 +307,10 @@ impl Architecture {
             teacher,
             student,
             attention,
-            per: if matches!(self, Self::Bert(_)) {
-                "token"
-            } else {
-                "image"
+            per: match self {
+                Self::Bert(_) => "token",
+                Self::Albef(_) => "token (every Linear once)",
+                _ => "image",
             },
         }
     }
@@ -297,6 +321,7 @@ impl Architecture {
             Self::Vit(config) => config.to_string(),
             Self::Swin(config) => config.to_string(),
             Self::Bert(config) => config.to_string(),
+            Self::Albef(config) => config.to_string(),
         }
     }
 }

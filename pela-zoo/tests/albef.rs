@@ -406,8 +406,8 @@ mod distillation {
     use burn::train::Interrupter;
     use pela::{Distill, LowRank};
     use pela_zoo::albef::{
-        Albef, AlbefConfig, AlbefDistillTask, AlbefLowRank, AlbefObjectives, AlbefTraining,
-        CaptionBatcher, CaptionItem, Captions, MlmTokens, student_training,
+        Albef, AlbefConfig, AlbefDistillTask, AlbefLowRank, AlbefObjectives, AlbefPretrainTask,
+        AlbefTraining, CaptionBatcher, CaptionItem, Captions, MlmTokens, student_training,
     };
     use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
     use pela_zoo::bert::BertConfig;
@@ -535,6 +535,51 @@ mod distillation {
     }
 
     #[test]
+    fn pretraining_trains_a_frozen_loaded_model_whole_and_lowers_the_loss() {
+        let _alone = crate::common::alone(6);
+        let device = CpuDevice::default();
+        let config = config();
+        // Loaded weights come frozen (no gradient), as from a checkpoint or `init_from`.
+        let model = config.init::<Cpu>(&device).no_grad();
+        let start = values(&model);
+        let training = AlbefTraining::start(model, &config, &device).train::<CpuAutodiff>();
+        let task = AlbefPretrainTask::new(AlbefObjectives::new(&config, TOKENS, 11));
+        let run = scratch("albef-pretrain");
+        let settings = TrainingConfig::new()
+            .with_epochs(3)
+            .with_batch_size(16)
+            .with_learning_rate(1e-3)
+            .with_warmup_epochs(0);
+        let outcome = Engine::<CpuAutodiff>::new(settings, run.clone())
+            .fit(
+                task,
+                training,
+                Arc::new(pairs(64, false)),
+                Arc::new(pairs(16, true)),
+                CaptionBatcher::new([1, 8, 8]),
+            )
+            .unwrap();
+        let history = &outcome.history;
+        let loss = |i: usize, name: &str| history[i].train(name).unwrap();
+        assert!(loss(2, "Loss") < loss(0, "Loss"), "{history:?}");
+        for m in history {
+            let sum: f64 = ["ITC", "ITM", "MLM"]
+                .map(|n| m.train(n).unwrap())
+                .iter()
+                .sum();
+            assert!((sum - m.train("Loss").unwrap()).abs() < 1e-4 * sum, "{m:?}");
+        }
+        // Every parameter of the online model moved; 12 steps were counted.
+        let trained = values(&outcome.model.model);
+        for (i, (before, after)) in start.iter().zip(&trained).enumerate() {
+            let moved = before.iter().zip(after).any(|(p, q)| p != q);
+            assert!(moved, "parameter tensor {i} did not train");
+        }
+        assert_eq!(outcome.model.steps(), 12);
+        std::fs::remove_dir_all(run.root()).ok();
+    }
+
+    #[test]
     fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
         let _alone = crate::common::alone(5);
         let config = TrainingConfig::new()
@@ -562,5 +607,279 @@ mod distillation {
         assert!(worst < 4e-4, "parameters differ by up to {worst}");
         std::fs::remove_dir_all(straight.root()).ok();
         std::fs::remove_dir_all(resumed_dir.root()).ok();
+    }
+}
+
+/// Retrieval as the authors evaluate it, and the parts it reads.
+mod retrieval {
+    use burn::prelude::*;
+    use burn::tensor::Distribution;
+    use pela_zoo::albef::{AlbefConfig, Matches, Recall, retrieval_scores};
+    use pela_zoo::backend::{Cpu, CpuDevice};
+    use pela_zoo::bert::{BertConfig, BertInput};
+    use pela_zoo::vit::VitConfig;
+
+    use crate::common::{alone, max_difference, values};
+
+    #[test]
+    fn recall_equals_the_authors_itm_eval() {
+        // Three images with 2, 1 and 2 captions. The expected recalls are what the authors'
+        // `itm_eval` (Retrieval.py) returns on these matrices, run with numpy: text R@1
+        // 33.33 (image 1 ranks its caption 5th, image 2 its best one 2nd), image R@1 60 (text
+        // 1 ranks its image 3rd, text 2 2nd; text 4's three equal scores rank the last
+        // image first, as `np.argsort(score)[::-1]` does).
+        let matches = Matches::from_caption_counts(&[2, 1, 2]);
+        let i2t = [
+            0.1, 0.9, 0.8, 0.3, 0.2, //
+            0.5, 0.4, 0.1, 0.9, 0.8, //
+            0.9, 0.1, 0.2, 0.3, 0.4,
+        ];
+        let t2i = [
+            0.9, 0.1, 0.2, //
+            0.1, 0.9, 0.2, //
+            0.3, 0.2, 0.1, //
+            0.1, 0.2, 0.3, //
+            0.5, 0.5, 0.5,
+        ];
+        let recall = Recall::from_scores(&i2t, &t2i, &matches).unwrap();
+        let close = |a: [f64; 3], b: [f64; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9);
+        assert!(
+            close(recall.text, [100.0 / 3.0, 100.0, 100.0]),
+            "{recall:?}"
+        );
+        assert!(close(recall.image, [60.0, 100.0, 100.0]), "{recall:?}");
+        assert!((recall.mean() - (100.0 / 3.0 + 200.0 + 60.0 + 200.0) / 6.0).abs() < 1e-9);
+        let wrong = Recall::from_scores(&i2t[..12], &t2i, &matches).unwrap_err();
+        assert!(wrong.to_string().contains("need 15 scores"), "{wrong}");
+    }
+
+    /// The fixtures' architecture, freshly drawn, and five texts of 4 tokens (one padded).
+    fn model_and_texts() -> (pela_zoo::albef::Albef<Cpu>, BertInput<Cpu>) {
+        let device = CpuDevice::default();
+        let config = AlbefConfig::new(
+            VitConfig::new(32, 16, 0, 32, 2, 4),
+            BertConfig::new(50, 32, 4, 4, 64, 16)
+                .with_cross_attention_from(Some(2))
+                .with_encoder_width(Some(32)),
+        )
+        .with_embed_dim(16);
+        let ids = Tensor::<Cpu, 2, Int>::from_ints(
+            [
+                [1, 5, 7, 2],
+                [1, 9, 2, 0],
+                [1, 11, 12, 2],
+                [1, 30, 31, 2],
+                [1, 40, 8, 2],
+            ],
+            &device,
+        );
+        let texts = BertInput {
+            token_type_ids: ids.zeros_like(),
+            attention_mask: ids.clone().not_equal_elem(0).float(),
+            input_ids: ids,
+        };
+        (config.init(&device), texts)
+    }
+
+    #[test]
+    fn the_top_k_of_each_row_are_rescored_by_the_itm_head() {
+        let _alone = alone(21);
+        let device = CpuDevice::default();
+        let (model, texts) = model_and_texts();
+        let images =
+            Tensor::<Cpu, 4>::random([4, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+        let batches = [
+            images.clone().narrow(0, 0, 3),
+            images.clone().narrow(0, 3, 1),
+        ];
+
+        // With k covering every row, each score is the ITM "matched" logit of its pair.
+        let all = retrieval_scores(&model, batches.clone(), texts.clone(), 10, 3);
+        let image_tokens = model.encode_image(images).0;
+        let text_tokens = model.encode_text(texts.clone()).0;
+        for i in 0..4 {
+            for t in 0..5 {
+                let fused = model
+                    .fuse(
+                        text_tokens.clone().narrow(0, t, 1),
+                        texts.attention_mask.clone().narrow(0, t, 1),
+                        image_tokens.clone().narrow(0, i, 1),
+                    )
+                    .0;
+                let logit: f32 = model.itm_logits(fused).narrow(1, 1, 1).into_scalar();
+                assert!((all.i2t[i * 5 + t] - logit).abs() < 1e-5, "i2t ({i}, {t})");
+                assert!((all.t2i[t * 4 + i] - logit).abs() < 1e-5, "t2i ({t}, {i})");
+            }
+        }
+
+        // With k = 2, the two most similar of each row keep those scores, the rest -100.
+        let top2 = retrieval_scores(&model, batches, texts, 2, 3);
+        assert_eq!(top2.similarity, all.similarity);
+        for i in 0..4 {
+            let row = &all.similarity[i * 5..(i + 1) * 5];
+            let mut order: Vec<usize> = (0..5).collect();
+            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+            for (rank, &t) in order.iter().enumerate() {
+                let expected = if rank < 2 { all.i2t[i * 5 + t] } else { -100.0 };
+                assert_eq!(top2.i2t[i * 5 + t], expected, "image {i}, text {t}");
+            }
+        }
+        for t in 0..5 {
+            let kept = (0..4).filter(|&i| top2.t2i[t * 4 + i] != -100.0).count();
+            assert_eq!(kept, 2, "text {t}");
+        }
+    }
+
+    #[test]
+    fn init_from_keeps_the_pre_trained_encoders_and_adds_cross_attention() {
+        let _alone = alone(22);
+        let device = CpuDevice::default();
+        let vision = VitConfig::new(32, 16, 0, 32, 2, 4);
+        let text = BertConfig::new(50, 32, 4, 4, 64, 16).with_pooler(true);
+        let (vit, bert) = (vision.init::<Cpu>(&device), text.init::<Cpu>(&device));
+        // Draws the lazily initialised parameters now, so that the clones share them.
+        let _ = (values(&vit), values(&bert));
+        let config = AlbefConfig::new(
+            vision,
+            text.with_pooler(false)
+                .with_cross_attention_from(Some(2))
+                .with_encoder_width(Some(32)),
+        );
+        let albef = config
+            .init_from(vit.clone(), bert.clone(), &device)
+            .unwrap();
+        assert_eq!(
+            max_difference(&values(&albef.visual_encoder), &values(&vit)),
+            0.0
+        );
+        let layers = &albef.text_encoder.encoder.layer;
+        for (i, (layer, original)) in layers.iter().zip(&bert.encoder.layer).enumerate() {
+            assert_eq!(layer.crossattention.is_some(), i >= 2, "layer {i}");
+            assert_eq!(
+                max_difference(&values(&layer.attention), &values(&original.attention)),
+                0.0
+            );
+        }
+        assert!(albef.text_encoder.pooler.is_none());
+        // The MLM head reads the pre-trained word embeddings.
+        assert_eq!(
+            max_difference(
+                &values(&albef.text_encoder.embeddings),
+                &values(&bert.embeddings)
+            ),
+            0.0
+        );
+        let shallow = AlbefConfig::new(VitConfig::new(32, 16, 0, 32, 3, 4), config.text.clone());
+        let error = shallow.init_from(vit, bert, &device).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("2 blocks, `vision.depth` says 3"),
+            "{error}"
+        );
+    }
+}
+
+/// The authors' annotation files.
+mod annotations {
+    use std::path::PathBuf;
+
+    use pela_zoo::albef::{Annotations, normalization};
+    use pela_zoo::bert::BertTokenizer;
+    use pela_zoo::train::TrainingSet;
+
+    /// A folder with two solid-colour images, 40 × 30 and 20 × 20.
+    fn images(name: &str) -> PathBuf {
+        let root =
+            std::env::temp_dir().join(format!("pela-albef-ann-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        image::RgbImage::from_pixel(40, 30, image::Rgb([255, 0, 51]))
+            .save(root.join("red.png"))
+            .unwrap();
+        image::RgbImage::from_pixel(20, 20, image::Rgb([0, 102, 255]))
+            .save(root.join("sub/blue.png"))
+            .unwrap();
+        root
+    }
+
+    #[test]
+    fn captions_images_and_pairs_are_read_as_the_authors_datasets_read_them() {
+        let root = images("read");
+        let json = root.join("ann.json");
+        std::fs::write(
+            &json,
+            r#"[{"image": "red.png", "caption": "A RED square, seen from above!"},
+                {"image": "sub/blue.png", "caption": ["a blue-ish square", "the  blue one"]}]"#,
+        )
+        .unwrap();
+        let annotations = Annotations::read(&json, &root).unwrap();
+        let (texts, matches) = annotations.texts();
+        assert_eq!(
+            texts,
+            [
+                "a red square seen from above",
+                "a blue ish square",
+                "the blue one"
+            ]
+        );
+        assert_eq!(matches.image_texts, vec![vec![0], vec![1, 2]]);
+        assert_eq!(matches.text_images, vec![vec![0], vec![1], vec![1]]);
+
+        // Resized to the square, normalised per channel: a solid colour stays that colour.
+        let norm = normalization();
+        let pixels = annotations.image(0, 8, &norm, None).unwrap();
+        assert_eq!(pixels.len(), 3 * 64);
+        for (c, value) in [1.0f32, 0.0, 0.2].into_iter().enumerate() {
+            let expected = (value - norm.mean[c]) / norm.std[c];
+            for p in &pixels[c * 64..(c + 1) * 64] {
+                assert!(
+                    (p - expected).abs() < 1e-5,
+                    "channel {c}: {p} vs {expected}"
+                );
+            }
+        }
+
+        // One training pair a caption.
+        let tokenizer_json = std::fs::read(crate::common::tiny_tokenizer(&root)).unwrap();
+        let tokenizer = BertTokenizer::from_json(&tokenizer_json, 30).unwrap();
+        let pairs = annotations.pairs(&tokenizer, 8, norm).unwrap();
+        assert_eq!(TrainingSet::len(&pairs), 3);
+        let item = pairs.item(2, None);
+        assert_eq!(item.input_ids.first(), Some(&1)); // [CLS]
+        assert_eq!(item.input_ids.last(), Some(&2)); // [SEP]
+        assert_eq!(
+            item.image,
+            annotations.image(1, 8, &normalization(), None).unwrap()
+        );
+        let (kept, held_out) = pairs.split(3);
+        assert_eq!(
+            (TrainingSet::len(&kept), TrainingSet::len(&held_out)),
+            (2, 1)
+        );
+        std::fs::remove_dir_all(root).ok();
+    }
+
+    #[test]
+    fn a_missing_image_or_a_malformed_entry_is_named() {
+        let root = images("errors");
+        let json = root.join("ann.json");
+        std::fs::write(
+            &json,
+            r#"[{"image": "red.png", "caption": "x"}, {"image": "gone.jpg", "caption": "y"}]"#,
+        )
+        .unwrap();
+        let error = Annotations::read(&json, &root).unwrap_err().to_string();
+        assert!(
+            error.contains("`gone.jpg` is not in the image root"),
+            "{error}"
+        );
+        std::fs::write(
+            &json,
+            r#"[{"image": "red.png", "caption": "x"}, {"image": "red.png"}]"#,
+        )
+        .unwrap();
+        let error = Annotations::read(&json, &root).unwrap_err().to_string();
+        assert!(error.contains("entry 1 is not"), "{error}");
+        std::fs::remove_dir_all(root).ok();
     }
 }

@@ -1,6 +1,9 @@
 //! The `pela` command: its error paths, each a one-line message naming the fix and exit code 2,
 //! and a short run of the whole chain on the built-in digits.
 
+#[allow(dead_code)] // the ALBEF tests' tokenizer only
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -514,5 +517,120 @@ fn compress_distill_eval_export_a_bert_on_text_files() {
         &path("finetune"),
     ]);
     assert!(error.contains("text encoder"), "{error}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn report_covers_albef_with_the_authors_plan() {
+    let output = pela(&["report", "--model", "albef"]);
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The online model; at κ = 3 with `cls`, `_proj` and the ITM head dense. With its
+    // momentum copy (not compressed) the authors' count is 2 × 87,106,877 − 1,539 =
+    // 174,212,215 (tests/albef.rs).
+    assert!(stdout.contains("209,937,725 → 87,106,877"), "{stdout}");
+}
+
+#[test]
+fn compress_eval_distill_export_an_albef_on_an_annotation_file() {
+    use pela_zoo::albef::AlbefConfig;
+    use pela_zoo::bert::BertConfig;
+    use pela_zoo::vit::VitConfig;
+
+    let dir = scratch("albef");
+    let path = |name: &str| dir.join(name).display().to_string();
+    // The fixtures' tiny ALBEF (tests/albef.rs), its checkpoint by the authors' keys.
+    let config = AlbefConfig::new(
+        VitConfig::new(32, 16, 0, 32, 2, 4),
+        BertConfig::new(50, 32, 4, 4, 64, 16)
+            .with_cross_attention_from(Some(2))
+            .with_encoder_width(Some(32)),
+    )
+    .with_embed_dim(16)
+    .with_queue_size(8);
+    std::fs::write(path("albef.json"), config.to_string()).unwrap();
+    let checkpoint = fixture("albef_tiny.safetensors");
+    // Twelve images of stripes and their captions; every 10th caption is held out.
+    std::fs::create_dir_all(dir.join("images")).unwrap();
+    let colours = [("red", [220, 20, 20]), ("blue", [20, 20, 220])];
+    let mut entries = Vec::new();
+    for i in 0..12 {
+        let (name, colour) = colours[i % 2];
+        let image = image::RgbImage::from_fn(48, 40, |x, _| {
+            if (x / (2 + i as u32 % 3)) % 2 == 0 {
+                image::Rgb(colour)
+            } else {
+                image::Rgb([0, 0, 0])
+            }
+        });
+        image.save(dir.join(format!("images/{i}.png"))).unwrap();
+        let size = ["small", "big"][i % 3 % 2];
+        entries.push(serde_json::json!({
+            "image": format!("{i}.png"),
+            "caption": format!("a {size} {name} square on a black background"),
+        }));
+    }
+    std::fs::write(
+        path("ann.json"),
+        serde_json::Value::from(entries).to_string(),
+    )
+    .unwrap();
+    let tokenizer = common::tiny_tokenizer(&dir).display().to_string();
+    let data = [
+        "--data",
+        &path("ann.json"),
+        "--image-root",
+        &path("images"),
+        "--tokenizer",
+        &tokenizer,
+    ];
+    let recall = |args: &[&str]| {
+        let output = pela(args);
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(stdout.contains("text retrieval R@1/5/10"), "{stdout}");
+    };
+
+    let model = ["--model", &path("albef.json"), "--checkpoint", &checkpoint];
+    let student = path("student.safetensors");
+    let output = pela(&[&["compress", "-o", &student][..], &model].concat());
+    assert!(output.status.success(), "{output:?}");
+    recall(&[&["eval", "--k", "4"][..], &model, &data].concat());
+    let run = path("run");
+    let output = pela(
+        &[
+            &[
+                "distill",
+                "--run-dir",
+                &run,
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+            ][..],
+            &model,
+            &data,
+        ]
+        .concat(),
+    );
+    assert!(output.status.success(), "{output:?}");
+    let distilled = dir.join("run/student.safetensors").display().to_string();
+    recall(&[&["eval", "--k", "4", "--student", &distilled][..], &data].concat());
+    let dense = path("dense.safetensors");
+    let output = pela(&[
+        "export",
+        "--student",
+        &distilled,
+        "-o",
+        &dense,
+        "--layout",
+        "dense",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(Path::new(&dense).is_file());
+
+    let error =
+        failure(&[&["eval", "--student", &distilled, "--data", &path("ann.json")][..]].concat());
+    assert!(error.contains("--image-root"), "{error}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -15,6 +15,14 @@ use crate::bert::BertTokenizer;
 use crate::data::Normalization;
 use crate::train::TrainingSet;
 
+/// The normalisation of the authors' image transforms (CLIP's mean and standard deviation).
+pub fn normalization() -> Normalization {
+    Normalization {
+        mean: vec![0.481_454_66, 0.457_827_5, 0.408_210_73],
+        std: vec![0.268_629_54, 0.261_302_6, 0.275_777_1],
+    }
+}
+
 /// The authors' `max_words`: captions are cut to 30 words.
 pub const MAX_WORDS: usize = 30;
 
@@ -286,6 +294,32 @@ pub struct AnnotatedPairs {
     pairs: Vec<(usize, Vec<i64>)>,
     size: usize,
     normalization: Normalization,
+}
+
+impl AnnotatedPairs {
+    /// Every `every`-th pair held out (the second set), the others kept in order.
+    pub fn split(self, every: usize) -> (Self, Self) {
+        let every = every.max(2);
+        let (mut kept, mut held_out) = (Vec::new(), Vec::new());
+        for (i, pair) in self.pairs.iter().enumerate() {
+            if i % every == every - 1 {
+                held_out.push(pair.clone());
+            } else {
+                kept.push(pair.clone());
+            }
+        }
+        let with = |pairs| Self {
+            pairs,
+            ..self.clone()
+        };
+        (with(kept), with(held_out))
+    }
+
+    /// The first `n` pairs.
+    pub fn truncated(mut self, n: usize) -> Self {
+        self.pairs.truncate(n);
+        self
+    }
 }
 
 impl TrainingSet<CaptionItem> for AnnotatedPairs {

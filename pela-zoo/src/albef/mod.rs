@@ -48,8 +48,11 @@ mod objectives;
 mod online;
 mod pretrain;
 mod retrieval;
+pub(crate) mod student;
 
-pub use annotations::{AnnotatedPairs, Annotation, Annotations, MAX_WORDS, pre_caption};
+pub use annotations::{
+    AnnotatedPairs, Annotation, Annotations, MAX_WORDS, normalization, pre_caption,
+};
 pub use captions::{CaptionBatcher, CaptionItem, Captions};
 pub use config::AlbefConfig;
 pub use features::{AlbefEncoded, AlbefInput};

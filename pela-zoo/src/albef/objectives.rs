@@ -197,6 +197,28 @@ pub struct MlmTokens {
 }
 
 impl MlmTokens {
+    /// The special tokens of `tokenizer`'s vocabulary.
+    ///
+    /// # Errors
+    /// [`ZooError::InvalidData`] naming a special token the vocabulary lacks.
+    pub fn of(tokenizer: &crate::bert::BertTokenizer) -> Result<Self, crate::ZooError> {
+        let id = |token: &str| {
+            tokenizer
+                .token_id(token)
+                .map(i64::from)
+                .ok_or_else(|| crate::ZooError::InvalidData {
+                    source_name: "tokenizer.json".into(),
+                    reason: format!("the vocabulary has no `{token}`; MLM needs a BERT vocabulary"),
+                })
+        };
+        Ok(Self {
+            pad: id("[PAD]")?,
+            cls: id("[CLS]")?,
+            mask: id("[MASK]")?,
+            vocab_size: tokenizer.vocab_size(),
+        })
+    }
+
     /// BERT-base uncased's (and all-MiniLM-L6-v2's) vocabulary: `[PAD]` 0, `[CLS]` 101,
     /// `[MASK]` 103, 30,522 tokens.
     pub fn bert_uncased() -> Self {

@@ -134,11 +134,13 @@ impl<B: AutodiffBackend> Task<B> for AlbefPretrainTask<B> {
     type Batch = AlbefInput<B>;
     type ValidBatch = AlbefInput<B::InnerBackend>;
 
-    /// The momentum half is never trained.
+    /// The whole online model trainable (a loaded one starts frozen); the momentum half
+    /// never is.
     fn prepare(&self, model: Self::Model) -> Self::Model {
         AlbefTraining {
+            model: pela::trainable_params(model.model),
             momentum: model.momentum.no_grad(),
-            ..model
+            steps: model.steps,
         }
     }
 

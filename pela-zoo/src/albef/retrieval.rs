@@ -69,7 +69,8 @@ pub struct Recall {
 impl Recall {
     /// The recalls of the score matrices `i2t` (`[images, texts]`, row-major) and `t2i`
     /// (`[texts, images]`), as the authors' `itm_eval`: an image's rank is the best rank of
-    /// its texts. Equal scores rank by index, the lower first.
+    /// its texts. Of equal scores the higher index ranks first, as the authors'
+    /// `np.argsort(score)[::-1]` orders them.
     ///
     /// # Errors
     /// [`ZooError::InvalidData`] when the matrices do not fit `matches`, or an image or text
@@ -140,8 +141,8 @@ impl fmt::Display for Recall {
     }
 }
 
-/// The position of the best of `wanted` when `row` is sorted by score, highest first (equal
-/// scores by index).
+/// The position of the best of `wanted` when `row` is sorted by score, highest first (of
+/// equal scores the higher index first).
 fn best_rank(row: &[f32], wanted: &[usize]) -> usize {
     wanted
         .iter()
@@ -149,7 +150,7 @@ fn best_rank(row: &[f32], wanted: &[usize]) -> usize {
             let score = row[w];
             row.iter()
                 .enumerate()
-                .filter(|&(i, &s)| s > score || (s == score && i < w))
+                .filter(|&(i, &s)| s > score || (s == score && i > w))
                 .count()
         })
         .min()

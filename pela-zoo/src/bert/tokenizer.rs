@@ -77,6 +77,16 @@ impl BertTokenizer {
         self.max_length
     }
 
+    /// The id of the token `token` (`[MASK]`, a word piece), if the vocabulary has it.
+    pub fn token_id(&self, token: &str) -> Option<u32> {
+        self.tokenizer.token_to_id(token)
+    }
+
+    /// The number of tokens in the vocabulary, added tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.tokenizer.get_vocab_size(true)
+    }
+
     /// The token ids of one text, `[CLS]` and `[SEP]` included, without padding.
     ///
     /// # Errors

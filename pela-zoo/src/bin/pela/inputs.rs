@@ -26,11 +26,11 @@ pub fn model(spec: &str) -> Result<Architecture> {
     }
     if !spec.ends_with(".json") {
         return Architecture::preset(spec).with_context(|| {
-            "--model: use a timm name, all-MiniLM-L6-v2, a Hugging Face BERT folder or a config \
-             .json"
+            "--model: use a timm name, all-MiniLM-L6-v2, albef, a Hugging Face BERT folder or a \
+             config .json"
         });
     }
-    let context = || format!("--model `{spec}`: cannot read the ViT, Swin or BERT config");
+    let context = || format!("--model `{spec}`: cannot read the ViT, Swin, BERT or ALBEF config");
     let text = std::fs::read_to_string(spec).with_context(context)?;
     Architecture::from_json(&text).with_context(context)
 }
@@ -56,8 +56,12 @@ pub fn bert_files(spec: &str, checkpoint: Option<&Path>) -> Result<BertFiles> {
 /// The image shape of an image model; an error naming `command` for a text model.
 pub fn image_shape(architecture: &Architecture, command: &str) -> Result<ImageShape> {
     architecture.image_shape().with_context(|| {
+        let what = match architecture {
+            Architecture::Albef(_) => "an image–text model",
+            _ => "a text encoder",
+        };
         format!(
-            "`pela {command}` trains image classifiers; this {} model is a text encoder \
+            "`pela {command}` trains image classifiers; this {} model is {what} \
              (`pela distill` and `pela eval` take it)",
             architecture.family()
         )

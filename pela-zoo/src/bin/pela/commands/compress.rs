@@ -15,6 +15,8 @@ pub fn run(args: CompressArgs, printer: &Printer) -> Result<()> {
     let plan = inputs::plan(&architecture, &args.plan)?;
     let report = if let Architecture::Bert(_) = architecture {
         super::text::compress(&args, &plan, printer)?
+    } else if let Architecture::Albef(config) = &architecture {
+        super::albef::compress(&args, config, &plan, printer)?
     } else {
         let checkpoint = inputs::image_checkpoint(args.checkpoint.as_ref())?;
         let device = CpuDevice::default();

@@ -29,6 +29,7 @@ pub fn run<B: ParallelBackend>(
     let plan = inputs::plan(&architecture, &args.plan)?;
     // What the family distils on: texts for a BERT, images and the teacher's checkpoint else.
     let sources = match architecture.image_shape() {
+        None if matches!(architecture, Architecture::Albef(_)) => Sources::Captions,
         None => Sources::Texts(inputs::texts(&args.data)?),
         Some(shape) => {
             let checkpoint = inputs::image_checkpoint(args.checkpoint.as_ref())?;
@@ -74,6 +75,14 @@ pub fn run<B: ParallelBackend>(
                 &args, run, &plan, objective, texts, printer, devices,
             );
         }
+        Sources::Captions => {
+            let Architecture::Albef(config) = &architecture else {
+                unreachable!("captions are ALBEF's")
+            };
+            return super::albef::distill::<B>(
+                &args, config, run, &plan, objective, printer, devices,
+            );
+        }
         Sources::Images(checkpoint, images) => (checkpoint, images),
     };
     printer.status(format!(
@@ -117,6 +126,8 @@ pub fn run<B: ParallelBackend>(
 enum Sources<'a> {
     /// A text model's training and held-out texts.
     Texts((Vec<String>, Vec<String>)),
+    /// ALBEF's image–caption annotations, read by its own path.
+    Captions,
     /// An image model's checkpoint, and its training and validation images.
     Images(
         &'a std::path::Path,

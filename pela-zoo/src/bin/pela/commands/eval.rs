@@ -23,6 +23,9 @@ pub fn run<B: AutodiffBackend>(
     if let Architecture::Bert(_) = architecture {
         return super::text::eval::<B::InnerBackend>(&args, printer, device);
     }
+    if let Architecture::Albef(config) = &architecture {
+        return super::albef::eval::<B::InnerBackend>(&args, config, printer, device);
+    }
     match (&args.student, &args.checkpoint) {
         (Some(path), _) => {
             with_image_config!(&architecture, "eval", config => {

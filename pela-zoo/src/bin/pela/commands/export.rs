@@ -14,6 +14,18 @@ pub fn run(args: ExportArgs, printer: &Printer) -> Result<()> {
         return super::text::export(&args, printer);
     }
     crate::inputs::check_output(&args.output, "--output")?;
+    if let Architecture::Albef(config) = &architecture {
+        let (_, student) =
+            pela_zoo::albef::AlbefConfig::load_student::<Cpu>(&args.student, &CpuDevice::default())
+                .context("--student")?;
+        match args.layout {
+            Layout::Compressed => config.save_student(&student, &args.output),
+            Layout::Dense => config.save_dense(&student, &args.output),
+        }
+        .context("--output")?;
+        printer.finished(format!("wrote {}", args.output.display()));
+        return Ok(());
+    }
     with_image_config!(&architecture, "export", config => {
         let skeleton = config.init::<Cpu>(&CpuDevice::default());
         let student =
