@@ -529,6 +529,10 @@ fn report_covers_albef_with_the_authors_plan() {
     // momentum copy (not compressed) the authors' count is 2 × 87,106,877 − 1,539 =
     // 174,212,215 (tests/albef.rs).
     assert!(stdout.contains("209,937,725 → 87,106,877"), "{stdout}");
+    assert!(
+        stdout.contains("temperature): 419,873,911 → 174,212,215"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -101,6 +101,21 @@ impl AlbefConfig {
         self.text.hidden_size
     }
 
+    /// The parameters of pre-training for an online model of `online` parameters: the model
+    /// and its momentum copy, which the authors build without the ITM head and temperature.
+    ///
+    /// ```
+    /// use pela_zoo::albef::AlbefConfig;
+    ///
+    /// let albef = AlbefConfig::albef_base(256);
+    /// assert_eq!(albef.with_momentum_copy(209_937_725), 419_873_911); // the authors' model
+    /// assert_eq!(albef.with_momentum_copy(87_106_877), 174_212_215); // its PELA student, κ = 3
+    /// ```
+    pub fn with_momentum_copy(&self, online: usize) -> usize {
+        let itm_head = 2 * self.text_width() + 2;
+        2 * online - itm_head - 1
+    }
+
     /// The authors' PELA plan for ALBEF: κ = 3 for every `Linear` of the image, text and
     /// fusion encoders; the MLM head (`cls` in their keys), the `_proj` layers and the ITM
     /// head (2 outputs, under the 10-output floor) dense.
