@@ -55,28 +55,32 @@ struct Args {
     #[arg(long, default_value = "/usr/share/datasets/fashion-mnist")]
     fashion_mnist: PathBuf,
     /// The side images are resized to, a multiple of the patch size 14.
-    #[arg(long, default_value_t = 56)]
+    #[arg(long, default_value_t = 28)]
     image_size: usize,
     /// Text layers of MiniLM's six; the rest become fusion layers.
     #[arg(long, default_value_t = 3)]
     text_layers: usize,
     /// Training pairs (Fashion-MNIST training images 0, 1, …, each with one caption).
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 960)]
     pairs: usize,
     /// Held-out test images for retrieval (Fashion-MNIST `t10k` 0, 1, …).
     #[arg(long, default_value_t = 300)]
     eval_images: usize,
     /// Pre-training epochs of the teacher.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 3)]
     pretrain_epochs: usize,
     /// Distillation epochs of the student.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 2)]
     distill_epochs: usize,
+    /// Features in each momentum queue: a few batches, so that real negatives replace the
+    /// random initial ones early in a short run (ALBEF: 65,536).
+    #[arg(long, default_value_t = 256)]
+    queue_size: usize,
     /// Batch size of both trainings.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
     /// Peak learning rate of both trainings (AdamW, cosine).
-    #[arg(long = "lr", default_value_t = 2e-4)]
+    #[arg(long = "lr", default_value_t = 3e-4)]
     learning_rate: f64,
     /// The compression ratio κ of the student.
     #[arg(long, default_value_t = 3.0)]
@@ -131,7 +135,7 @@ fn main() -> Result<(), ZooError> {
         .with_encoder_width(Some(384));
     let config = AlbefConfig::new(VitConfig::dinov2_vits14(size), text_config)
         .with_embed_dim(128)
-        .with_queue_size(1024);
+        .with_queue_size(args.queue_size);
     let vision = Dinov2::open(&args.dinov2)?.load::<Flex>(size, &device)?;
     let text = minilm.load::<Flex>(&device)?;
     let initial = config.init_from(vision, text, &device)?;

@@ -1,5 +1,5 @@
 //! How long SVD initialisation of a full-size DeiT-Base takes at κ = 2, by method, beside
-//! LAPACK (numpy) on the same CPU and the same weights.
+//! PyTorch's `torch.linalg.svd` and numpy's LAPACK on the same CPU and the same weights.
 //!
 //! ```text
 //! python3 -m pip install numpy            # for the LAPACK column; skipped without it
@@ -10,9 +10,11 @@
 //! fc1 768→3072, fc2 3072→768) and a decaying spectrum like trained weights (a power law over
 //! a floor), seeded. No pre-trained DeiT-Base ships in a package, so these stand in for it;
 //! the shapes, and with them the cost, are the real ones. `SvdMethod::Auto`, the default, picks
-//! the exact SVD for every one of these ranks; the randomized method is timed as well. The
-//! LAPACK reference is `scripts/lapack_reference.py`, run by this program on the weights it
-//! writes to `target/init-benchmark/`.
+//! the Gram method for every one of these ranks; the exact and randomized methods are timed as
+//! well. The reference is `scripts/lapack_reference.py`, run by this program on the weights it
+//! writes to `target/init-benchmark/`; the speed-up column is against `torch.linalg.svd` when
+//! PyTorch is installed (numpy's LAPACK otherwise). numpy's OpenBLAS is slowed by this
+//! machine's `OPENBLAS_CORETYPE` (run with `env -u OPENBLAS_CORETYPE` for its best).
 
 use std::collections::HashMap;
 use std::fs;
@@ -77,10 +79,12 @@ fn write_npy(path: &Path, tensor: &Tensor<Cpu, 2>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// LAPACK's measurements: `(seconds, optimal error)` by weight name.
+/// LAPACK's measurements: `(seconds, optimal error)` by weight name, and PyTorch's
+/// `torch.linalg.svd` seconds when it is installed.
 struct Reference {
     version: String,
     results: HashMap<String, (f64, f64)>,
+    torch: Option<(String, HashMap<String, f64>)>,
 }
 
 /// Runs the LAPACK reference script, or says why it could not.
@@ -121,7 +125,31 @@ fn lapack_reference(dir: &Path) -> Result<Reference, String> {
             )
         })
         .collect();
-    Ok(Reference { version, results })
+    let torch = json["torch"].as_str().map(|version| {
+        let seconds = json["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                Some((
+                    r["name"].as_str()?.to_string(),
+                    r["torch_seconds"].as_f64()?,
+                ))
+            })
+            .collect();
+        (
+            format!(
+                "PyTorch {version}, {} threads",
+                json["torch_threads"].as_u64().unwrap_or(0)
+            ),
+            seconds,
+        )
+    });
+    Ok(Reference {
+        version,
+        results,
+        torch,
+    })
 }
 
 #[derive(Default)]
@@ -227,7 +255,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut rows = Vec::new();
     type MethodFor = fn(usize) -> SvdMethod;
-    let methods: [(&str, MethodFor); 2] = [
+    let methods: [(&str, MethodFor); 3] = [
+        ("pela Gram (faer), default", |_| SvdMethod::Gram),
         ("pela exact (faer)", |_| SvdMethod::Exact),
         ("pela randomized", SvdMethod::randomized_for),
     ];
@@ -260,10 +289,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "{:<28} {:>10}  {:>24}  {:>17}  {:>9}",
-        "method", "total", "s per qkv / proj / fc1 / fc2", "error/optimal avg/max", "vs LAPACK"
+        "method", "total", "s per qkv / proj / fc1 / fc2", "error/optimal avg/max", "speed-up"
     );
     let reference_total = match &reference {
-        Ok(Reference { version, results }) => {
+        Ok(Reference {
+            version,
+            results,
+            torch,
+        }) => {
+            // The anchor: torch.linalg.svd when PyTorch is installed, numpy's LAPACK else.
+            let torch_row = torch.as_ref().map(|(torch_version, seconds)| {
+                let mut row = Row::default();
+                for w in weights.iter() {
+                    if let Some(s) = seconds.get(&w.name) {
+                        row.seconds[w.shape].push(*s);
+                        row.error_ratios.push(1.0);
+                    }
+                }
+                (torch_version, row)
+            });
             let mut row = Row::default();
             for w in weights.iter() {
                 if let Some((seconds, _)) = results.get(&w.name) {
@@ -271,10 +315,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     row.error_ratios.push(1.0);
                 }
             }
-            let total = row.total(blocks).0;
-            row.print("LAPACK gesdd, f64, thin", blocks, Some(total));
+            let anchor = match &torch_row {
+                Some((_, torch_row)) => torch_row.total(blocks).0,
+                None => row.total(blocks).0,
+            };
+            if let Some((torch_version, torch_row)) = &torch_row {
+                torch_row.print("torch.linalg.svd, f64", blocks, Some(anchor));
+                println!("{:<28} {torch_version}", "");
+            }
+            row.print("numpy LAPACK gesdd, f64", blocks, Some(anchor));
             println!("{:<28} {version}", "");
-            Some(total)
+            Some(anchor)
         }
         Err(why) => {
             println!("{:<28} skipped: {why}", "LAPACK gesdd (numpy)");

@@ -150,8 +150,8 @@ pub struct RankPlan {
     /// refused; a κ-derived rank is capped at full rank). Default: false.
     #[config(default = false)]
     pub allow_no_shrink: bool,
-    /// How the factor pairs are computed. Default: `SvdMethod::Auto` (randomized where it saves
-    /// work).
+    /// How the factor pairs are computed. Default: `SvdMethod::Auto` (through the Gram matrix;
+    /// randomized for thin ranks, where it saves work).
     #[config(default = "SvdMethod::Auto")]
     pub svd: SvdMethod,
 }
