@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
-use rand::Rng;
 use rand::rngs::StdRng;
 
 use super::{AlbefModel, CaptionItem, Matches, Recall, retrieval_scores};
 use crate::ZooError;
 use crate::bert::BertTokenizer;
-use crate::data::Normalization;
+use crate::data::{Normalization, random_resized_crop};
 use crate::train::TrainingSet;
 
 /// The normalisation of the authors' image transforms (CLIP's mean and standard deviation).
@@ -195,22 +194,7 @@ impl Annotations {
             })?;
         let side = size as u32;
         let image = match augment {
-            Some(rng) => {
-                let (width, height) = image.dimensions();
-                let area = f64::from(width * height) * rng.random_range(0.5..=1.0);
-                let aspect = rng.random_range((0.75f64).ln()..=(4.0f64 / 3.0).ln()).exp();
-                let crop_w = ((area * aspect).sqrt().round() as u32).clamp(1, width);
-                let crop_h = ((area / aspect).sqrt().round() as u32).clamp(1, height);
-                let x = rng.random_range(0..=width - crop_w);
-                let y = rng.random_range(0..=height - crop_h);
-                let crop = image::imageops::crop_imm(&image, x, y, crop_w, crop_h).to_image();
-                let resized = image::imageops::resize(&crop, side, side, FilterType::CatmullRom);
-                if rng.random_bool(0.5) {
-                    image::imageops::flip_horizontal(&resized)
-                } else {
-                    resized
-                }
-            }
+            Some(rng) => random_resized_crop(&image, side, 0.5, FilterType::CatmullRom, rng),
             None => image::imageops::resize(&image, side, side, FilterType::CatmullRom),
         };
         let plane = size * size;

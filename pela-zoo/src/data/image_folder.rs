@@ -125,21 +125,7 @@ impl ImageDataset for ImageFolder {
         let size = self.image_size as u32;
         let (width, height) = image.dimensions();
         let image = match augment {
-            Some(rng) => {
-                let area = f64::from(width * height) * rng.random_range(0.35..=1.0);
-                let aspect = rng.random_range((0.75f64).ln()..=(4.0f64 / 3.0).ln()).exp();
-                let crop_w = ((area * aspect).sqrt().round() as u32).clamp(1, width);
-                let crop_h = ((area / aspect).sqrt().round() as u32).clamp(1, height);
-                let x = rng.random_range(0..=width - crop_w);
-                let y = rng.random_range(0..=height - crop_h);
-                let crop = image::imageops::crop_imm(&image, x, y, crop_w, crop_h).to_image();
-                let resized = image::imageops::resize(&crop, size, size, FilterType::Triangle);
-                if rng.random_bool(0.5) {
-                    image::imageops::flip_horizontal(&resized)
-                } else {
-                    resized
-                }
-            }
+            Some(rng) => random_resized_crop(&image, size, 0.35, FilterType::Triangle, rng),
             None => {
                 let short = (f64::from(size) / 0.875).round();
                 let scale = short / f64::from(width.min(height));
@@ -178,5 +164,31 @@ impl ImageDataset for ImageFolder {
             self.image_size,
             self.image_size
         )
+    }
+}
+
+/// timm's (and torchvision's) `RandomResizedCrop` and a horizontal flip: a crop of
+/// `min_area`–100 % of the area with an aspect ratio in 3/4–4/3, resized to `size` × `size`
+/// with `filter`, flipped with probability ½.
+pub(crate) fn random_resized_crop(
+    image: &RgbImage,
+    size: u32,
+    min_area: f64,
+    filter: FilterType,
+    rng: &mut StdRng,
+) -> RgbImage {
+    let (width, height) = image.dimensions();
+    let area = f64::from(width * height) * rng.random_range(min_area..=1.0);
+    let aspect = rng.random_range((0.75f64).ln()..=(4.0f64 / 3.0).ln()).exp();
+    let crop_w = ((area * aspect).sqrt().round() as u32).clamp(1, width);
+    let crop_h = ((area / aspect).sqrt().round() as u32).clamp(1, height);
+    let x = rng.random_range(0..=width - crop_w);
+    let y = rng.random_range(0..=height - crop_h);
+    let crop = image::imageops::crop_imm(image, x, y, crop_w, crop_h).to_image();
+    let resized = image::imageops::resize(&crop, size, size, filter);
+    if rng.random_bool(0.5) {
+        image::imageops::flip_horizontal(&resized)
+    } else {
+        resized
     }
 }

