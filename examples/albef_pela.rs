@@ -230,46 +230,53 @@ fn main() -> Result<(), ZooError> {
         )?;
     let distilled = outcome.model.model;
 
-    // Retrieval on held-out test images against the 30 captions.
-    let texts: Vec<String> = (0..NAMES.len())
-        .flat_map(|label| (0..TEMPLATES.len()).map(move |t| caption(label, t)))
+    // Retrieval on held-out test images against the captions of their classes (all 30 when
+    // every class is among them).
+    let labels: Vec<usize> = (0..ImageDataset::len(&test))
+        .map(|i| test.get(i, None).expect("an in-memory image").label)
         .collect();
-    let image_texts = (0..ImageDataset::len(&test))
-        .map(|i| {
-            let label = test.get(i, None).expect("an in-memory image").label;
-            (label * TEMPLATES.len()..(label + 1) * TEMPLATES.len()).collect()
+    let mut classes = labels.clone();
+    classes.sort_unstable();
+    classes.dedup();
+    let texts: Vec<String> = classes
+        .iter()
+        .flat_map(|&label| (0..TEMPLATES.len()).map(move |t| caption(label, t)))
+        .collect();
+    let image_texts = labels
+        .iter()
+        .map(|label| {
+            let first = classes.binary_search(label).expect("a class of the set") * TEMPLATES.len();
+            (first..first + TEMPLATES.len()).collect()
         })
         .collect();
     let matches = Matches::from_image_texts(image_texts, texts.len());
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let recall = |name: &str, model: &dyn RecallOf| -> Result<Recall, ZooError> {
-        eprintln!("retrieval of the {name}");
-        model.recall(
-            &test,
-            &tokenizer,
-            &refs,
-            &matches,
-            &normalization,
-            &args,
-            &device,
-        )
+    let held_out = HeldOut {
+        test: &test,
+        tokenizer: &tokenizer,
+        texts: &refs,
+        matches: &matches,
+        normalization: &normalization,
+        size,
+        k: args.k,
+        device: &device,
     };
     let totals = report.totals();
     let rows = [
         (
             "pre-trained ALBEF (teacher)",
             totals.params_before,
-            recall("teacher", &teacher)?,
+            held_out.recall("teacher", &teacher)?,
         ),
         (
             "plain SVD student",
             totals.params_after,
-            recall("plain SVD student", &plain)?,
+            held_out.recall("plain SVD student", &plain)?,
         ),
         (
             "PELA-distilled student",
             totals.params_after,
-            recall("distilled student", &distilled)?,
+            held_out.recall("distilled student", &distilled)?,
         ),
     ];
 
@@ -290,7 +297,7 @@ fn main() -> Result<(), ZooError> {
         args.k
     );
     println!(
-        "| {:<28} | {:>11} | {:>7} | {:>7} | {:>8} | {:>7} | {:>7} | {:>8} |",
+        "| {:<28} | {:>14} | {:>7} | {:>7} | {:>8} | {:>7} | {:>7} | {:>8} |",
         "model", "params", "TR@1", "TR@5", "TR@10", "IR@1", "IR@5", "IR@10"
     );
     println!(
@@ -308,33 +315,24 @@ fn main() -> Result<(), ZooError> {
     Ok(())
 }
 
-/// A model whose retrieval the example measures.
-trait RecallOf {
-    #[allow(clippy::too_many_arguments)]
-    fn recall(
-        &self,
-        test: &InMemoryImages,
-        tokenizer: &BertTokenizer,
-        texts: &[&str],
-        matches: &Matches,
-        normalization: &Normalization,
-        args: &Args,
-        device: &FlexDevice,
-    ) -> Result<Recall, ZooError>;
+/// The held-out retrieval set: test images against every caption.
+struct HeldOut<'a> {
+    test: &'a InMemoryImages,
+    tokenizer: &'a BertTokenizer,
+    texts: &'a [&'a str],
+    matches: &'a Matches,
+    normalization: &'a Normalization,
+    size: usize,
+    k: usize,
+    device: &'a FlexDevice,
 }
 
-impl<M: AlbefModel<Flex>> RecallOf for M {
-    fn recall(
-        &self,
-        test: &InMemoryImages,
-        tokenizer: &BertTokenizer,
-        texts: &[&str],
-        matches: &Matches,
-        normalization: &Normalization,
-        args: &Args,
-        device: &FlexDevice,
-    ) -> Result<Recall, ZooError> {
-        let size = args.image_size;
+impl HeldOut<'_> {
+    /// The retrieval recall of `model`, called `name` in the progress line.
+    fn recall<M: AlbefModel<Flex>>(&self, name: &str, model: &M) -> Result<Recall, ZooError> {
+        eprintln!("retrieval of the {name}");
+        let (test, normalization, size, device) =
+            (self.test, self.normalization, self.size, self.device);
         let images = (0..ImageDataset::len(test)).step_by(64).map(|start| {
             let end = (start + 64).min(ImageDataset::len(test));
             let pixels: Vec<f32> = (start..end)
@@ -348,9 +346,9 @@ impl<M: AlbefModel<Flex>> RecallOf for M {
                 device,
             )
         });
-        let texts = tokenizer.encode::<Flex>(texts, device)?;
-        let scores = retrieval_scores(self, images, texts, args.k, 64);
-        Recall::from_scores(&scores.i2t, &scores.t2i, matches)
+        let texts = self.tokenizer.encode::<Flex>(self.texts, device)?;
+        let scores = retrieval_scores(model, images, texts, self.k, 64);
+        Recall::from_scores(&scores.i2t, &scores.t2i, self.matches)
     }
 }
 

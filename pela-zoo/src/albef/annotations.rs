@@ -234,28 +234,31 @@ impl Annotations {
     }
 
     /// Text and image retrieval recall of `model` on these images and captions, evaluated
-    /// as the authors do ([`retrieval_scores`] with the top `k` re-ranked by ITM, then
-    /// [`Recall::from_scores`]), `batch` images or texts through the model at once.
+    /// as the authors do ([`retrieval_scores`] with the top `settings.k` re-ranked by ITM,
+    /// then [`Recall::from_scores`]).
     ///
     /// # Errors
     /// An image that does not decode, a caption the tokenizer rejects.
-    #[allow(clippy::too_many_arguments)]
     pub fn recall<B: Backend, M: AlbefModel<B>>(
         &self,
         model: &M,
         tokenizer: &BertTokenizer,
-        size: usize,
-        normalization: &Normalization,
-        k: usize,
-        batch: usize,
+        settings: &RetrievalSettings,
         device: &B::Device,
     ) -> Result<Recall, ZooError> {
+        let RetrievalSettings {
+            image_size: size,
+            normalization,
+            k,
+            batch,
+        } = settings;
+        let (size, batch) = (*size, (*batch).max(1));
         let (texts, matches) = self.texts();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let texts = tokenizer.encode::<B>(&refs, device)?;
         let mut images = Vec::new();
-        for start in (0..self.len()).step_by(batch.max(1)) {
-            let end = (start + batch.max(1)).min(self.len());
+        for start in (0..self.len()).step_by(batch) {
+            let end = (start + batch).min(self.len());
             let mut pixels = Vec::with_capacity((end - start) * 3 * size * size);
             for index in start..end {
                 pixels.extend(self.image(index, size, normalization, None)?);
@@ -265,9 +268,23 @@ impl Annotations {
                 device,
             ));
         }
-        let scores = retrieval_scores(model, images, texts, k, batch);
+        let scores = retrieval_scores(model, images, texts, *k, batch);
         Recall::from_scores(&scores.i2t, &scores.t2i, &matches)
     }
+}
+
+/// How [`Annotations::recall`] evaluates retrieval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrievalSettings {
+    /// The side images are resized to (the model's image size).
+    pub image_size: usize,
+    /// The images' normalisation ([`normalization`] for the authors' models).
+    pub normalization: Normalization,
+    /// The candidates of each image and each text re-ranked by ITM (the authors' `k_test`,
+    /// 256 in their configs).
+    pub k: usize,
+    /// Images or texts through the model at once.
+    pub batch: usize,
 }
 
 /// Image–caption pairs of [`Annotations`] as a training set of the engine: one item a

@@ -51,7 +51,8 @@ mod retrieval;
 pub(crate) mod student;
 
 pub use annotations::{
-    AnnotatedPairs, Annotation, Annotations, MAX_WORDS, normalization, pre_caption,
+    AnnotatedPairs, Annotation, Annotations, MAX_WORDS, RetrievalSettings, normalization,
+    pre_caption,
 };
 pub use captions::{CaptionBatcher, CaptionItem, Captions};
 pub use config::AlbefConfig;

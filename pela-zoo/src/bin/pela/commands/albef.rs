@@ -10,7 +10,7 @@ use burn::prelude::Backend;
 use pela::{CompressionReport, Distill, PelaObjectiveConfig, RankPlan};
 use pela_zoo::albef::{
     Albef, AlbefConfig, AlbefDistillTask, AlbefModel, AlbefObjectives, AnnotatedPairs, Annotations,
-    CaptionBatcher, CaptionItem, MlmTokens, student_training,
+    CaptionBatcher, CaptionItem, MlmTokens, RetrievalSettings, student_training,
 };
 use pela_zoo::backend::{Cpu, CpuDevice};
 use pela_zoo::bert::{BertTokenizer, MiniLm};
@@ -227,16 +227,14 @@ fn retrieval<B: Backend, M: AlbefModel<B>>(
         annotations.texts().0.len(),
         args.k
     ));
+    let settings = RetrievalSettings {
+        image_size: config.vision.image_size,
+        normalization: pela_zoo::albef::normalization(),
+        k: args.k,
+        batch: args.batch_size,
+    };
     let recall = annotations
-        .recall(
-            model,
-            &tokenizer,
-            config.vision.image_size,
-            &pela_zoo::albef::normalization(),
-            args.k,
-            args.batch_size,
-            device,
-        )
+        .recall(model, &tokenizer, &settings, device)
         .context("--data")?;
     printer.result(recall.to_string());
     Ok(())
