@@ -73,7 +73,7 @@ pub use plan::{
     rank_for_ratio,
 };
 pub use pytorch_layout::pytorch_keys;
-pub use report::{CompressionReport, LayerReport, ReportTotals};
+pub use report::{CompressionReport, LayerReport, ReportTotals, thousands};
 pub use student_linear::{StudentLinear, StudentLinearRecord};
 pub use svd::{
     Factorization, OutputError, ReconstructionError, SvdMethod, factorize, factorize_data_aware,

@@ -214,8 +214,12 @@ impl CompressionReport {
     }
 }
 
-/// `1234567` → `"1,234,567"`.
-pub(crate) fn thousands(n: usize) -> String {
+/// A count with thousands separators, as reports print counts.
+///
+/// ```
+/// assert_eq!(pela::thousands(1_234_567), "1,234,567");
+/// ```
+pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

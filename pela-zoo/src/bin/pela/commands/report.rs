@@ -8,19 +8,6 @@ use crate::args::ReportArgs;
 use crate::inputs;
 use crate::printer::Printer;
 
-/// `n` with thousands separators, as the report prints counts.
-fn group(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 pub fn run(args: ReportArgs, printer: &Printer) -> Result<()> {
     let architecture = inputs::model(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
@@ -45,8 +32,8 @@ pub fn run(args: ReportArgs, printer: &Printer) -> Result<()> {
         printer.result(format!(
             "with the momentum copy of pre-training (an EMA of the model without its ITM head \
              and temperature): {} → {}",
-            group(config.with_momentum_copy(totals.params_before)),
-            group(config.with_momentum_copy(totals.params_after))
+            pela::thousands(config.with_momentum_copy(totals.params_before)),
+            pela::thousands(config.with_momentum_copy(totals.params_after))
         ));
     }
     let flops = architecture.flops(&report);
