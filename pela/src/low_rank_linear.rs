@@ -240,12 +240,14 @@ impl<B: Backend> LowRankLinear<B> {
     /// - input: `[..., d_input]`
     /// - output: `[..., d_output]`
     pub fn forward<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
-        let hidden = linear(input, self.u.val(), None);
-        linear(
-            hidden,
-            self.v.val().transpose(),
-            self.bias.as_ref().map(|b| b.val()),
-        )
+        crate::nn::on_rows(input, |rows| {
+            let hidden = linear(rows, self.u.val(), None);
+            linear(
+                hidden,
+                self.v.val().transpose(),
+                self.bias.as_ref().map(|b| b.val()),
+            )
+        })
     }
 
     /// The rank `r` of the factor pair.

@@ -5,6 +5,7 @@ use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::gelu;
 use pela::LowRank;
+use pela::nn::on_rows;
 
 use crate::bert::{Bert, BertInput, normalize};
 use crate::vit::Vit;
@@ -32,9 +33,10 @@ impl<B: Backend> MlmHead<B> {
     /// - `word_embeddings`: `[vocab_size, hidden_size]`
     /// - output: `[batch, tokens, vocab_size]`
     pub fn forward(&self, tokens: Tensor<B, 3>, word_embeddings: Tensor<B, 2>) -> Tensor<B, 3> {
-        let hidden = self.layer_norm.forward(gelu(self.dense.forward(tokens)));
-        hidden.matmul(word_embeddings.transpose().unsqueeze::<3>())
-            + self.bias.val().unsqueeze::<3>()
+        on_rows(tokens, |rows| {
+            let hidden = self.layer_norm.forward(gelu(self.dense.forward(rows)));
+            hidden.matmul(word_embeddings.transpose()) + self.bias.val().unsqueeze()
+        })
     }
 }
 

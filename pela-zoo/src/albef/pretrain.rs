@@ -284,6 +284,13 @@ fn rows<E: Backend, const D: usize>(x: Tensor<E, D>, index: &[usize]) -> Tensor<
     x.select(0, Tensor::from_data(TensorData::new(index, [len]), &device))
 }
 
+/// The tokens at flat `positions` (`batch index · tokens + token index`) of `tokens`, as one
+/// sequence: `[batch, tokens, width]` → `[1, positions, width]`.
+fn tokens_at<E: Backend>(tokens: Tensor<E, 3>, positions: &[usize]) -> Tensor<E, 3> {
+    let [batch, length, width] = tokens.dims();
+    rows(tokens.reshape([batch * length, width]), positions).unsqueeze()
+}
+
 /// ALBEF's three objectives on a batch that `model.model` encoded as `encoded`: ITC against
 /// the momentum model and queues, ITM on the pairs and hard negatives, MLM with the momentum
 /// model's soft labels. The momentum features wait in `pending` for [`after_step`].
@@ -365,27 +372,39 @@ where
         input_ids: Tensor::<B, 2, Int>::from_data(TensorData::new(masked.input_ids, dims), &device),
         ..batch.text
     };
-    let labels = Tensor::<B, 2, Int>::from_data(TensorData::new(masked.labels, dims), &device);
-    let soft = {
-        let masked_input = masked_input.to_inner();
-        let (tokens, _) = momentum.model.encode_text(masked_input.clone());
-        let fused = momentum
-            .model
-            .fuse(tokens, masked_input.attention_mask, image_m)
-            .0;
-        softmax(momentum.model.mlm_logits(fused), 2)
+    // The vocabulary head runs on the masked tokens alone: the loss reads no other position,
+    // and over every token the head's `[tokens, vocab]` logits would cost more than the
+    // encoders.
+    let positions: Vec<usize> = (0..masked.labels.len())
+        .filter(|&i| masked.labels[i] >= 0)
+        .collect();
+    let mlm = if positions.is_empty() {
+        Tensor::zeros([1], &device)
+    } else {
+        let count = positions.len();
+        let labels: Vec<i64> = positions.iter().map(|&i| masked.labels[i]).collect();
+        let labels = Tensor::<B, 2, Int>::from_data(TensorData::new(labels, [1, count]), &device);
+        let soft = {
+            let masked_input = masked_input.to_inner();
+            let (tokens, _) = momentum.model.encode_text(masked_input.clone());
+            let fused = momentum
+                .model
+                .fuse(tokens, masked_input.attention_mask, image_m)
+                .0;
+            softmax(momentum.model.mlm_logits(tokens_at(fused, &positions)), 2)
+        };
+        let logits = {
+            let (tokens, _) = online.encode_text(masked_input.clone());
+            let fused = online.fuse(tokens, masked_input.attention_mask, image).0;
+            online.mlm_logits(tokens_at(fused, &positions))
+        };
+        mlm_loss(
+            logits,
+            labels,
+            Some(Tensor::from_inner(soft)),
+            settings.alpha,
+        )
     };
-    let logits = {
-        let (tokens, _) = online.encode_text(masked_input.clone());
-        let fused = online.fuse(tokens, masked_input.attention_mask, image).0;
-        online.mlm_logits(fused)
-    };
-    let mlm = mlm_loss(
-        logits,
-        labels,
-        Some(Tensor::from_inner(soft)),
-        settings.alpha,
-    );
 
     LossTerms::new()
         .with("ITC", 1.0, itc.loss)

@@ -4,6 +4,7 @@ use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use pela::LowRank;
+use pela::nn::on_rows;
 
 /// Scaled dot-product attention with separate query, key and value projections (Hugging
 /// Face's `BertSelfAttention`). The keys and values come from the layer's own tokens, or, in
@@ -43,9 +44,15 @@ impl<B: Backend> BertSelfAttention<B> {
         let d_head = d_model / self.n_heads;
         let heads =
             |t: Tensor<B, 3>, n: usize| t.reshape([batch, n, self.n_heads, d_head]).swap_dims(1, 2);
-        let q = heads(self.query.forward(x), tokens);
-        let k = heads(self.key.forward(context.clone()), context_tokens);
-        let v = heads(self.value.forward(context), context_tokens);
+        let q = heads(on_rows(x, |rows| self.query.forward(rows)), tokens);
+        let k = heads(
+            on_rows(context.clone(), |rows| self.key.forward(rows)),
+            context_tokens,
+        );
+        let v = heads(
+            on_rows(context, |rows| self.value.forward(rows)),
+            context_tokens,
+        );
         let scores = q
             .matmul(k.swap_dims(2, 3))
             .mul_scalar((d_head as f64).powf(-0.5))
@@ -73,7 +80,8 @@ pub struct BertOutput<B: Backend> {
 impl<B: Backend> BertOutput<B> {
     /// `LayerNorm(dense(x) + residual)`.
     pub fn forward(&self, x: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.layer_norm.forward(self.dense.forward(x) + residual)
+        self.layer_norm
+            .forward(on_rows(x, |rows| self.dense.forward(rows)) + residual)
     }
 }
 

@@ -4,6 +4,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::gelu;
 use pela::LowRank;
+use pela::nn::on_rows;
 
 use super::{BertAttention, BertOutput};
 
@@ -21,7 +22,7 @@ pub struct BertIntermediate<B: Backend> {
 impl<B: Backend> BertIntermediate<B> {
     /// `gelu(dense(x))`, with the exact (erf) GELU.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        gelu(self.dense.forward(x))
+        on_rows(x, |rows| gelu(self.dense.forward(rows)))
     }
 }
 

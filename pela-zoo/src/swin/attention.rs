@@ -6,6 +6,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use pela::LowRank;
+use pela::nn::on_rows;
 
 /// Self-attention inside each window, with a fused `qkv` projection, an output projection
 /// `proj`, and a bias for every head and relative position (timm's `WindowAttention`).
@@ -55,9 +56,7 @@ impl<B: Backend> WindowAttention<B> {
         let heads = self.n_heads;
         let d_head = dim / heads;
         // [windows, tokens, 3·dim] → [3, windows, heads, tokens, d_head]
-        let qkv = self
-            .qkv
-            .forward(windows)
+        let qkv = on_rows(windows, |rows| self.qkv.forward(rows))
             .reshape([n_windows, tokens, 3, heads, d_head])
             .permute([2, 0, 3, 1, 4]);
         let part = |i: usize| {
@@ -83,6 +82,6 @@ impl<B: Backend> WindowAttention<B> {
             .matmul(v)
             .swap_dims(1, 2)
             .reshape([n_windows, tokens, dim]);
-        self.proj.forward(context)
+        on_rows(context, |rows| self.proj.forward(rows))
     }
 }

@@ -4,6 +4,7 @@ use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::ops::PadMode;
 use pela::LowRank;
+use pela::nn::on_rows;
 
 /// Concatenates each 2 × 2 group of neighbouring tokens (in timm's order: (0,0), (1,0), (0,1),
 /// (1,1)), normalises the `4·dim` vector and projects it to `2·dim` without bias (timm's
@@ -39,6 +40,8 @@ impl<B: Backend> PatchMerging<B> {
             .reshape([batch, height, 2, width, 2, dim])
             .permute([0, 1, 3, 4, 2, 5])
             .reshape([batch, height, width, 4 * dim]);
-        self.reduction.forward(self.norm.forward(groups))
+        on_rows(self.norm.forward(groups), |rows| {
+            self.reduction.forward(rows)
+        })
     }
 }

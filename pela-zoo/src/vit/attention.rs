@@ -4,6 +4,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use pela::LowRank;
+use pela::nn::on_rows;
 
 /// Self-attention with one fused `qkv` projection `[d_model, 3·d_model]` and an output
 /// projection `proj`, as timm's `Attention` (and the authors, who compress `qkv` as one matrix:
@@ -31,9 +32,7 @@ impl<B: Backend> Attention<B> {
         let [batch, tokens, d_model] = x.dims();
         let d_head = d_model / self.n_heads;
         // [batch, tokens, 3·d_model] → [3, batch, heads, tokens, d_head]
-        let qkv = self
-            .qkv
-            .forward(x)
+        let qkv = on_rows(x, |rows| self.qkv.forward(rows))
             .reshape([batch, tokens, 3, self.n_heads, d_head])
             .permute([2, 0, 3, 1, 4]);
         let part = |i: usize| {
@@ -49,6 +48,6 @@ impl<B: Backend> Attention<B> {
             .matmul(v)
             .swap_dims(1, 2)
             .reshape([batch, tokens, d_model]);
-        self.proj.forward(context)
+        on_rows(context, |rows| self.proj.forward(rows))
     }
 }

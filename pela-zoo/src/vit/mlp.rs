@@ -3,6 +3,7 @@
 use burn::nn::{Gelu, Linear};
 use burn::prelude::*;
 use pela::LowRank;
+use pela::nn::on_rows;
 
 /// Two `Linear` layers with an exact (erf) GELU between them: `fc2(gelu(fc1(x)))`.
 ///
@@ -23,6 +24,8 @@ impl<B: Backend> Mlp<B> {
     /// - input: `[batch, tokens, d_model]`
     /// - output: `[batch, tokens, d_model]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.fc2.forward(self.act.forward(self.fc1.forward(x)))
+        on_rows(x, |rows| {
+            self.fc2.forward(self.act.forward(self.fc1.forward(rows)))
+        })
     }
 }

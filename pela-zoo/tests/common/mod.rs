@@ -26,6 +26,17 @@ pub fn max_difference(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// The mean difference between the parameters of two models of one architecture.
+#[allow(dead_code)] // not every test file compares whole runs
+pub fn mean_difference(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    let (sum, count) = a
+        .iter()
+        .zip(b)
+        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| f64::from((p - q).abs())))
+        .fold((0.0, 0usize), |(sum, count), d| (sum + d, count + 1));
+    (sum / count.max(1) as f64) as f32
+}
+
 /// Runs the calling test alone among the tests of its file that call this, Burn's generator
 /// seeded with `seed`. Such tests share that generator (teacher draws, queues, `L_rwp`'s
 /// noise), so side by side their draws would depend on the threads' timing and a test's

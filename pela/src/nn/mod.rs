@@ -45,10 +45,12 @@
 mod attention;
 mod encoder;
 mod feed_forward;
+mod rows;
 
 pub use attention::*;
 pub use encoder::*;
 pub use feed_forward::*;
+pub use rows::on_rows;
 
 /// Implements [`LowRank`](crate::LowRank) for a foreign module and
 /// [`LowRankStudent`](crate::LowRankStudent) for its twin: `convert` fields are converted
