@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! scripts/fetch-assets                 # the DINOv2 and sentence-transformers wheels
-//! cargo run --example albef_pela       # about 25 minutes on 2 cores (6 pairs a second)
+//! cargo run --example albef_pela       # about 20 minutes on 2 cores (6 pairs a second)
 //! cargo run --example albef_pela -- --pairs 256 --eval-images 100 --pretrain-epochs 1 --distill-epochs 1
 //! ```
 //!

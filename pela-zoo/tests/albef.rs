@@ -604,8 +604,8 @@ mod distillation {
         // Float round-off of Burn's autodiff only (see tests/train.rs), on average: Adam turns
         // round-off in a near-zero gradient into a step of up to the learning rate, so a few
         // parameters differ by up to 6e-4 after a resume (measured over six runs), while the
-        // mean difference stays under 1e-7. A lost optimizer state, momentum model, queue or step count
-        // changes the steps of every parameter.
+        // mean difference stays under 1e-7. A lost optimizer state, momentum model, queue or
+        // step count changes the steps of every parameter.
         let mean = mean_difference(&values(&resumed.model), &values(&uninterrupted.model));
         assert!(mean < 1e-6, "parameters differ by {mean} on average");
         std::fs::remove_dir_all(straight.root()).ok();

@@ -375,14 +375,17 @@ where
     // The vocabulary head runs on the masked tokens alone: the loss reads no other position,
     // and over every token the head's `[tokens, vocab]` logits would cost more than the
     // encoders.
-    let positions: Vec<usize> = (0..masked.labels.len())
-        .filter(|&i| masked.labels[i] >= 0)
-        .collect();
+    let (positions, labels): (Vec<usize>, Vec<i64>) = masked
+        .labels
+        .iter()
+        .enumerate()
+        .filter(|(_, label)| **label >= 0)
+        .map(|(i, &label)| (i, label))
+        .unzip();
     let mlm = if positions.is_empty() {
         Tensor::zeros([1], &device)
     } else {
         let count = positions.len();
-        let labels: Vec<i64> = positions.iter().map(|&i| masked.labels[i]).collect();
         let labels = Tensor::<B, 2, Int>::from_data(TensorData::new(labels, [1, count]), &device);
         let soft = {
             let masked_input = masked_input.to_inner();

@@ -8,10 +8,10 @@ use burn::tensor::backend::Backend;
 ///
 /// Burn 0.21 applies a `Linear` to a 3-D input as a batched matrix product, one small product
 /// per batch item, and its weight gradient as one `[d_input, d_output]` matrix per batch item,
-/// summed afterwards. On short sequences (text, or few image tokens) that costs 5–10× more on
-/// the CPU backends than one product over all rows (`examples/layer_benchmark.rs`), and the
-/// per-item gradients take `batch` times the weight's memory. The zoo's models and the
-/// low-rank layers run their `Linear`s through this.
+/// summed afterwards. On short sequences (text, or few image tokens) a training step costs
+/// 5–14× more on the CPU backends than one product over all rows
+/// (`examples/layer_benchmark.rs`), and the per-item gradients take `batch` times the weight's
+/// memory. The zoo's models and the low-rank layers run their `Linear`s through this.
 ///
 /// ```
 /// use burn::nn::LinearConfig;
