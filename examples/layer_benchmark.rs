@@ -18,7 +18,6 @@
 //!
 //! Prints the best of `--repeats` runs of each, in milliseconds, and the ratios.
 
-use std::process::Command;
 use std::time::Instant;
 
 use burn::backend::Autodiff;
@@ -30,6 +29,9 @@ use clap::Parser;
 use pela::nn::on_rows;
 use pela::{LowRankLinear, rank_for_ratio};
 use pela_zoo::backend::{Cpu, Flex};
+
+#[path = "support/benchmark.rs"]
+mod benchmark;
 
 /// A dense layer and its factor pair, forward and backward, on each CPU backend and in PyTorch.
 #[derive(Debug, Parser)]
@@ -105,20 +107,13 @@ fn pytorch_ms(repeats: usize) -> Result<(Vec<[f64; 2]>, String), String> {
         .iter()
         .map(|&([b, t, i, o], _)| [b, t, i, o, rank_for_ratio(i, o, 2.0)])
         .collect();
-    let output = Command::new("python3")
-        .arg("scripts/layer_reference.py")
-        .arg(serde_json::to_string(&shapes).expect("shapes as JSON"))
-        .arg(repeats.to_string())
-        .output()
-        .map_err(|e| format!("could not run python3 ({e})"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "scripts/layer_reference.py failed (install PyTorch: `python3 -m pip install torch`): {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    let json: serde_json::Value =
-        serde_json::from_slice(&output.stdout).map_err(|e| format!("unreadable output: {e}"))?;
+    let json = benchmark::run(
+        "layer_reference.py",
+        &[
+            serde_json::to_string(&shapes).expect("shapes as JSON"),
+            repeats.to_string(),
+        ],
+    )?;
     let ms = |r: &serde_json::Value, key: &str| r[key].as_f64().unwrap_or(f64::NAN) * 1e3;
     let results = json["results"]
         .as_array()

@@ -14,19 +14,9 @@ seconds of `repeats` runs of the dense layer and of the pair.
 """
 import json
 import sys
-import time
 
 import torch
-
-
-def best_seconds(step, repeats: int) -> float:
-    step()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - start)
-    return best
+from timing import best_seconds
 
 
 def main() -> None:

@@ -16,6 +16,44 @@ pub type CpuDevice = burn_ndarray::NdArrayDevice;
 /// [`Cpu`] with automatic differentiation, for training.
 pub type CpuAutodiff = burn::backend::Autodiff<Cpu>;
 
+/// The matrix-product kernel of [`Cpu`] in this build: `"matrixmultiply"`, or with the
+/// `openblas` feature `"OpenBLAS, <its kernels> kernels"` as OpenBLAS chose them for this CPU
+/// (`Prescott` means its slow generic ones: see [`openblas_is_generic`]).
+///
+/// ```
+/// let kernel = pela_zoo::backend::ndarray_matmul();
+/// assert!(kernel.starts_with("OpenBLAS") || kernel == "matrixmultiply");
+/// ```
+pub fn ndarray_matmul() -> String {
+    match openblas_core() {
+        Some(core) => format!("OpenBLAS, {core} kernels"),
+        None => "matrixmultiply".to_string(),
+    }
+}
+
+/// Whether [`Cpu`] multiplies matrices with OpenBLAS's generic kernels: an OpenBLAS older than
+/// the CPU (Debian 12's 0.3.21 on Intel Sapphire Rapids) falls back to them, 4–5× slower than
+/// its AVX-512 ones. Setting `OPENBLAS_CORETYPE=SkylakeX` (AVX-512) or `Haswell` (AVX2) before
+/// the program starts chooses the right ones. `false` without the `openblas` feature.
+pub fn openblas_is_generic() -> bool {
+    openblas_core().is_some_and(|core| core.eq_ignore_ascii_case("prescott"))
+}
+
+/// The kernel family OpenBLAS chose at load time, with the `openblas` feature.
+fn openblas_core() -> Option<String> {
+    #[cfg(feature = "openblas")]
+    {
+        unsafe extern "C" {
+            fn openblas_get_corename() -> *const std::ffi::c_char;
+        }
+        // SAFETY: OpenBLAS returns a pointer to a static, NUL-terminated string.
+        let name = unsafe { std::ffi::CStr::from_ptr(openblas_get_corename()) };
+        Some(name.to_string_lossy().into_owned())
+    }
+    #[cfg(not(feature = "openblas"))]
+    None
+}
+
 /// The other CPU backend, `burn-flex` (`f32`; `gemm`-based matmul, zero-copy views): about
 /// twice as fast as [`Cpu`] on ViT forward passes on this project's machines, not faster on
 /// training steps (see the README's benchmark).

@@ -18,8 +18,8 @@ use burn::prelude::*;
 use common::alone;
 use pela::LowRank;
 use pela_zoo::albef::{
-    Albef, AlbefConfig, AlbefState, ImageText, MlmTokens, Momentum, itc, itm_loss, mask_tokens,
-    mlm_loss,
+    Albef, AlbefConfig, AlbefState, ImageText, MlmTokens, Momentum, TextPooling, itc, itm_loss,
+    mask_tokens, mlm_loss,
 };
 use pela_zoo::backend::{Cpu, CpuDevice};
 use pela_zoo::bert::{BertConfig, BertInput};
@@ -93,7 +93,7 @@ fn encoders_and_heads_match_the_authors_code() {
         "text_embeds",
     );
 
-    let (fused, fusion_layers) = model.fuse(text_tokens.clone(), mask, image.clone());
+    let (fused, fusion_layers) = model.fuse(text_tokens.clone(), mask.clone(), image.clone());
     assert_eq!(fusion_layers.len(), 2);
     for (i, layer) in fusion_layers.into_iter().enumerate() {
         assert_close(
@@ -110,7 +110,7 @@ fn encoders_and_heads_match_the_authors_code() {
         "image_feat",
     );
     assert_close(
-        model.text_feature(text_tokens),
+        model.text_feature(text_tokens, mask),
         tensor(&io, "text_feat"),
         "text_feat",
     );
@@ -132,9 +132,11 @@ fn momentum_features(
     io: &std::collections::BTreeMap<String, burn::tensor::TensorData>,
 ) -> (Tensor<Cpu, 3>, Tensor<Cpu, 2>, Tensor<Cpu, 2>) {
     let (image_m, _) = momentum.encode_image(tensor(io, "images"));
-    let (text_m, _) = momentum.encode_text(text(io, "input_ids"));
+    let input = text(io, "input_ids");
+    let mask = input.attention_mask.clone();
+    let (text_m, _) = momentum.encode_text(input);
     let image_feat_m = momentum.image_feature(image_m.clone());
-    (image_m, image_feat_m, momentum.text_feature(text_m))
+    (image_m, image_feat_m, momentum.text_feature(text_m, mask))
 }
 
 #[test]
@@ -163,7 +165,7 @@ fn the_losses_match_the_authors_formulas() {
     // ITC against the queue, with momentum distillation (α = 0.4).
     let online = ImageText {
         image: model.image_feature(image.clone()),
-        text: model.text_feature(text_tokens.clone()),
+        text: model.text_feature(text_tokens.clone(), mask.clone()),
     };
     let momentum_features = ImageText {
         image: image_feat_m,
@@ -272,6 +274,60 @@ fn a_student_keeps_the_heads_dense_and_runs() {
     let (tokens, _) = student.encode_text(input);
     let fused = student.fuse(tokens, mask, image).0;
     assert_eq!(student.mlm_logits(fused).dims(), [3, 6, 50]);
+}
+
+#[test]
+fn mean_pooling_averages_the_tokens_that_are_not_padding() {
+    let _alone = alone(0);
+    let device = CpuDevice::default();
+    let mut model = config()
+        .with_text_pooling(TextPooling::Mean)
+        .init::<Cpu>(&device);
+    // text_proj = [[1, 0, …], [0, 1, …], …]: the feature is the first 16 dimensions of the
+    // pooled token, normalised.
+    let eye: Tensor<Cpu, 2> = Tensor::eye(32, &device).narrow(1, 0, 16);
+    model.text_proj.weight = burn::module::Param::from_tensor(eye);
+    model.text_proj.bias = None;
+    // Two texts of 3 tokens; the second has one padding token, filled with 100s that must
+    // not count.
+    let tokens = Tensor::<Cpu, 1, Int>::arange(0..192, &device)
+        .float()
+        .reshape([2, 3, 32])
+        .div_scalar(10.0)
+        .slice_assign(
+            [1..2, 2..3, 0..32],
+            Tensor::full([1, 1, 32], 100.0, &device),
+        );
+    let mask = Tensor::<Cpu, 2>::from_floats([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]], &device);
+    let feature = model.text_feature(tokens, mask);
+    // Closed form: text 0's mean token is token 1, (32 + j) / 10; text 1's is the mean of
+    // tokens 3 and 4, (96 + 32 / 2 + j) / 10 = (112 + j) / 10, for dimension j.
+    let expected = [feature_of(32.0), feature_of(112.0)].concat();
+    assert_close(
+        feature,
+        Tensor::<Cpu, 1>::from_floats(expected.as_slice(), &device).reshape([2, 16]),
+        "mean-pooled text feature",
+    );
+    // `[CLS]` pooling (ALBEF's) reads token 0 alone: (0 + j) / 10 and (96 + j) / 10.
+    model.text_pooling = TextPooling::Cls;
+    let tokens = Tensor::<Cpu, 1, Int>::arange(0..192, &device)
+        .float()
+        .reshape([2, 3, 32])
+        .div_scalar(10.0);
+    let mask = Tensor::<Cpu, 2>::ones([2, 3], &device);
+    let cls = [feature_of(0.0), feature_of(96.0)].concat();
+    assert_close(
+        model.text_feature(tokens, mask),
+        Tensor::<Cpu, 1>::from_floats(cls.as_slice(), &device).reshape([2, 16]),
+        "[CLS] text feature",
+    );
+}
+
+/// The normalised first 16 dimensions of the token whose dimension `j` is `(first + j) / 10`.
+fn feature_of(first: f32) -> Vec<f32> {
+    let v: Vec<f32> = (0..16).map(|j| (first + j as f32) / 10.0).collect();
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / norm).collect()
 }
 
 #[test]

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use burn::module::Module;
+use burn::tensor::backend::Backend;
 use pela::LowRank;
-use pela_zoo::backend::{Cpu, CpuDevice};
+use pela_zoo::backend::{Cpu, CpuDevice, Flex, FlexDevice};
 use pela_zoo::bert::{
     Bert, BertFiles, BertTokenizer, MiniLm, cosine, embed_texts, wordsim_spearman,
 };
@@ -88,11 +89,26 @@ fn tokenizer_matches_transformers() {
 #[test]
 fn sentence_embeddings_match_transformers() {
     let (model, tokenizer) = minilm();
+    check_embeddings(model, tokenizer, &CpuDevice::default());
+}
+
+/// burn-flex runs attention (with the padding bias) as one fused op of its own: the same
+/// embeddings.
+#[test]
+fn sentence_embeddings_match_transformers_on_flex() {
+    let minilm = MiniLm::open(assets(MiniLm::default_path())).unwrap();
+    let device = FlexDevice::default();
+    let model = minilm.load::<Flex>(&device).unwrap();
+    check_embeddings(&model, &minilm.tokenizer().unwrap(), &device);
+}
+
+/// The embeddings of the reference sentences, in one padded batch so that padding is
+/// exercised too, against `transformers`'.
+fn check_embeddings<B: Backend>(model: &Bert<B>, tokenizer: &BertTokenizer, device: &B::Device) {
     let reference = reference();
     let sentences = strings(&reference["sentences"]);
     let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
-    // One padded batch, so that padding is exercised too.
-    let ours = embed_texts(model, tokenizer, &texts, texts.len(), &CpuDevice::default()).unwrap();
+    let ours = embed_texts(model, tokenizer, &texts, texts.len(), device).unwrap();
     for ((sentence, ours), expected) in sentences
         .iter()
         .zip(&ours)

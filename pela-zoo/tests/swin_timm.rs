@@ -14,40 +14,49 @@ mod reference;
 use burn::prelude::*;
 use pela::{LayerFeatures, LowRank, PelaError};
 use pela_zoo::ZooError;
-use pela_zoo::backend::{Cpu, CpuDevice};
+use pela_zoo::backend::{Cpu, CpuDevice, Flex};
 use pela_zoo::swin::{SwinConfig, SwinFeatures, SwinFlops};
-use reference::{assert_close, fixture, reference_counts, shapes, tensor, tensors};
+use reference::{assert_close, fixture, on_cpu, reference_counts, shapes, tensor, tensors};
 
 /// The architecture of the fixtures (`SMALL` in the script).
 fn config() -> SwinConfig {
     SwinConfig::new(56, 4, 5, 10, 16, vec![2, 2, 2], vec![2, 4, 4])
 }
 
-fn check_against_timm(checkpoint: &str) {
+fn check_against_timm<B: Backend>(checkpoint: &str) {
+    let device = B::Device::default();
     let model = config()
-        .load_checkpoint::<Cpu>(fixture(checkpoint), &CpuDevice::default())
+        .load_checkpoint::<B>(fixture(checkpoint), &device)
         .unwrap();
     let io = tensors("swin_test_io.safetensors");
-    let (logits, features) = model.forward_features(tensor(&io, "input"));
+    let input = Tensor::<B, 4>::from_data(io["input"].clone(), &device);
+    let (logits, features) = model.forward_features(input);
     assert_eq!(features.len(), 6);
     for (i, feature) in features.into_iter().enumerate() {
         assert_close(
-            feature,
+            on_cpu(feature),
             tensor(&io, &format!("features.{i}")),
             &format!("block {i}'s output"),
         );
     }
-    assert_close(logits, tensor(&io, "logits"), "logits");
+    assert_close(on_cpu(logits), tensor(&io, "logits"), "logits");
 }
 
 #[test]
 fn swin_matches_timm() {
-    check_against_timm("swin_test.safetensors");
+    check_against_timm::<Cpu>("swin_test.safetensors");
+}
+
+/// burn-flex runs attention (with the position bias and the shift mask) as one fused op of
+/// its own: the same outputs.
+#[test]
+fn swin_matches_timm_on_flex() {
+    check_against_timm::<Flex>("swin_test.safetensors");
 }
 
 #[test]
 fn microsoft_pth_files_load() {
-    check_against_timm("swin_test_ms.pth");
+    check_against_timm::<Cpu>("swin_test_ms.pth");
 }
 
 #[test]

@@ -12,9 +12,9 @@ mod reference;
 use burn::prelude::*;
 use pela::{LayerFeatures, LowRank, PelaError};
 use pela_zoo::ZooError;
-use pela_zoo::backend::{Cpu, CpuDevice};
+use pela_zoo::backend::{Cpu, CpuDevice, Flex};
 use pela_zoo::vit::{VitConfig, VitFlops};
-use reference::{assert_close, fixture, reference_counts, shapes, tensor, tensors};
+use reference::{assert_close, fixture, on_cpu, reference_counts, shapes, tensor, tensors};
 
 /// The architecture of the fixtures (`SMALL` in the script).
 fn config(deit3: bool) -> VitConfig {
@@ -22,17 +22,19 @@ fn config(deit3: bool) -> VitConfig {
     if deit3 { config.deit3() } else { config }
 }
 
-fn check_against_timm(deit3: bool, checkpoint: &str, io: &str) {
+fn check_against_timm<B: Backend>(deit3: bool, checkpoint: &str, io: &str) {
+    let device = B::Device::default();
     let model = config(deit3)
-        .load_checkpoint::<Cpu>(fixture(checkpoint), &CpuDevice::default())
+        .load_checkpoint::<B>(fixture(checkpoint), &device)
         .unwrap();
     let io = tensors(io);
-    let (logits, features) = model.forward_features(tensor(&io, "input"));
-    assert_close(logits, tensor(&io, "logits"), "logits");
+    let input = Tensor::<B, 4>::from_data(io["input"].clone(), &device);
+    let (logits, features) = model.forward_features(input);
+    assert_close(on_cpu(logits), tensor(&io, "logits"), "logits");
     assert_eq!(features.len(), 2);
     for (i, feature) in features.into_iter().enumerate() {
         assert_close(
-            feature,
+            on_cpu(feature),
             tensor(&io, &format!("features.{i}")),
             "block output",
         );
@@ -41,18 +43,24 @@ fn check_against_timm(deit3: bool, checkpoint: &str, io: &str) {
 
 #[test]
 fn deit_matches_timm() {
-    check_against_timm(false, "deit_test.safetensors", "deit_test_io.safetensors");
+    check_against_timm::<Cpu>(false, "deit_test.safetensors", "deit_test_io.safetensors");
 }
 
 #[test]
 fn deit3_matches_timm() {
-    check_against_timm(true, "deit3_test.safetensors", "deit3_test_io.safetensors");
+    check_against_timm::<Cpu>(true, "deit3_test.safetensors", "deit3_test_io.safetensors");
+}
+
+/// burn-flex runs attention as one fused op of its own: the same outputs.
+#[test]
+fn deit_matches_timm_on_flex() {
+    check_against_timm::<Flex>(false, "deit_test.safetensors", "deit_test_io.safetensors");
 }
 
 #[test]
 fn facebook_pth_files_load() {
-    check_against_timm(false, "deit_test_fb.pth", "deit_test_io.safetensors");
-    check_against_timm(true, "deit3_test_fb.pth", "deit3_test_io.safetensors");
+    check_against_timm::<Cpu>(false, "deit_test_fb.pth", "deit_test_io.safetensors");
+    check_against_timm::<Cpu>(true, "deit3_test_fb.pth", "deit3_test_io.safetensors");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use burn::nn::{LayerNormConfig, LinearConfig};
 use burn::prelude::*;
 use pela::RankPlan;
 
-use super::{Albef, MlmHead};
+use super::{Albef, MlmHead, TextPooling};
 use crate::ZooError;
 use crate::bert::{Bert, BertConfig};
 use crate::vit::{Vit, VitConfig};
@@ -56,6 +56,10 @@ pub struct AlbefConfig {
     /// checkpoints do not). Default: true
     #[config(default = true)]
     pub mlm_head: bool,
+    /// The text tokens that make the ITC feature: `Cls` (ALBEF) or `Mean` (for a text
+    /// encoder from sentence-transformers, whose `[CLS]` carries nothing). Default: `Cls`
+    #[config(default = "TextPooling::Cls")]
+    pub text_pooling: TextPooling,
 }
 
 /// The names [`AlbefConfig::preset`] knows.
@@ -210,6 +214,7 @@ impl AlbefConfig {
             text_proj: LinearConfig::new(text_width, self.embed_dim).init(device),
             itm_head: LinearConfig::new(text_width, 2).init(device),
             temp: Param::from_tensor(Tensor::from_floats([self.temp as f32], device)),
+            text_pooling: self.text_pooling,
         }
     }
 

@@ -58,7 +58,7 @@ pub use captions::{CaptionBatcher, CaptionItem, Captions};
 pub use config::AlbefConfig;
 pub use features::{AlbefEncoded, AlbefInput};
 pub use import::AlbefState;
-pub use model::{Albef, AlbefLowRank, AlbefRecord, MlmHead, MlmHeadRecord};
+pub use model::{Albef, AlbefLowRank, AlbefRecord, MlmHead, MlmHeadRecord, TextPooling};
 pub use momentum::{Momentum, MomentumRecord};
 pub use objectives::{
     ImageText, Itc, MaskedTokens, MlmTokens, hard_negatives, itc, itm_loss, mask_tokens, mlm_loss,

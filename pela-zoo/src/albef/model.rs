@@ -6,6 +6,7 @@ use burn::prelude::*;
 use burn::tensor::activation::gelu;
 use pela::LowRank;
 use pela::nn::on_rows;
+use serde::{Deserialize, Serialize};
 
 use crate::bert::{Bert, BertInput, normalize};
 use crate::vit::Vit;
@@ -38,6 +39,19 @@ impl<B: Backend> MlmHead<B> {
             hidden.matmul(word_embeddings.transpose()) + self.bias.val().unsqueeze()
         })
     }
+}
+
+/// Which text token, or tokens, make the ITC feature of a text ([`Albef::text_feature`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum TextPooling {
+    /// The `[CLS]` token, as ALBEF and BERT's pre-training.
+    #[default]
+    Cls,
+    /// The mean of the tokens that are not padding, as sentence-transformers trained its
+    /// models (all-MiniLM-L6-v2 among them): their `[CLS]` token carries no meaning of its
+    /// own. In all-MiniLM-L6-v2 it is the same vector for every caption after layer 3 (cosine
+    /// 1.0000 between any two), so ITC cannot start from it.
+    Mean,
 }
 
 /// ALBEF (Li et al., 2021), as the authors' `models/model_pretrain.py` defines its online
@@ -97,6 +111,8 @@ pub struct Albef<B: Backend> {
     pub itm_head: Linear<B>,
     /// The ITC temperature, `[1]`; kept in [0.001, 0.5] by the objective.
     pub temp: Param<Tensor<B, 1>>,
+    /// The text tokens that make the ITC feature: ALBEF's `[CLS]` by default.
+    pub text_pooling: TextPooling,
 }
 
 #[pela::twin]
@@ -151,12 +167,18 @@ impl<B: Backend> Albef<B> {
         normalize(self.vision_proj.forward(first_token(image)))
     }
 
-    /// The L2-normalised ITC feature of each text: its `[CLS]` token, projected.
+    /// The L2-normalised ITC feature of each text: its `[CLS]` token or the mean of its
+    /// tokens (as [`TextPooling`] says), projected.
     ///
     /// # Shapes
-    /// - `text`: `[batch, tokens, text width]` → `[batch, embed_dim]`
-    pub fn text_feature(&self, text: Tensor<B, 3>) -> Tensor<B, 2> {
-        normalize(self.text_proj.forward(first_token(text)))
+    /// - `text`: `[batch, tokens, text width]`, `mask`: `[batch, tokens]` (1 for a token, 0
+    ///   for padding) → `[batch, embed_dim]`
+    pub fn text_feature(&self, text: Tensor<B, 3>, mask: Tensor<B, 2>) -> Tensor<B, 2> {
+        let pooled = match self.text_pooling {
+            TextPooling::Cls => first_token(text),
+            TextPooling::Mean => masked_mean(text, mask),
+        };
+        normalize(self.text_proj.forward(pooled))
     }
 
     /// The ITM logits (not matched, matched) of fused tokens, from their `[CLS]` token.
@@ -189,6 +211,17 @@ impl<B: Backend> Albef<B> {
     pub fn temperature(&self) -> Tensor<B, 1> {
         self.temp.val().clamp(0.001, 0.5)
     }
+}
+
+/// The mean of each sequence's tokens where `mask` is 1: `[batch, tokens, d]` with
+/// `[batch, tokens]` → `[batch, d]`.
+fn masked_mean<B: Backend>(tokens: Tensor<B, 3>, mask: Tensor<B, 2>) -> Tensor<B, 2> {
+    let [batch, _, d] = tokens.dims();
+    let counts = mask.clone().sum_dim(1).clamp_min(1.0); // [batch, 1]
+    let sums = (tokens * mask.unsqueeze_dim::<3>(2))
+        .sum_dim(1)
+        .reshape([batch, d]);
+    sums / counts
 }
 
 /// The first token of each sequence: `[batch, tokens, d]` → `[batch, d]`.

@@ -52,8 +52,8 @@ pub trait AlbefModel<B: Backend>:
     ) -> (Tensor<B, 3>, Vec<Tensor<B, 3>>);
     /// The L2-normalised ITC feature of each image.
     fn image_feature(&self, image: Tensor<B, 3>) -> Tensor<B, 2>;
-    /// The L2-normalised ITC feature of each text.
-    fn text_feature(&self, text: Tensor<B, 3>) -> Tensor<B, 2>;
+    /// The L2-normalised ITC feature of each text (`mask`: 1 for a token, 0 for padding).
+    fn text_feature(&self, text: Tensor<B, 3>, mask: Tensor<B, 2>) -> Tensor<B, 2>;
     /// The ITM logits (not matched, matched).
     fn itm_logits(&self, fused: Tensor<B, 3>) -> Tensor<B, 2>;
     /// The MLM logits over the vocabulary.
@@ -83,8 +83,8 @@ macro_rules! albef_model {
             fn image_feature(&self, image: Tensor<B, 3>) -> Tensor<B, 2> {
                 $model::image_feature(self, image)
             }
-            fn text_feature(&self, text: Tensor<B, 3>) -> Tensor<B, 2> {
-                $model::text_feature(self, text)
+            fn text_feature(&self, text: Tensor<B, 3>, mask: Tensor<B, 2>) -> Tensor<B, 2> {
+                $model::text_feature(self, text, mask)
             }
             fn itm_logits(&self, fused: Tensor<B, 3>) -> Tensor<B, 2> {
                 $model::itm_logits(self, fused)

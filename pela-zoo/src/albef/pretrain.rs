@@ -325,12 +325,14 @@ where
     let (image_m, _) = momentum.model.encode_image(inner.images.clone());
     let (text_m, _) = momentum.model.encode_text(inner.text.clone());
     let image_feat_m = momentum.model.image_feature(image_m.clone());
-    let text_feat_m = momentum.model.text_feature(text_m);
+    let text_feat_m = momentum
+        .model
+        .text_feature(text_m, inner.text.attention_mask.clone());
     let queues = momentum.queues();
     let itc = itc(
         ImageText {
             image: online.image_feature(image.clone()),
-            text: online.text_feature(text.clone()),
+            text: online.text_feature(text.clone(), mask.clone()),
         },
         ImageText {
             image: Tensor::from_inner(image_feat_m.clone()),
@@ -420,7 +422,7 @@ fn in_batch_itc<E: Backend, M: AlbefModel<E>>(model: &M, encoded: AlbefEncoded<E
     let device = encoded.image.device();
     let features = ImageText {
         image: model.image_feature(encoded.image),
-        text: model.text_feature(encoded.text),
+        text: model.text_feature(encoded.text, encoded.mask),
     };
     let width = features.image.dims()[1];
     let empty = Tensor::zeros([width, 0], &device);

@@ -226,8 +226,9 @@ pub fn retrieval_scores<B: Backend, M: AlbefModel<B>>(
             token_type_ids: texts.token_type_ids.clone().narrow(0, start, len),
             attention_mask: texts.attention_mask.clone().narrow(0, start, len),
         };
+        let mask = chunk.attention_mask.clone();
         let (tokens, _) = model.encode_text(chunk);
-        text_features.push(model.text_feature(tokens.clone()));
+        text_features.push(model.text_feature(tokens.clone(), mask));
         text_tokens.push(tokens);
     }
     let text_tokens = Tensor::cat(text_tokens, 0);

@@ -2,7 +2,8 @@
 
 use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use pela::LowRank;
 use pela::nn::on_rows;
 
@@ -53,12 +54,13 @@ impl<B: Backend> BertSelfAttention<B> {
             on_rows(context, |rows| self.value.forward(rows)),
             context_tokens,
         );
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .mul_scalar((d_head as f64).powf(-0.5))
-            + context_bias.unsqueeze_dims::<4>(&[1, 2]);
-        softmax(scores, 3)
-            .matmul(v)
+        // softmax(q·kᵀ / √d_head + bias)·v, as Burn's attention op (fused on burn-flex): the
+        // padding bias of each context token, the same for every head and query.
+        let bias =
+            context_bias
+                .unsqueeze_dims::<4>(&[1, 2])
+                .expand([batch, 1, tokens, context_tokens]);
+        attention(q, k, v, None, Some(bias), AttentionModuleOptions::default())
             .swap_dims(1, 2)
             .reshape([batch, tokens, d_model])
     }

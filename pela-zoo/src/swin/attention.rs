@@ -4,7 +4,8 @@
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use pela::LowRank;
 use pela::nn::on_rows;
 
@@ -64,24 +65,30 @@ impl<B: Backend> WindowAttention<B> {
                 .narrow(0, i, 1)
                 .reshape([n_windows, heads, tokens, d_head])
         };
-        let (q, k, v) = (part(0), part(1), part(2));
-        let scale = (d_head as f64).powf(-0.5);
-        let scores = q.mul_scalar(scale).matmul(k.swap_dims(2, 3)) + self.position_bias();
-        let scores = match mask {
+        // The bias added to q·kᵀ / √d_head: the relative position bias, `[1, heads, tokens,
+        // tokens]`, plus the shift mask of each window of an image.
+        let bias = match mask {
             Some(mask) => {
                 let per_image = mask.dims()[0];
                 let batch = n_windows / per_image;
-                (scores.reshape([batch, per_image, heads, tokens, tokens])
-                    + mask.unsqueeze_dims::<5>(&[0, 2]))
-                .reshape([n_windows, heads, tokens, tokens])
+                (self.position_bias() + mask.unsqueeze_dim::<4>(1))
+                    .unsqueeze::<5>()
+                    .expand([batch, per_image, heads, tokens, tokens])
+                    .reshape([n_windows, heads, tokens, tokens])
             }
-            None => scores,
+            None => self.position_bias(),
         };
+        // softmax(q·kᵀ / √d_head + bias)·v, as Burn's attention op (fused on burn-flex).
+        let context = attention(
+            part(0),
+            part(1),
+            part(2),
+            None,
+            Some(bias),
+            AttentionModuleOptions::default(),
+        );
         // [windows, heads, tokens, d_head] → [windows, tokens, dim]
-        let context = softmax(scores, 3)
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([n_windows, tokens, dim]);
+        let context = context.swap_dims(1, 2).reshape([n_windows, tokens, dim]);
         on_rows(context, |rows| self.proj.forward(rows))
     }
 }

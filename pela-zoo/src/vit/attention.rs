@@ -2,7 +2,8 @@
 
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use pela::LowRank;
 use pela::nn::on_rows;
 
@@ -40,14 +41,18 @@ impl<B: Backend> Attention<B> {
                 .narrow(0, i, 1)
                 .reshape([batch, self.n_heads, tokens, d_head])
         };
-        let (q, k, v) = (part(0), part(1), part(2));
-        let scale = (d_head as f64).powf(-0.5);
-        let weights = softmax(q.mul_scalar(scale).matmul(k.swap_dims(2, 3)), 3);
+        // softmax(q·kᵀ / √d_head)·v, as Burn's attention op: fused on burn-flex and CUDA,
+        // the same tensor operations elsewhere and under autodiff.
+        let context = attention(
+            part(0),
+            part(1),
+            part(2),
+            None,
+            None,
+            AttentionModuleOptions::default(),
+        );
         // [batch, heads, tokens, d_head] → [batch, tokens, d_model]
-        let context = weights
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([batch, tokens, d_model]);
+        let context = context.swap_dims(1, 2).reshape([batch, tokens, d_model]);
         on_rows(context, |rows| self.proj.forward(rows))
     }
 }

@@ -42,6 +42,11 @@ pub fn shapes(path: &Path) -> BTreeMap<String, Vec<usize>> {
         .collect()
 }
 
+/// A tensor of any backend on [`Cpu`], to compare against a reference.
+pub fn on_cpu<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Tensor<Cpu, D> {
+    Tensor::from_data(tensor.into_data(), &CpuDevice::default())
+}
+
 pub fn assert_close<const D: usize>(ours: Tensor<Cpu, D>, reference: Tensor<Cpu, D>, what: &str) {
     assert_eq!(ours.dims(), reference.dims(), "{what}: shapes");
     let max_error = (ours.clone() - reference.clone()).abs().max().into_scalar();
