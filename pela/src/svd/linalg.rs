@@ -1,17 +1,33 @@
 //! Dense `f64` building blocks of the randomized SVD: a fast GEMM and orthonormalisation.
 
-use linfa_linalg::cholesky::Cholesky;
-use linfa_linalg::qr::QR;
+use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
+use faer::{Mat, MatMut, Side};
 use ndarray::{Array2, ArrayView2};
 
 /// `a · b` with the `gemm` crate on every core; views may be transposed (any strides).
 pub(crate) fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
+    let mut c = Array2::<f64>::zeros((a.nrows(), b.ncols()));
+    accumulate(&mut c, 0.0, a, b);
+    c
+}
+
+/// `c ← keep·c + a·b` in place with the `gemm` crate on every core (`keep = 0` ignores `c`'s
+/// contents); `a` and `b` may be transposed views, `c` must be in standard layout.
+pub(crate) fn accumulate(c: &mut Array2<f64>, keep: f64, a: ArrayView2<f64>, b: ArrayView2<f64>) {
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
     assert_eq!(k, k2, "inner dimensions of a product");
-    let mut c = Array2::<f64>::zeros((m, n));
-    if m == 0 || n == 0 || k == 0 {
-        return c;
+    assert_eq!(c.dim(), (m, n), "the shape of a product");
+    assert!(
+        c.is_standard_layout(),
+        "a product's output in standard layout"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        c.mapv_inplace(|x| keep * x);
+        return;
     }
     let [a_rs, a_cs] = [a.strides()[0], a.strides()[1]];
     let [b_rs, b_cs] = [b.strides()[0], b.strides()[1]];
@@ -21,8 +37,8 @@ pub(crate) fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: the pointers and strides describe the three live arrays exactly, `c` is a fresh
-    // `[m, n]` standard-layout array that aliases neither input, and `read_dst` is false.
+    // SAFETY: the pointers and strides describe the three live arrays exactly, `c` is a
+    // standard-layout `[m, n]` array borrowed mutably, so it aliases neither input.
     unsafe {
         gemm::gemm(
             m,
@@ -31,14 +47,14 @@ pub(crate) fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
             c.as_mut_ptr(),
             1,
             n as isize,
-            false,
+            keep != 0.0,
             a.as_ptr(),
             a_cs,
             a_rs,
             b.as_ptr(),
             b_cs,
             b_rs,
-            0.0,
+            keep,
             1.0,
             false,
             false,
@@ -46,24 +62,6 @@ pub(crate) fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
             parallelism,
         );
     }
-    c
-}
-
-/// The inverse of a lower-triangular matrix, by forward substitution.
-fn invert_lower(l: &Array2<f64>) -> Array2<f64> {
-    let k = l.nrows();
-    let mut inv = Array2::<f64>::zeros((k, k));
-    for j in 0..k {
-        inv[[j, j]] = 1.0 / l[[j, j]];
-        for i in j + 1..k {
-            let mut sum = 0.0;
-            for p in j..i {
-                sum += l[[i, p]] * inv[[p, j]];
-            }
-            inv[[i, j]] = -sum / l[[i, i]];
-        }
-    }
-    inv
 }
 
 /// An orthonormal basis of the columns of `y` (`[m, k]`, `m ≥ k`), by `passes` rounds of
@@ -74,31 +72,40 @@ fn invert_lower(l: &Array2<f64>) -> Array2<f64> {
 /// rank-deficient block (a weight of lower rank than asked) makes the Cholesky factorisation
 /// fail; then a Householder QR, slower but exact, takes over.
 pub(super) fn orthonormalize(y: Array2<f64>, passes: usize) -> Array2<f64> {
-    let mut q = y;
+    let (m, k) = y.dim();
+    let mut q = y.as_standard_layout().into_owned();
+    if k == 0 {
+        return q;
+    }
     for _ in 0..passes {
         let gram = matmul(q.t(), q.view());
-        let Ok(l) = gram.cholesky() else {
-            return householder(q);
+        let gram = Mat::<f64>::from_fn(k, k, |i, j| gram[[i, j]]);
+        let Ok(llt) = gram.llt(Side::Lower) else {
+            return householder(&q);
         };
-        let floor = 1e-12 * l[[0, 0]].abs();
-        if l.diag().iter().any(|d| d.is_nan() || *d <= floor) {
-            return householder(q);
+        let l = llt.L();
+        let floor = 1e-12 * l[(0, 0)].abs();
+        if (0..k).any(|i| l[(i, i)].is_nan() || l[(i, i)] <= floor) {
+            return householder(&q);
         }
-        q = matmul(q.view(), invert_lower(&l).t());
+        // Row-major `Q` [m, k] is column-major `Qᵀ` [k, m]: `Qᵀ ← L⁻¹·Qᵀ` is `Q ← Q·L⁻ᵀ`.
+        let values = q.as_slice_mut().expect("standard layout");
+        let transposed = MatMut::from_column_major_slice_mut(values, k, m);
+        solve_lower_triangular_in_place(l, transposed, faer::get_global_parallelism());
     }
     q
 }
 
-fn householder(y: Array2<f64>) -> Array2<f64> {
-    let k = y.ncols();
-    match y.qr() {
-        Ok(qr) => {
-            let q = qr.generate_q();
-            q.slice(ndarray::s![.., ..k]).to_owned()
-        }
-        // Only an empty block gets here; its basis is empty too.
-        Err(_) => Array2::zeros((y.nrows(), 0)),
+/// The thin `Q` of a Householder QR of `y` (`[m, k]`).
+fn householder(y: &Array2<f64>) -> Array2<f64> {
+    let (m, k) = y.dim();
+    if k == 0 {
+        return Array2::zeros((m, 0));
     }
+    let q = Mat::<f64>::from_fn(m, k, |i, j| y[[i, j]])
+        .qr()
+        .compute_thin_Q();
+    Array2::from_shape_fn((m, k), |(i, j)| q[(i, j)])
 }
 
 #[cfg(test)]
@@ -122,6 +129,18 @@ mod tests {
         let expected = a.t().dot(&b);
         let found = matmul(a.t(), b.view());
         assert!((&found - &expected).iter().all(|d| d.abs() < 1e-12));
+    }
+
+    #[test]
+    fn accumulate_subtracts_what_it_keeps() {
+        // c ← −c + a·b on transposed views, against ndarray's own product.
+        let a = pseudo_random(19, 13, 6);
+        let b = pseudo_random(7, 13, 7);
+        let c0 = pseudo_random(19, 7, 8);
+        let mut c = c0.clone();
+        accumulate(&mut c, -1.0, a.view(), b.t());
+        let expected = a.dot(&b.t()) - &c0;
+        assert!((&c - &expected).iter().all(|d| d.abs() < 1e-12));
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //!
 //! Only products with `W` touch the large matrix; they run on every core through `gemm`.
 
-use linfa_linalg::eigh::{EigSort, Eigh};
-use ndarray::{Array2, Axis, s};
+use faer::{Mat, Side};
+use ndarray::{Array2, Axis};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -61,22 +61,23 @@ pub(super) fn truncated_svd(
     let q = orthonormalize(y, 2);
     let bt = matmul(w.t(), q.view()); // [n, k]
     let gram = matmul(bt.t(), bt.view()); // B·Bᵀ, [k, k]
-    let (eigenvalues, eigenvectors) = gram
-        .eigh()
+    let eigen = Mat::<f64>::from_fn(k, k, |i, j| gram[[i, j]])
+        .self_adjoint_eigen(Side::Lower)
         .map_err(|e| PelaError::Svd {
             layer: layer.to_string(),
-            reason: e.to_string(),
-        })?
-        .sort_eig_desc();
-    let singular_values: Vec<f64> = eigenvalues.iter().map(|l| l.max(0.0).sqrt()).collect();
+            reason: format!("the eigendecomposition of B·Bᵀ: {e:?}"),
+        })?;
+    // Eigenvalues come in nondecreasing order: the largest last.
+    let lambda = eigen.S().column_vector();
+    let singular_values: Vec<f64> = (0..k).rev().map(|i| lambda[i].max(0.0).sqrt()).collect();
+    let top = Array2::from_shape_fn((k, rank), |(i, j)| eigen.U()[(i, k - 1 - j)]);
 
-    let top = eigenvectors.slice(s![.., ..rank]);
     let sigma = ndarray::Array1::from_iter(singular_values[..rank].iter().copied());
     // √σ for U; 1/√σ for V (a zero singular value contributes nothing to either).
     let sqrt = sigma.mapv(f64::sqrt);
     let inv_sqrt = sqrt.mapv(|x| if x > 0.0 { 1.0 / x } else { 0.0 });
-    let u = matmul(q.view(), top) * sqrt.view().insert_axis(Axis(0));
-    let v = matmul(bt.view(), top) * inv_sqrt.view().insert_axis(Axis(0));
+    let u = matmul(q.view(), top.view()) * sqrt.view().insert_axis(Axis(0));
+    let v = matmul(bt.view(), top.view()) * inv_sqrt.view().insert_axis(Axis(0));
     Ok(TruncatedSvd {
         u,
         v,
