@@ -20,13 +20,25 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn_ndarray::{NdArray, NdArrayDevice};
+use clap::Parser;
 use pela::{SvdMethod, factorize_with, rank_for_ratio};
+
+#[path = "support/benchmark.rs"]
+mod benchmark;
+
+/// SVD initialisation of DeiT-Base's weights at κ = 2 by each method, beside LAPACK.
+#[derive(Debug, Parser)]
+#[command(about)]
+struct Args {
+    /// Transformer blocks of weights to factorise (DeiT-Base has 12).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..))]
+    blocks: u16,
+}
 
 type Cpu = NdArray<f32>;
 
@@ -89,22 +101,7 @@ struct Reference {
 
 /// Runs the LAPACK reference script, or says why it could not.
 fn lapack_reference(dir: &Path) -> Result<Reference, String> {
-    let output = Command::new("python3")
-        .arg("scripts/lapack_reference.py")
-        .arg(dir)
-        .output()
-        .map_err(|e| format!("could not run python3 ({e})"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "scripts/lapack_reference.py failed (install numpy: `python3 -m pip install numpy`): {}",
-            String::from_utf8_lossy(&output.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        ));
-    }
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .map_err(|e| format!("unreadable reference output: {e}"))?;
+    let json = benchmark::run("lapack_reference.py", &[dir.display().to_string()])?;
     let version = format!(
         "numpy {} ({} BLAS)",
         json["numpy"].as_str().unwrap_or("?"),
@@ -207,17 +204,7 @@ impl Row {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut blocks = 12usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--blocks" => blocks = args.next().ok_or("--blocks needs a number")?.parse()?,
-            other => {
-                return Err(format!("unknown argument `{other}`; expected --blocks N").into());
-            }
-        }
-    }
-
+    let blocks = usize::from(Args::parse().blocks);
     let device = NdArrayDevice::default();
     let dir = PathBuf::from("target/init-benchmark");
     fs::create_dir_all(&dir)?;

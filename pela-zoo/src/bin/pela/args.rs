@@ -105,7 +105,8 @@ pub struct DataArgs {
 pub enum Backend {
     /// burn-ndarray on the CPU.
     Cpu,
-    /// burn-flex on the CPU: faster forward passes (`eval`), not faster training steps.
+    /// burn-flex on the CPU: the faster CPU backend (forward passes 1.3–1.7×, a DeiT-Tiny
+    /// distillation step 1.5× faster than `cpu` in one run).
     Flex,
     /// burn-cuda on an NVIDIA GPU (build with `--features cuda`).
     Cuda,
@@ -124,8 +125,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub resume: bool,
 
-    /// The backend.
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    /// The backend. Default: flex, the faster CPU backend (a DeiT-Tiny distillation step
+    /// 1.5× faster than `cpu`).
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
     pub backend: Backend,
 
     /// CUDA devices to train on, by index (e.g. `0,1,2,3`): one replica a GPU, gradients
