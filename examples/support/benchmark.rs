@@ -6,6 +6,11 @@
 
 use std::process::Command;
 
+/// The allocator of the `pela` command, so that the benchmarks measure what it runs (see the
+/// `mimalloc` feature of `pela-zoo`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The JSON that `python3 scripts/<script> <args>…` prints, or why there is none.
 pub fn run(script: &str, args: &[String]) -> Result<serde_json::Value, String> {
     let output = Command::new("python3")

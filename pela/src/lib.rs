@@ -48,6 +48,7 @@ mod features;
 pub mod loss;
 mod low_rank_linear;
 pub mod nn;
+pub mod ops;
 mod plan;
 pub mod pytorch_layout;
 mod report;

@@ -3,9 +3,9 @@
 use burn::module::Param;
 use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
 use pela::LowRank;
 use pela::nn::on_rows;
+use pela::ops::gelu;
 use serde::{Deserialize, Serialize};
 
 use crate::bert::{Bert, BertInput, normalize};

@@ -2,10 +2,10 @@
 
 use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
-use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use pela::LowRank;
 use pela::nn::on_rows;
+use pela::ops::attention;
 
 /// Scaled dot-product attention with separate query, key and value projections (Hugging
 /// Face's `BertSelfAttention`). The keys and values come from the layer's own tokens, or, in
@@ -54,7 +54,7 @@ impl<B: Backend> BertSelfAttention<B> {
             on_rows(context, |rows| self.value.forward(rows)),
             context_tokens,
         );
-        // softmax(q·kᵀ / √d_head + bias)·v, as Burn's attention op (fused on burn-flex): the
+        // softmax(q·kᵀ / √d_head + bias)·v (`pela::ops::attention`, parallel on burn-flex): the
         // padding bias of each context token, the same for every head and query.
         let bias =
             context_bias

@@ -2,9 +2,9 @@
 
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
 use pela::LowRank;
 use pela::nn::on_rows;
+use pela::ops::gelu;
 
 use super::{BertAttention, BertOutput};
 

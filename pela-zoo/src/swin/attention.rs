@@ -4,10 +4,10 @@
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use pela::LowRank;
 use pela::nn::on_rows;
+use pela::ops::attention;
 
 /// Self-attention inside each window, with a fused `qkv` projection, an output projection
 /// `proj`, and a bias for every head and relative position (timm's `WindowAttention`).
@@ -56,15 +56,14 @@ impl<B: Backend> WindowAttention<B> {
         let [n_windows, tokens, dim] = windows.dims();
         let heads = self.n_heads;
         let d_head = dim / heads;
-        // [windows, tokens, 3·dim] → [3, windows, heads, tokens, d_head]
-        let qkv = on_rows(windows, |rows| self.qkv.forward(rows))
-            .reshape([n_windows, tokens, 3, heads, d_head])
-            .permute([2, 0, 3, 1, 4]);
-        let part = |i: usize| {
-            qkv.clone()
-                .narrow(0, i, 1)
-                .reshape([n_windows, heads, tokens, d_head])
-        };
+        // [windows, tokens, 3·dim] → q, k, v: [windows, heads, tokens, d_head], views.
+        let qkv = on_rows(windows, |rows| self.qkv.forward(rows)).reshape([
+            n_windows,
+            tokens,
+            3 * heads,
+            d_head,
+        ]);
+        let part = |i: usize| qkv.clone().narrow(2, i * heads, heads).swap_dims(1, 2);
         // The bias added to q·kᵀ / √d_head: the relative position bias, `[1, heads, tokens,
         // tokens]`, plus the shift mask of each window of an image.
         let bias = match mask {
@@ -78,7 +77,8 @@ impl<B: Backend> WindowAttention<B> {
             }
             None => self.position_bias(),
         };
-        // softmax(q·kᵀ / √d_head + bias)·v, as Burn's attention op (fused on burn-flex).
+        // softmax(q·kᵀ / √d_head + bias)·v: this crate's parallel kernel on burn-flex, Burn's
+        // attention op elsewhere.
         let context = attention(
             part(0),
             part(1),

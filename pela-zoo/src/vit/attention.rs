@@ -2,10 +2,10 @@
 
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use pela::LowRank;
 use pela::nn::on_rows;
+use pela::ops::attention;
 
 /// Self-attention with one fused `qkv` projection `[d_model, 3·d_model]` and an output
 /// projection `proj`, as timm's `Attention` (and the authors, who compress `qkv` as one matrix:
@@ -33,16 +33,20 @@ impl<B: Backend> Attention<B> {
         let [batch, tokens, d_model] = x.dims();
         let d_head = d_model / self.n_heads;
         // [batch, tokens, 3·d_model] → [3, batch, heads, tokens, d_head]
-        let qkv = on_rows(x, |rows| self.qkv.forward(rows))
-            .reshape([batch, tokens, 3, self.n_heads, d_head])
-            .permute([2, 0, 3, 1, 4]);
+        // [batch, tokens, 3·dim] → q, k, v: [batch, heads, tokens, d_head], views (no copy).
+        let qkv = on_rows(x, |rows| self.qkv.forward(rows)).reshape([
+            batch,
+            tokens,
+            3 * self.n_heads,
+            d_head,
+        ]);
         let part = |i: usize| {
             qkv.clone()
-                .narrow(0, i, 1)
-                .reshape([batch, self.n_heads, tokens, d_head])
+                .narrow(2, i * self.n_heads, self.n_heads)
+                .swap_dims(1, 2)
         };
-        // softmax(q·kᵀ / √d_head)·v, as Burn's attention op: fused on burn-flex and CUDA,
-        // the same tensor operations elsewhere and under autodiff.
+        // softmax(q·kᵀ / √d_head)·v: this crate's parallel kernel on burn-flex (reading the
+        // heads in place), Burn's attention op elsewhere and under autodiff.
         let context = attention(
             part(0),
             part(1),
@@ -51,7 +55,6 @@ impl<B: Backend> Attention<B> {
             None,
             AttentionModuleOptions::default(),
         );
-        // [batch, heads, tokens, d_head] → [batch, tokens, d_model]
         let context = context.swap_dims(1, 2).reshape([batch, tokens, d_model]);
         on_rows(context, |rows| self.proj.forward(rows))
     }

@@ -14,7 +14,8 @@ pub struct Mlp<B: Backend> {
     pub fc1: Linear<B>,
     /// `[d_ff, d_model]`.
     pub fc2: Linear<B>,
-    /// The activation.
+    /// The activation, the exact GELU; `forward` applies it with [`pela::ops::gelu`], the
+    /// same function, parallel on burn-flex.
     pub act: Gelu,
 }
 
@@ -25,7 +26,7 @@ impl<B: Backend> Mlp<B> {
     /// - output: `[batch, tokens, d_model]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         on_rows(x, |rows| {
-            self.fc2.forward(self.act.forward(self.fc1.forward(rows)))
+            self.fc2.forward(pela::ops::gelu(self.fc1.forward(rows)))
         })
     }
 }

@@ -16,6 +16,12 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::args::{Cli, Command};
 use crate::printer::Printer;
 
+/// Every op of the CPU backends allocates its output; mimalloc reuses freed pages where the
+/// system allocator maps fresh ones (see the `mimalloc` feature of `pela-zoo`).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());

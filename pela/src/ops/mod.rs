@@ -1,0 +1,43 @@
+//! Inference ops that run faster on `burn-flex` than Burn 0.21's own, and exactly as Burn's
+//! everywhere else.
+//!
+//! On `burn-flex` (`f32`, no autodiff) these call kernels of this crate; on every other backend,
+//! and under autodiff, they call Burn's op of the same name, so a model written with them trains
+//! and runs on CUDA as before. They exist because of what burn-flex 0.21 does, measured on
+//! DeiT-Base at batch 8 (`examples/forward_benchmark.rs`; the figures are in the README):
+//!
+//! - [`attention`]: burn-flex's attention op runs its `(batch, head)` pairs one after another on
+//!   one thread, and first copies query, key and value into contiguous tensors element by
+//!   element (its strided copy is fast only for layouts that collapse to two dimensions, and a
+//!   head of a fused `qkv` projection does not). This kernel reads the heads in place, runs the
+//!   pairs in parallel, and writes its output in `[batch, tokens, heads, d_head]` order, so that
+//!   merging the heads back is free.
+//! - [`gelu`]: burn-flex computes the exact GELU with a scalar `erf` on one thread. This kernel
+//!   evaluates `erf` with a rational approximation that vectorises (maximum error 5·10⁻⁷, the
+//!   approximation of Eigen and XLA) on every core.
+//!
+//! ```
+//! use burn::prelude::*;
+//! use burn::tensor::ops::AttentionModuleOptions;
+//!
+//! type B = burn_flex::Flex;
+//! let device = Default::default();
+//! let [batch, tokens, heads, d_head] = [2, 5, 3, 4];
+//! // A fused `qkv` projection's output, split into heads without copying.
+//! let qkv = Tensor::<B, 3>::ones([batch, tokens, 3 * heads * d_head], &device)
+//!     .reshape([batch, tokens, 3 * heads, d_head]);
+//! let head = |i: usize| qkv.clone().narrow(2, i * heads, heads).swap_dims(1, 2);
+//! let context = pela::ops::attention(
+//!     head(0), head(1), head(2), None, None, AttentionModuleOptions::default(),
+//! );
+//! assert_eq!(context.dims(), [batch, heads, tokens, d_head]);
+//! let hidden = pela::ops::gelu(context.swap_dims(1, 2).reshape([batch, tokens, heads * d_head]));
+//! assert_eq!(hidden.dims(), [batch, tokens, heads * d_head]);
+//! ```
+
+mod attention;
+mod flex;
+mod gelu;
+
+pub use attention::attention;
+pub use gelu::gelu;
