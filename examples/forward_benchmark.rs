@@ -148,6 +148,7 @@ fn pytorch(
 }
 
 fn main() -> Result<(), pela_zoo::ZooError> {
+    pela_zoo::allocator::keep_freed_memory();
     let args = Args::parse();
     // The held-out sentences of `examples/minilm_pela.rs`: every tenth news sentence.
     let news = Gensim::open(&args.gensim)?.news_sentences()?;

@@ -23,6 +23,8 @@
 #![warn(missing_docs)]
 
 pub mod albef;
+#[cfg(feature = "mimalloc")]
+pub mod allocator;
 pub mod assets;
 pub mod backend;
 pub mod bert;

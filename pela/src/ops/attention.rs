@@ -106,10 +106,10 @@ impl<'a> View<'a> {
     /// The view broadcast to `shape` (size-1 dimensions repeat); `None` when it does not
     /// broadcast.
     fn broadcast(mut self, shape: [usize; 4]) -> Option<Self> {
-        for d in 0..4 {
-            match self.shape[d] {
-                n if n == shape[d] => {}
-                1 => self.strides[d] = 0,
+        for ((&have, &want), stride) in self.shape.iter().zip(&shape).zip(&mut self.strides) {
+            match have {
+                n if n == want => {}
+                1 => *stride = 0,
                 _ => return None,
             }
         }
@@ -152,7 +152,7 @@ fn attention_flex(
     let (q, k, v) = (View::of(query)?, View::of(key)?, View::of(value)?);
     let [batch, heads, tokens, d_head] = q.shape;
     let [_, _, keys, d_value] = v.shape;
-    if k.shape != [batch, heads, keys, d_head] || v.shape[..2] != [batch, heads] {
+    if k.shape != [batch, heads, keys, d_head] || v.shape[..2] != [batch, heads] || keys == 0 {
         return None;
     }
     let bias = match bias {
@@ -160,8 +160,10 @@ fn attention_flex(
         None => None,
     };
     let scale = scale.unwrap_or(1.0 / (d_head as f64).sqrt()) as f32;
-    let mut output = vec![0.0f32; batch * tokens * heads * d_value];
-    let out = Output(output.as_mut_ptr());
+    // Every element is written by the second product of its (batch, head) pair: no zero-fill.
+    let len = batch * tokens * heads * d_value;
+    let mut output = Vec::<f32>::with_capacity(len);
+    let out = Output(output.spare_capacity_mut().as_mut_ptr().cast());
     // Output memory order [batch, tokens, heads, d_value]: head h of token i of image b.
     let out_row = (heads * d_value) as isize;
     (0..batch * heads).into_par_iter().for_each_init(
@@ -226,6 +228,8 @@ fn attention_flex(
             }
         },
     );
+    // SAFETY: the pairs wrote all `len` elements (`gemm` without `read_dst` writes every one).
+    unsafe { output.set_len(len) };
     let output = FlexTensor::from_data(TensorData::new(output, [batch, tokens, heads, d_value]));
     Some(output.permute(&[0, 2, 1, 3]))
 }
@@ -329,7 +333,7 @@ mod tests {
     fn masks_fall_back_to_burns_op() {
         let (q, qr) = pair([1, 2, 3, 4], 7);
         let mask = Tensor::<Flex, 4, Bool>::from_data(
-            TensorData::new(vec![false, true, false].repeat(6), [1, 2, 3, 3]),
+            TensorData::new([false, true, false].repeat(6), [1, 2, 3, 3]),
             &Default::default(),
         );
         let mask_r = Tensor::<NdArray, 4, Bool>::from_data(mask.to_data(), &Default::default());

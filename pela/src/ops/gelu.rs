@@ -35,15 +35,18 @@ fn gelu_flex(tensor: FlexTensor) -> FlexTensor {
     let tensor = tensor.to_contiguous();
     let shape = tensor.layout().shape().clone();
     let input = &tensor.storage::<f32>()[..shape.num_elements()];
-    let mut output = vec![0.0f32; input.len()];
-    output
+    // Every element is written below: no zero-fill first.
+    let mut output = Vec::<f32>::with_capacity(input.len());
+    output.spare_capacity_mut()[..input.len()]
         .par_chunks_mut(CHUNK)
         .zip(input.par_chunks(CHUNK))
         .for_each(|(output, input)| {
             for (y, &x) in output.iter_mut().zip(input) {
-                *y = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+                y.write(0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)));
             }
         });
+    // SAFETY: the loop above initialised all `input.len()` elements.
+    unsafe { output.set_len(input.len()) };
     FlexTensor::from_data(TensorData::new(output, shape))
 }
 
@@ -59,7 +62,7 @@ fn erf(x: f32) -> f32 {
         -2.101_024e-6,
         -5.692_506_4e-5,
         -7.349_906_3e-4,
-        -2.954_600e-3,
+        -2.954_6e-3,
         -1.609_603_3e-2,
     ];
     const BETA: [f32; 5] = [

@@ -16,13 +16,15 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::args::{Cli, Command};
 use crate::printer::Printer;
 
-/// Every op of the CPU backends allocates its output; mimalloc reuses freed pages where the
-/// system allocator maps fresh ones (see the `mimalloc` feature of `pela-zoo`).
+/// Every op of the CPU backends allocates its output: mimalloc, keeping freed memory, spares
+/// the page faults of fresh pages (see `pela_zoo::allocator`).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: pela_zoo::allocator::MiMalloc = pela_zoo::allocator::MiMalloc;
 
 fn main() -> ExitCode {
+    #[cfg(feature = "mimalloc")]
+    pela_zoo::allocator::keep_freed_memory();
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     if let (Command::Distill(args), Some(("distill", distill))) =
