@@ -32,8 +32,7 @@ impl<B: Backend> Attention<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [batch, tokens, d_model] = x.dims();
         let d_head = d_model / self.n_heads;
-        // [batch, tokens, 3·d_model] → [3, batch, heads, tokens, d_head]
-        // [batch, tokens, 3·dim] → q, k, v: [batch, heads, tokens, d_head], views (no copy).
+        // [batch, tokens, 3·d_model] → q, k, v: [batch, heads, tokens, d_head], views (no copy).
         let qkv = on_rows(x, |rows| self.qkv.forward(rows)).reshape([
             batch,
             tokens,
