@@ -1,36 +1,80 @@
 //! Moving a tensor of a generic backend to `burn-flex`'s own tensor type and back, for the
 //! kernels of this module.
+//!
+//! Rust has no specialisation and Burn 0.21 no hook for overriding one backend's op, so the
+//! kernels recognise their backend by its `TypeId` and take the primitive out through
+//! `dyn Any`: two backends qualify, `Flex` (inference) and `Autodiff<Flex>` (training, with
+//! Burn's default `NoCheckpointing` strategy).
 
 use std::any::{Any, TypeId};
 
-use burn::tensor::backend::Backend;
+use burn::backend::Autodiff;
+use burn::tensor::backend::{Backend, BackendTypes};
 use burn::tensor::{DType, Tensor, TensorPrimitive};
 use burn_flex::{Flex, FlexTensor};
 
-/// `tensor`'s `burn-flex` primitive when `B` is `burn-flex` and the tensor holds plain `f32`
-/// values; `tensor` itself otherwise.
-pub(super) fn flex_f32<B: Backend, const D: usize>(
-    tensor: Tensor<B, D>,
-) -> Result<FlexTensor, Tensor<B, D>> {
-    if TypeId::of::<B>() != TypeId::of::<Flex>() || tensor.dtype() != DType::F32 {
-        return Err(tensor);
-    }
-    match tensor.into_primitive() {
-        TensorPrimitive::Float(primitive) => {
-            let primitive: Box<dyn Any> = Box::new(primitive);
-            Ok(*primitive
-                .downcast::<FlexTensor>()
-                .expect("B is burn-flex, so its float primitive is a FlexTensor"))
+/// `burn-flex` under Burn's autodiff decorator: the backend `pela` trains on, on the CPU.
+pub(super) type AutodiffFlex = Autodiff<Flex>;
+
+/// The float primitive of [`AutodiffFlex`]: a `burn-flex` tensor (its `primitive` field) and
+/// its node in the autodiff graph (its `node` field).
+pub(super) type AutodiffFlexTensor = <AutodiffFlex as BackendTypes>::FloatTensorPrimitive;
+
+/// A tensor of a generic backend, sorted by what the kernels can do with it.
+pub(super) enum Sorted<B: Backend, const D: usize> {
+    /// `B` is `burn-flex` and the tensor holds `f32` values.
+    Flex(FlexTensor),
+    /// `B` is `Autodiff<Flex>` and the tensor holds `f32` values.
+    Autodiff(AutodiffFlexTensor),
+    /// Any other backend or element type: Burn's own op runs.
+    Other(Tensor<B, D>),
+}
+
+impl<B: Backend, const D: usize> Sorted<B, D> {
+    /// The tensor sorted by its backend and element type.
+    pub(super) fn of(tensor: Tensor<B, D>) -> Self {
+        let backend = TypeId::of::<B>();
+        let known = backend == TypeId::of::<Flex>() || backend == TypeId::of::<AutodiffFlex>();
+        if !known || tensor.dtype() != DType::F32 {
+            return Self::Other(tensor);
         }
-        quantized => Err(Tensor::from_primitive(quantized)),
+        let primitive = match tensor.into_primitive() {
+            TensorPrimitive::Float(primitive) => primitive,
+            quantized => return Self::Other(Tensor::from_primitive(quantized)),
+        };
+        if backend == TypeId::of::<Flex>() {
+            Self::Flex(cast(primitive))
+        } else {
+            Self::Autodiff(cast(primitive))
+        }
+    }
+
+    /// The tensor back as a tensor of `B`.
+    pub(super) fn restore(self) -> Tensor<B, D> {
+        match self {
+            Self::Flex(tensor) => from_flex(tensor),
+            Self::Autodiff(tensor) => from_autodiff(tensor),
+            Self::Other(tensor) => tensor,
+        }
     }
 }
 
 /// The tensor of backend `B` (which is `burn-flex`) holding `tensor`.
 pub(super) fn from_flex<B: Backend, const D: usize>(tensor: FlexTensor) -> Tensor<B, D> {
-    let primitive: Box<dyn Any> = Box::new(tensor);
-    let primitive = primitive
-        .downcast::<B::FloatTensorPrimitive>()
-        .expect("only called with B = burn-flex");
-    Tensor::from_primitive(TensorPrimitive::Float(*primitive))
+    Tensor::from_primitive(TensorPrimitive::Float(cast(tensor)))
+}
+
+/// The tensor of backend `B` (which is `Autodiff<Flex>`) holding `tensor`.
+pub(super) fn from_autodiff<B: Backend, const D: usize>(
+    tensor: AutodiffFlexTensor,
+) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(cast(tensor)))
+}
+
+/// `value` as type `T`, which callers have checked it is.
+fn cast<T: 'static>(value: impl Any) -> T {
+    let value: Box<dyn Any> = Box::new(value);
+    *value
+        .downcast::<T>()
+        .expect("the backend's TypeId was checked before the cast")
 }

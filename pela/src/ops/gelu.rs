@@ -1,19 +1,29 @@
-//! The exact (erf) GELU, on every core of the CPU for `burn-flex`.
+//! The exact (erf) GELU and its derivative, on every core of the CPU for `burn-flex`.
 
+use std::f32::consts::FRAC_1_SQRT_2;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use burn_flex::FlexTensor;
+use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::flex::{flex_f32, from_flex};
+use super::flex::{AutodiffFlexTensor, Sorted, from_autodiff, from_flex};
+use super::math::{erf, exp};
 
 /// Elements per parallel task: large enough to amortise the scheduling, small enough to give
 /// every core several tasks.
 const CHUNK: usize = 1 << 14;
 
+/// `1/√(2π)`, the standard normal density at 0.
+const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
+
 /// The exact GELU, `x · Φ(x) = x/2 · (1 + erf(x/√2))`, as `burn::tensor::activation::gelu`
-/// (and PyTorch's `nn.GELU()`), on any backend; on `burn-flex` through this crate's parallel,
-/// vectorised kernel (see [the module](crate::ops)).
+/// (and PyTorch's `nn.GELU()`), on any backend; on `burn-flex`, and on `Autodiff<Flex>` for
+/// training, through this crate's parallel, vectorised kernels (see [the module](crate::ops)).
 ///
 /// ```
 /// use burn::prelude::*;
@@ -24,65 +34,95 @@ const CHUNK: usize = 1 << 14;
 /// assert!((y[2] - 0.841_344_7).abs() < 1e-6 && y[1] == 0.0);
 /// ```
 pub fn gelu<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Tensor<B, D> {
-    match flex_f32(tensor) {
-        Ok(flex) => from_flex(gelu_flex(flex)),
-        Err(tensor) => burn::tensor::activation::gelu(tensor),
+    match Sorted::of(tensor) {
+        Sorted::Flex(flex) => from_flex(gelu_flex(&flex)),
+        Sorted::Autodiff(tensor) => from_autodiff(gelu_autodiff(tensor)),
+        Sorted::Other(tensor) => burn::tensor::activation::gelu(tensor),
+    }
+}
+
+/// The GELU on `Autodiff<Flex>`: this crate's kernels forward and backward, the input kept for
+/// the backward pass (as Burn's own GELU keeps it).
+fn gelu_autodiff(tensor: AutodiffFlexTensor) -> AutodiffFlexTensor {
+    match GeluBackward
+        .prepare::<NoCheckpointing>([tensor.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let output = gelu_flex(&tensor.primitive);
+            prep.finish(tensor.primitive, output)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(gelu_flex(&tensor.primitive)),
+    }
+}
+
+/// The GELU's step of the backward pass; its state is the GELU's input.
+#[derive(Debug)]
+struct GeluBackward;
+
+impl Backward<Flex, 1> for GeluBackward {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let input = ops.state;
+        unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
+            gelu_backward_flex(&input, &grad)
+        });
     }
 }
 
 /// The GELU of every element of a `burn-flex` `f32` tensor, as a new contiguous tensor.
-fn gelu_flex(tensor: FlexTensor) -> FlexTensor {
-    let tensor = tensor.to_contiguous();
-    let shape = tensor.layout().shape().clone();
-    let input = &tensor.storage::<f32>()[..shape.num_elements()];
-    // Every element is written below: no zero-fill first.
-    let mut output = Vec::<f32>::with_capacity(input.len());
-    output.spare_capacity_mut()[..input.len()]
-        .par_chunks_mut(CHUNK)
-        .zip(input.par_chunks(CHUNK))
-        .for_each(|(output, input)| {
-            for (y, &x) in output.iter_mut().zip(input) {
-                y.write(0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)));
-            }
-        });
-    // SAFETY: the loop above initialised all `input.len()` elements.
-    unsafe { output.set_len(input.len()) };
-    FlexTensor::from_data(TensorData::new(output, shape))
+fn gelu_flex(tensor: &FlexTensor) -> FlexTensor {
+    let tensor = tensor.clone().to_contiguous();
+    map(
+        &[values(&tensor)],
+        tensor.layout().shape().clone(),
+        |[x]| 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2)),
+    )
 }
 
-/// `erf(x)` in `f32` to within 5·10⁻⁷, as a ratio of an odd and an even polynomial on
-/// `(-4, 4)` (the approximation of Eigen's `generic_fast_erf_float` and XLA), and exactly ±1
-/// outside, where `erf` rounds to ±1 in `f32`. No library calls, and the branch is a select, so
-/// the loop over a tensor vectorises.
-#[inline(always)]
-fn erf(x: f32) -> f32 {
-    const ALPHA: [f32; 7] = [
-        -2.726_142_3e-10,
-        2.770_681_4e-8,
-        -2.101_024e-6,
-        -5.692_506_4e-5,
-        -7.349_906_3e-4,
-        -2.954_6e-3,
-        -1.609_603_3e-2,
-    ];
-    const BETA: [f32; 5] = [
-        -1.456_607_2e-5,
-        -2.133_740_6e-4,
-        -1.682_827e-3,
-        -7.373_329_2e-3,
-        -1.426_474e-2,
-    ];
-    let x = x.clamp(-4.0, 4.0);
-    let x2 = x * x;
-    // Plain multiply-adds: `mul_add` is a library call on the baseline x86-64 target.
-    let p = ALPHA[1..].iter().fold(ALPHA[0], |p, &a| p * x2 + a);
-    let q = BETA[1..].iter().fold(BETA[0], |q, &b| q * x2 + b);
-    let erf = x * p / q;
-    if x.abs() >= 4.0 {
-        1.0f32.copysign(x)
-    } else {
-        erf
-    }
+/// `grad · GELU′(x)`, `GELU′(x) = Φ(x) + x · φ(x)`, element by element, as a new contiguous
+/// tensor.
+fn gelu_backward_flex(input: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
+    let input = input.clone().to_contiguous();
+    let grad = grad.clone().to_contiguous();
+    let values = [values(&input), values(&grad)];
+    map(&values, input.layout().shape().clone(), |[x, g]| {
+        let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
+        let density = FRAC_1_SQRT_2PI * exp(-0.5 * x * x);
+        g * (cdf + x * density)
+    })
+}
+
+/// The values of a contiguous `f32` tensor, in order.
+fn values(tensor: &FlexTensor) -> &[f32] {
+    let start = tensor.layout().start_offset();
+    &tensor.storage::<f32>()[start..start + tensor.layout().shape().num_elements()]
+}
+
+/// `f` of the inputs' elements at each index, in parallel chunks, as a new tensor of `shape`.
+fn map<const N: usize>(
+    inputs: &[&[f32]; N],
+    shape: burn::tensor::Shape,
+    f: impl Fn([f32; N]) -> f32 + Sync,
+) -> FlexTensor {
+    let len = inputs[0].len();
+    // Every element is written below: no zero-fill first.
+    let mut output = Vec::<f32>::with_capacity(len);
+    output.spare_capacity_mut()[..len]
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(chunk, output)| {
+            let start = chunk * CHUNK;
+            let inputs = inputs.map(|input| &input[start..start + output.len()]);
+            for (i, y) in output.iter_mut().enumerate() {
+                y.write(f(inputs.map(|input| input[i])));
+            }
+        });
+    // SAFETY: the loop above initialised all `len` elements.
+    unsafe { output.set_len(len) };
+    FlexTensor::from_data(TensorData::new(output, shape))
 }
 
 #[cfg(test)]
@@ -90,21 +130,16 @@ mod tests {
     use super::*;
     use burn::tensor::{Distribution, Tolerance};
 
-    type Flex = burn_flex::Flex;
+    use burn::backend::Autodiff;
+
     type NdArray = burn_ndarray::NdArray<f32>;
 
-    #[test]
-    fn erf_is_within_5e7_of_the_exact_function() {
-        // Reference: libm's double-precision erf, on a grid of 2·10⁵ points over [-8, 8].
-        let worst = (0..=200_000)
-            .map(|i| -8.0 + 16.0 * i as f64 / 200_000.0)
-            .map(|x| (erf(x as f32) as f64 - libm::erf((x as f32) as f64)).abs())
-            .fold(0.0, f64::max);
-        assert!(worst < 5e-7, "max |erf error| = {worst:e}");
-        assert_eq!(erf(0.0), 0.0);
-        assert_eq!(erf(f32::INFINITY), 1.0);
-        assert_eq!(erf(-4.0), -1.0);
-        assert!(gelu_of(f32::NAN).is_nan());
+    /// Seeded N(0, 3) values.
+    fn normal(shape: [usize; 2], seed: u64) -> TensorData {
+        crate::seeded(seed, || {
+            Tensor::<NdArray, 2>::random(shape, Distribution::Normal(0.0, 3.0), &Default::default())
+                .into_data()
+        })
     }
 
     fn gelu_of(x: f32) -> f32 {
@@ -116,12 +151,7 @@ mod tests {
     fn flex_kernel_matches_burns_gelu_on_ndarray() {
         // Reference: Burn's own GELU (libm's erf) on burn-ndarray, on the same seeded values,
         // including a non-contiguous (transposed) input.
-        let values = Tensor::<NdArray, 2>::random(
-            [300, 70],
-            Distribution::Normal(0.0, 3.0),
-            &Default::default(),
-        )
-        .into_data();
+        let values = normal([300, 70], 1);
         let expected = burn::tensor::activation::gelu(
             Tensor::<NdArray, 2>::from_data(values.clone(), &Default::default()).transpose(),
         );
@@ -131,6 +161,45 @@ mod tests {
             .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(3e-6));
         assert_eq!(gelu_of(-10.0), 0.0);
         assert_eq!(gelu_of(10.0), 10.0);
+    }
+
+    #[test]
+    fn autodiff_kernels_match_the_closed_form_gradient() {
+        // Reference: GELU′(x) = Φ(x) + x·φ(x) in f64 with libm's erf and exp, times a
+        // non-uniform upstream gradient `w`, on a transposed input. (Burn's default
+        // `gelu_backward`, used by burn-ndarray, differentiates the tanh approximation instead,
+        // 10⁻³ away: not a reference.)
+        type B = Autodiff<Flex>;
+        let (x, w) = (normal([60, 50], 2), normal([60, 50], 3));
+        let device = Default::default();
+        let xs = Tensor::<B, 2>::from_data(x.clone(), &device).require_grad();
+        let y = gelu(xs.clone().transpose());
+        let grads = (y.clone() * Tensor::from_data(w.clone(), &device).transpose())
+            .sum()
+            .backward();
+        let expected_y = burn::tensor::activation::gelu(
+            Tensor::<NdArray, 2>::from_data(x.clone(), &Default::default()).transpose(),
+        );
+        y.into_data()
+            .assert_approx_eq::<f32>(&expected_y.into_data(), Tolerance::absolute(3e-6));
+        let exact: Vec<f32> = x
+            .iter::<f32>()
+            .zip(w.iter::<f32>())
+            .map(|(x, w)| {
+                let x = x as f64;
+                let cdf = 0.5 * (1.0 + libm::erf(x / std::f64::consts::SQRT_2));
+                let density = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+                (w as f64 * (cdf + x * density)) as f32
+            })
+            .collect();
+        xs.grad(&grads)
+            .unwrap()
+            .into_data()
+            .assert_approx_eq::<f32>(&TensorData::new(exact, [60, 50]), Tolerance::absolute(2e-6));
+        // Without a gradient to track, the same values.
+        let x = Tensor::<B, 1>::from_floats([-1.0, 1.0], &device);
+        let y: Vec<f32> = gelu(x).into_data().to_vec().unwrap();
+        assert!((y[1] - 0.841_344_7).abs() < 1e-6);
     }
 
     #[test]

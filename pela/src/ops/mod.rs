@@ -1,10 +1,12 @@
-//! Inference ops that run faster on `burn-flex` than Burn 0.21's own, and exactly as Burn's
-//! everywhere else.
+//! Ops that run faster on `burn-flex` than Burn 0.21's own, for inference and for training,
+//! and exactly as Burn's everywhere else.
 //!
-//! On `burn-flex` (`f32`, no autodiff) these call kernels of this crate; on every other backend,
-//! and under autodiff, they call Burn's op of the same name, so a model written with them trains
-//! and runs on CUDA as before. They exist because of what burn-flex 0.21 does, measured on
-//! DeiT-Base at batch 8 (`examples/forward_benchmark.rs`; the figures are in the README):
+//! On `burn-flex` (`f32`) these call kernels of this crate, and on `Autodiff<Flex>` (Burn's
+//! default checkpointing) they record one step of the autodiff graph whose backward pass is a
+//! kernel of this crate too. On every other backend they call Burn's op of the same name, so a
+//! model written with them trains and runs on CUDA as before. They exist because of what
+//! burn-flex 0.21 does, measured on DeiT-Base at batch 8 (`examples/forward_benchmark.rs`; the
+//! figures are in the README):
 //!
 //! - [`attention`]: burn-flex's attention op runs its `(batch, head)` pairs one after another on
 //!   one thread, and first copies query, key and value into contiguous tensors element by
@@ -15,6 +17,11 @@
 //! - [`gelu`]: burn-flex computes the exact GELU with a scalar `erf` on one thread. This kernel
 //!   evaluates `erf` with a rational approximation that vectorises (maximum error 5·10⁻⁷, the
 //!   approximation of Eigen and XLA) on every core.
+//! - Under autodiff, Burn composes the attention's backward pass from its matmul, softmax and
+//!   transpose ops (with copies of the 4-D heads) and keeps every pair's probabilities; GELU's
+//!   derivative again calls the scalar `erf`. This crate's backward kernels recompute the
+//!   probabilities per pair, in parallel, and vectorise GELU's derivative
+//!   (`examples/training_benchmark.rs` measures a whole distillation step).
 //!
 //! ```
 //! use burn::prelude::*;
@@ -38,6 +45,7 @@
 mod attention;
 mod flex;
 mod gelu;
+mod math;
 
 pub use attention::attention;
 pub use gelu::gelu;
