@@ -45,6 +45,9 @@ struct Args {
     /// Leave out the PyTorch column.
     #[arg(long)]
     no_pytorch: bool,
+    /// Leave out the burn-ndarray column (e.g. to profile burn-flex alone).
+    #[arg(long)]
+    no_ndarray: bool,
 }
 
 /// Seconds of the fastest of `args.repeats` distillation steps on backend `B`, and the
@@ -119,8 +122,12 @@ fn main() -> Result<(), pela_zoo::ZooError> {
     eprintln!("burn-flex");
     let (flex, ranks) = step_seconds::<burn::backend::Autodiff<Flex>>(&args)?;
     let ndarray_name = benchmark::ndarray_name();
-    eprintln!("{ndarray_name}");
-    let (ndarray, _) = step_seconds::<burn::backend::Autodiff<Cpu>>(&args)?;
+    let ndarray = if args.no_ndarray {
+        f64::NAN
+    } else {
+        eprintln!("{ndarray_name}");
+        step_seconds::<burn::backend::Autodiff<Cpu>>(&args)?.0
+    };
     let reference = if args.no_pytorch {
         Err("--no-pytorch".to_string())
     } else {
@@ -142,12 +149,19 @@ fn main() -> Result<(), pela_zoo::ZooError> {
     );
     println!("| | PyTorch | flex | {ndarray_name} | flex / PyTorch | ndarray / PyTorch |");
     println!("|---|---|---|---|---|---|");
-    let ratio = |ours: f64| torch.map_or("–".into(), |t| format!("{:.2}", ours / t));
+    let ratio = |ours: f64| match torch {
+        Some(t) if !ours.is_nan() => format!("{:.2}", ours / t),
+        _ => "–".into(),
+    };
+    let rate = |seconds: f64| match per_second(seconds) {
+        r if r.is_nan() => "–".into(),
+        r => format!("{r:.1}"),
+    };
     println!(
-        "| distillation step | {} | {:.1} | {:.1} | {} | {} |",
+        "| distillation step | {} | {} | {} | {} | {} |",
         torch.map_or("–".into(), |t| format!("{t:.1}")),
-        per_second(flex),
-        per_second(ndarray),
+        rate(flex),
+        rate(ndarray),
         ratio(per_second(flex)),
         ratio(per_second(ndarray)),
     );

@@ -1,6 +1,7 @@
 //! The exact (erf) GELU and its derivative, on every core of the CPU for `burn-flex`.
 
 use std::f32::consts::FRAC_1_SQRT_2;
+use std::mem::MaybeUninit;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -9,6 +10,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use burn_flex::{Flex, FlexTensor};
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::flex::{AutodiffFlexTensor, Sorted, from_autodiff, from_flex};
@@ -75,10 +77,11 @@ impl Backward<Flex, 1> for GeluBackward {
 /// The GELU of every element of a `burn-flex` `f32` tensor, as a new contiguous tensor.
 fn gelu_flex(tensor: &FlexTensor) -> FlexTensor {
     let tensor = tensor.clone().to_contiguous();
-    map(
-        &[values(&tensor)],
+    let input = values(&tensor);
+    fill(
+        input.len(),
         tensor.layout().shape().clone(),
-        |[x]| 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2)),
+        |start, output| gelu_slice(&input[start..start + output.len()], output),
     )
 }
 
@@ -87,12 +90,29 @@ fn gelu_flex(tensor: &FlexTensor) -> FlexTensor {
 fn gelu_backward_flex(input: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
     let input = input.clone().to_contiguous();
     let grad = grad.clone().to_contiguous();
-    let values = [values(&input), values(&grad)];
-    map(&values, input.layout().shape().clone(), |[x, g]| {
+    let (x, g) = (values(&input), values(&grad));
+    fill(x.len(), input.layout().shape().clone(), |start, output| {
+        let end = start + output.len();
+        gelu_backward_slice(&x[start..end], &g[start..end], output)
+    })
+}
+
+/// `output ← GELU(input)`.
+#[multiversion(targets = "simd")]
+fn gelu_slice(input: &[f32], output: &mut [MaybeUninit<f32>]) {
+    for (y, &x) in output.iter_mut().zip(input) {
+        y.write(0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2)));
+    }
+}
+
+/// `output ← grad · GELU′(input)`.
+#[multiversion(targets = "simd")]
+fn gelu_backward_slice(input: &[f32], grad: &[f32], output: &mut [MaybeUninit<f32>]) {
+    for ((y, &x), &g) in output.iter_mut().zip(input).zip(grad) {
         let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
         let density = FRAC_1_SQRT_2PI * exp(-0.5 * x * x);
-        g * (cdf + x * density)
-    })
+        y.write(g * (cdf + x * density));
+    }
 }
 
 /// The values of a contiguous `f32` tensor, in order.
@@ -101,26 +121,20 @@ fn values(tensor: &FlexTensor) -> &[f32] {
     &tensor.storage::<f32>()[start..start + tensor.layout().shape().num_elements()]
 }
 
-/// `f` of the inputs' elements at each index, in parallel chunks, as a new tensor of `shape`.
-fn map<const N: usize>(
-    inputs: &[&[f32]; N],
+/// A new tensor of `shape` (`len` elements), its chunks filled in parallel by
+/// `fill(start, chunk)`, which must write every element of `chunk`.
+fn fill(
+    len: usize,
     shape: burn::tensor::Shape,
-    f: impl Fn([f32; N]) -> f32 + Sync,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
 ) -> FlexTensor {
-    let len = inputs[0].len();
-    // Every element is written below: no zero-fill first.
+    // Every element is written by `fill`: no zero-fill first.
     let mut output = Vec::<f32>::with_capacity(len);
     output.spare_capacity_mut()[..len]
         .par_chunks_mut(CHUNK)
         .enumerate()
-        .for_each(|(chunk, output)| {
-            let start = chunk * CHUNK;
-            let inputs = inputs.map(|input| &input[start..start + output.len()]);
-            for (i, y) in output.iter_mut().enumerate() {
-                y.write(f(inputs.map(|input| input[i])));
-            }
-        });
-    // SAFETY: the loop above initialised all `len` elements.
+        .for_each(|(chunk, output)| fill(chunk * CHUNK, output));
+    // SAFETY: `fill` wrote all `len` elements.
     unsafe { output.set_len(len) };
     FlexTensor::from_data(TensorData::new(output, shape))
 }

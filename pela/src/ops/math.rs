@@ -1,5 +1,59 @@
-//! `erf`, `exp` and a row softmax in `f32` without library calls, so that loops over tensors
-//! vectorise on the baseline x86-64 target (where `f32::exp` and `f32::round` are calls).
+//! `erf`, `exp`, reductions and a row softmax in `f32` without library calls, so that loops
+//! over tensors vectorise (on x86-64, `f32::exp` and `f32::round` are library calls).
+//!
+//! All are `#[inline(always)]`: the kernels' loops that call them are compiled for several
+//! instruction sets with `#[multiversion(targets = "simd")]` (this crate is built for baseline
+//! x86-64, whose vectors are 4 floats wide; AVX-512's are 16), and the best one the CPU has runs.
+
+/// Independent accumulators in the reductions: a vector's worth (16 floats for AVX-512), so
+/// that they vectorise (a single floating-point accumulator would have to add in order).
+const LANES: usize = 16;
+
+/// `xs` reduced by `combine` from `init`, over [`LANES`] accumulators.
+#[inline(always)]
+fn reduce(xs: &[f32], init: f32, combine: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut lanes = [init; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane = combine(*lane, x);
+        }
+    }
+    for (lane, &x) in lanes.iter_mut().zip(rest) {
+        *lane = combine(*lane, x);
+    }
+    lanes.into_iter().fold(init, &combine)
+}
+
+/// The largest element (−∞ for none; NaN elements are skipped).
+#[inline(always)]
+pub(super) fn max(xs: &[f32]) -> f32 {
+    reduce(xs, f32::NEG_INFINITY, |m, x| if x > m { x } else { m })
+}
+
+/// The sum of the elements.
+#[inline(always)]
+pub(super) fn sum(xs: &[f32]) -> f32 {
+    reduce(xs, 0.0, |s, x| s + x)
+}
+
+/// `Σ aᵢ·bᵢ` over the shorter of the two.
+#[inline(always)]
+pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
+    for (a, b) in a_chunks.zip(b_chunks) {
+        for ((lane, &a), &b) in lanes.iter_mut().zip(a).zip(b) {
+            *lane += a * b;
+        }
+    }
+    for ((lane, &a), &b) in lanes.iter_mut().zip(a_rest).zip(b_rest) {
+        *lane += a * b;
+    }
+    sum(&lanes)
+}
 
 /// `erf(x)` in `f32` to within 5·10⁻⁷, as a ratio of an odd and an even polynomial on
 /// `(-4, 4)` (the approximation of Eigen's `generic_fast_erf_float` and XLA), and exactly ±1
@@ -55,28 +109,38 @@ pub(super) fn exp(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
     const LOWEST: f32 = -87.336_54;
     let clamped = x.clamp(LOWEST, 88.0);
-    let n = (clamped * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    // ROUND + n, whose bits are ROUND's plus n: n ∈ [-126, 127] without a float-to-int cast
+    // (Rust's saturating cast does not vectorise).
+    let shifted = clamped * std::f32::consts::LOG2_E + ROUND;
+    let n = shifted - ROUND;
     let r = (clamped - n * LN2_HI) - n * LN2_LO;
     let p = P[1..].iter().fold(P[0], |p, &c| p * r + c);
     let y = p * r * r + r + 1.0;
-    // n ∈ [-126, 127]: a normal power of two. NaN casts to 0 and stays NaN through `y`.
-    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2ⁿ, a normal power of two, built in the exponent bits. NaN stays NaN through `y`.
+    let exponent = shifted
+        .to_bits()
+        .wrapping_sub(ROUND.to_bits())
+        .wrapping_add(127);
+    let two_n = f32::from_bits(exponent << 23);
     if x < LOWEST { 0.0 } else { y * two_n }
 }
 
 /// `row ← softmax(row)`, shifted by its maximum; returns the log of the normaliser,
 /// `max + ln Σ exp(row − max)`, with which the backward pass recomputes the probabilities.
 /// A row that is −∞ everywhere (masked out) gives NaN, as Burn's and PyTorch's softmax.
+#[inline(always)]
 pub(super) fn softmax(row: &mut [f32]) -> f32 {
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-    let mut sum = 0.0;
-    for x in row.iter_mut() {
-        *x = exp(*x - max);
-        sum += *x;
-    }
-    let inverse = 1.0 / sum;
+    // −∞ everywhere: NaN, as exp(−∞ − (−∞)).
+    let max = if row.iter().all(|&x| x == f32::NEG_INFINITY) {
+        f32::NAN
+    } else {
+        max(row)
+    };
+    row.iter_mut().for_each(|x| *x = exp(*x - max));
+    let total = sum(row);
+    let inverse = 1.0 / total;
     row.iter_mut().for_each(|x| *x *= inverse);
-    max + sum.ln()
+    max + total.ln()
 }
 
 #[cfg(test)]
@@ -118,6 +182,20 @@ mod tests {
         assert_eq!(exp(f32::NEG_INFINITY), 0.0);
         assert_eq!(exp(-100.0), 0.0);
         assert!(exp(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn reductions_match_sequential_sums() {
+        let xs: Vec<f32> = (0..37).map(|i| ((i * 7919) % 23) as f32 - 11.0).collect();
+        let ys: Vec<f32> = (0..37).map(|i| ((i * 104_729) % 13) as f32 * 0.5).collect();
+        // Small integers and halves: every partial sum is exact in any order.
+        assert_eq!(sum(&xs), xs.iter().sum::<f32>());
+        assert_eq!(
+            dot(&xs, &ys),
+            xs.iter().zip(&ys).map(|(x, y)| x * y).sum::<f32>()
+        );
+        assert_eq!(max(&xs), 11.0);
+        assert_eq!(max(&[]), f32::NEG_INFINITY);
     }
 
     #[test]

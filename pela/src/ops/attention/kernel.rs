@@ -10,7 +10,9 @@ use burn::tensor::TensorData;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use crate::ops::math::{exp, softmax};
+use multiversion::multiversion;
+
+use crate::ops::math::{dot, exp, softmax};
 
 /// A 4-D `f32` view into a `burn-flex` tensor's storage.
 pub(super) struct View<'a> {
@@ -52,6 +54,7 @@ impl<'a> View<'a> {
     }
 
     /// The storage index of element `[b, h, i, j]`.
+    #[inline(always)]
     fn index(&self, b: usize, h: usize, i: usize, j: usize) -> usize {
         let s = &self.strides;
         self.offset + b * s[0] + h * s[1] + i * s[2] + j * s[3]
@@ -67,6 +70,7 @@ impl<'a> View<'a> {
     }
 
     /// `row += self[b, h, i, ..]`.
+    #[inline(always)]
     fn add_row_to(&self, b: usize, h: usize, i: usize, row: &mut [f32]) {
         let start = self.index(b, h, i, 0);
         if self.strides[3] == 1 {
@@ -281,16 +285,17 @@ impl<'a> Attention<'a> {
         let mut normalisers = log_normalisers.then(|| vec![0.0f32; batch * heads * tokens]);
         let normalisers_out = normalisers.as_mut().map(|n| Shared(n.as_mut_ptr()));
         (0..batch * heads).into_par_iter().for_each_init(
-            || vec![0.0f32; tokens * keys],
-            |probabilities, pair| {
+            || (vec![0.0f32; tokens * keys], vec![0.0f32; tokens]),
+            |(probabilities, pair_normalisers), pair| {
                 let (b, h) = (pair / heads, pair % heads);
                 self.scores(b, h, probabilities);
-                for (i, row) in probabilities.chunks_exact_mut(keys).enumerate() {
-                    let log_normaliser = softmax(row);
-                    if let Some(normalisers) = &normalisers_out {
-                        // SAFETY: row i of pair (b, h) is this task's alone, and in bounds.
-                        unsafe { *normalisers.at(pair * tokens + i) = log_normaliser };
-                    }
+                softmax_rows(probabilities, keys, pair_normalisers);
+                if let Some(normalisers) = &normalisers_out {
+                    // SAFETY: the pair's `tokens` normalisers are this task's alone, in bounds.
+                    let pair_out = unsafe {
+                        std::slice::from_raw_parts_mut(normalisers.at(pair * tokens), tokens)
+                    };
+                    pair_out.copy_from_slice(pair_normalisers);
                 }
                 let (start, row) = output.block(b, h);
                 // SAFETY: the block of (b, h) is this task's alone, and in bounds.
@@ -341,9 +346,7 @@ impl<'a> Attention<'a> {
                 let (b, h) = (pair / heads, pair % heads);
                 self.scores(b, h, p);
                 let normalisers = &log_normalisers[pair * tokens..(pair + 1) * tokens];
-                for (row, &log_normaliser) in p.chunks_exact_mut(keys).zip(normalisers) {
-                    row.iter_mut().for_each(|s| *s = exp(*s - log_normaliser));
-                }
+                recompute_softmax_rows(p, keys, normalisers);
                 let (p_mat, d_out) = (Mat::rows(p.as_ptr(), keys), grad.matrix(b, h));
                 let (q, k, v) = (
                     self.q.matrix(b, h),
@@ -374,12 +377,7 @@ impl<'a> Attention<'a> {
                         1.0,
                     )
                 };
-                for (p_row, dp_row) in p.chunks_exact(keys).zip(dp.chunks_exact_mut(keys)) {
-                    let dot: f32 = p_row.iter().zip(dp_row.iter()).map(|(p, d)| p * d).sum();
-                    for (d, p) in dp_row.iter_mut().zip(p_row) {
-                        *d = p * (*d - dot);
-                    }
-                }
+                softmax_backward_rows(p, dp, keys);
                 if let Some(ds_out) = &ds_out {
                     // SAFETY: the pair's block of tokens × keys is this task's alone.
                     let block = unsafe {
@@ -423,5 +421,35 @@ impl<'a> Attention<'a> {
         // SAFETY: the pairs wrote every element of the three.
         let grads = unsafe { [dq.into_tensor(), dk.into_tensor(), dv.into_tensor()] };
         (grads, ds_all)
+    }
+}
+
+/// Each `keys`-long row of `scores` ← its softmax, and `log_normalisers[i]` ← row `i`'s
+/// log-normaliser.
+#[multiversion(targets = "simd")]
+fn softmax_rows(scores: &mut [f32], keys: usize, log_normalisers: &mut [f32]) {
+    for (row, normaliser) in scores.chunks_exact_mut(keys).zip(log_normalisers) {
+        *normaliser = softmax(row);
+    }
+}
+
+/// Each `keys`-long row of `scores` ← `exp(row − log-normaliser)`: the softmax again, from the
+/// forward pass's normalisers.
+#[multiversion(targets = "simd")]
+fn recompute_softmax_rows(scores: &mut [f32], keys: usize, log_normalisers: &[f32]) {
+    for (row, &normaliser) in scores.chunks_exact_mut(keys).zip(log_normalisers) {
+        row.iter_mut().for_each(|s| *s = exp(*s - normaliser));
+    }
+}
+
+/// The softmax's backward pass, row by row: `dp ← p ∘ (dp − rowsum(p ∘ dp))`, the scores'
+/// gradient from the probabilities' `dp`.
+#[multiversion(targets = "simd")]
+fn softmax_backward_rows(p: &[f32], dp: &mut [f32], keys: usize) {
+    for (p_row, dp_row) in p.chunks_exact(keys).zip(dp.chunks_exact_mut(keys)) {
+        let dot = dot(p_row, dp_row);
+        for (d, p) in dp_row.iter_mut().zip(p_row) {
+            *d = p * (*d - dot);
+        }
     }
 }
