@@ -54,7 +54,7 @@ impl<B: Backend> BertSelfAttention<B> {
             on_rows(context, |rows| self.value.forward(rows)),
             context_tokens,
         );
-        // softmax(q·kᵀ / √d_head + bias)·v (`pela::ops::attention`, parallel on burn-flex): the
+        // softmax(q·kᵀ / √d_head + bias)·v (`pela::ops::attention`, parallel on burn-flex, forward and backward): the
         // padding bias of each context token, the same for every head and query.
         let bias =
             context_bias

@@ -77,8 +77,8 @@ impl<B: Backend> WindowAttention<B> {
             }
             None => self.position_bias(),
         };
-        // softmax(q·kᵀ / √d_head + bias)·v: this crate's parallel kernel on burn-flex, Burn's
-        // attention op elsewhere.
+        // softmax(q·kᵀ / √d_head + bias)·v: pela's parallel kernels on burn-flex and
+        // Autodiff<Flex> (which also differentiate the trainable bias), Burn's op elsewhere.
         let context = attention(
             part(0),
             part(1),

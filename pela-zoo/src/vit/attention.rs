@@ -44,8 +44,8 @@ impl<B: Backend> Attention<B> {
                 .narrow(2, i * self.n_heads, self.n_heads)
                 .swap_dims(1, 2)
         };
-        // softmax(q·kᵀ / √d_head)·v: this crate's parallel kernel on burn-flex (reading the
-        // heads in place), Burn's attention op elsewhere and under autodiff.
+        // softmax(q·kᵀ / √d_head)·v: pela's parallel kernels on burn-flex and Autodiff<Flex>
+        // (reading the heads in place), Burn's attention op elsewhere.
         let context = attention(
             part(0),
             part(1),

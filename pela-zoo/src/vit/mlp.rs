@@ -15,7 +15,7 @@ pub struct Mlp<B: Backend> {
     /// `[d_ff, d_model]`.
     pub fc2: Linear<B>,
     /// The activation, the exact GELU; `forward` applies it with [`pela::ops::gelu`], the
-    /// same function, parallel on burn-flex.
+    /// same function, parallel on burn-flex (forward and backward).
     pub act: Gelu,
 }
 
