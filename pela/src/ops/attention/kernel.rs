@@ -118,7 +118,6 @@ impl Mat {
 ///
 /// # Safety
 /// The three matrices must lie within their buffers, and `dst` must not overlap the others.
-#[allow(clippy::too_many_arguments)]
 unsafe fn product(
     [m, n, k]: [usize; 3],
     dst: *mut f32,
@@ -161,6 +160,15 @@ impl Shared {
     fn at(&self, offset: usize) -> *mut f32 {
         // SAFETY: callers stay within the buffer.
         unsafe { self.0.add(offset) }
+    }
+
+    /// Copies `values` to the buffer from `offset` on.
+    ///
+    /// # Safety
+    /// The range must be in bounds and written by no other task.
+    unsafe fn copy_at(&self, offset: usize, values: &[f32]) {
+        // SAFETY: as the caller guarantees.
+        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.at(offset), values.len()) };
     }
 }
 
@@ -292,10 +300,7 @@ impl<'a> Attention<'a> {
                 softmax_rows(probabilities, keys, pair_normalisers);
                 if let Some(normalisers) = &normalisers_out {
                     // SAFETY: the pair's `tokens` normalisers are this task's alone, in bounds.
-                    let pair_out = unsafe {
-                        std::slice::from_raw_parts_mut(normalisers.at(pair * tokens), tokens)
-                    };
-                    pair_out.copy_from_slice(pair_normalisers);
+                    unsafe { normalisers.copy_at(pair * tokens, pair_normalisers) };
                 }
                 let (start, row) = output.block(b, h);
                 // SAFETY: the block of (b, h) is this task's alone, and in bounds.
@@ -379,14 +384,8 @@ impl<'a> Attention<'a> {
                 };
                 softmax_backward_rows(p, dp, keys);
                 if let Some(ds_out) = &ds_out {
-                    // SAFETY: the pair's block of tokens × keys is this task's alone.
-                    let block = unsafe {
-                        std::slice::from_raw_parts_mut(
-                            ds_out.at(pair * tokens * keys),
-                            tokens * keys,
-                        )
-                    };
-                    block.copy_from_slice(dp);
+                    // SAFETY: the pair's tokens × keys block is this task's alone, in bounds.
+                    unsafe { ds_out.copy_at(pair * tokens * keys, dp) };
                 }
                 let ds = Mat::rows(dp.as_ptr(), keys);
                 let (start, row) = dq.block(b, h);
