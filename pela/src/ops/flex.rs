@@ -49,6 +49,22 @@ impl<B: Backend, const D: usize> Sorted<B, D> {
         }
     }
 
+    /// The `burn-flex` tensor, when it is one.
+    pub(super) fn as_flex(&self) -> Option<&FlexTensor> {
+        match self {
+            Self::Flex(tensor) => Some(tensor),
+            _ => None,
+        }
+    }
+
+    /// The `Autodiff<Flex>` tensor, when it is one.
+    pub(super) fn as_autodiff(&self) -> Option<&AutodiffFlexTensor> {
+        match self {
+            Self::Autodiff(tensor) => Some(tensor),
+            _ => None,
+        }
+    }
+
     /// The tensor back as a tensor of `B`.
     pub(super) fn restore(self) -> Tensor<B, D> {
         match self {

@@ -18,7 +18,7 @@ use crate::ops::math::{dot, exp, softmax};
 pub(super) struct View<'a> {
     data: &'a [f32],
     offset: usize,
-    pub(super) shape: [usize; 4],
+    shape: [usize; 4],
     strides: [usize; 4],
 }
 
@@ -210,11 +210,11 @@ impl Blocks {
 
 /// The inputs of one attention: `softmax(scale · q·kᵀ + bias)·v`.
 pub(super) struct Attention<'a> {
-    pub(super) q: View<'a>,
-    pub(super) k: View<'a>,
-    pub(super) v: View<'a>,
-    pub(super) bias: Option<View<'a>>,
-    pub(super) scale: f32,
+    q: View<'a>,
+    k: View<'a>,
+    v: View<'a>,
+    bias: Option<View<'a>>,
+    scale: f32,
 }
 
 impl<'a> Attention<'a> {

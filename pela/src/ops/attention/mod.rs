@@ -59,23 +59,15 @@ pub fn attention<B: Backend>(
     let scale = options.scale;
     let (q, k, v) = (Sorted::of(query), Sorted::of(key), Sorted::of(value));
     let bias = bias.map(Sorted::of);
-    let output = match (&q, &k, &v, &bias) {
-        (Sorted::Flex(q), Sorted::Flex(k), Sorted::Flex(v), None) => {
-            kernel::Attention::new(q, k, v, None, scale).map(|a| from_flex(a.forward(false).0))
+    let output = match (&q, &k, &v) {
+        (Sorted::Flex(q), Sorted::Flex(k), Sorted::Flex(v)) => bias_as(&bias, Sorted::as_flex)
+            .and_then(|bias| kernel::Attention::new(q, k, v, bias, scale))
+            .map(|kernel| from_flex(kernel.forward(false).0)),
+        (Sorted::Autodiff(q), Sorted::Autodiff(k), Sorted::Autodiff(v)) => {
+            bias_as(&bias, Sorted::as_autodiff)
+                .and_then(|bias| autodiff::attention_autodiff(q, k, v, bias, scale))
+                .map(from_autodiff)
         }
-        (Sorted::Flex(q), Sorted::Flex(k), Sorted::Flex(v), Some(Sorted::Flex(bias))) => {
-            kernel::Attention::new(q, k, v, Some(bias), scale)
-                .map(|a| from_flex(a.forward(false).0))
-        }
-        (Sorted::Autodiff(q), Sorted::Autodiff(k), Sorted::Autodiff(v), None) => {
-            autodiff::attention_autodiff(q, k, v, None, scale).map(from_autodiff)
-        }
-        (
-            Sorted::Autodiff(q),
-            Sorted::Autodiff(k),
-            Sorted::Autodiff(v),
-            Some(Sorted::Autodiff(bias)),
-        ) => autodiff::attention_autodiff(q, k, v, Some(bias), scale).map(from_autodiff),
         _ => None,
     };
     output.unwrap_or_else(|| {
@@ -86,6 +78,18 @@ pub fn attention<B: Backend>(
             bias.map(Sorted::restore),
         )
     })
+}
+
+/// The bias in the form `pick` takes from the inputs' backend: `Some(None)` without a bias,
+/// `None` when the bias is of another kind than the inputs (Burn's op then runs).
+fn bias_as<'a, B: Backend, T>(
+    bias: &'a Option<Sorted<B, 4>>,
+    pick: impl Fn(&'a Sorted<B, 4>) -> Option<&'a T>,
+) -> Option<Option<&'a T>> {
+    match bias {
+        None => Some(None),
+        Some(bias) => pick(bias).map(Some),
+    }
 }
 
 #[cfg(test)]
