@@ -34,7 +34,7 @@ use pela_zoo::data::{ImageBatcher, ImageDataset, digits};
 use pela_zoo::train::{
     Classifier, ClassifyTask, Engine, RunDir, Task, TrainingConfig, evaluate, latency_ms,
 };
-use pela_zoo::vit::{VitConfig, VitFlops};
+use pela_zoo::vit::VitConfig;
 
 /// Trains `model` by `task` on the digits through the engine, printing each epoch's summary.
 fn fit<
@@ -142,7 +142,7 @@ fn main() -> Result<(), pela_zoo::ZooError> {
         if first {
             eprintln!("{report}");
         }
-        let flops = VitFlops::new(&config, &report);
+        let flops = config.flops(&report);
         let totals = report.totals();
         let mut measured = vec![
             measure(

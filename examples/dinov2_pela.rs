@@ -41,7 +41,7 @@ use pela_zoo::data::{
 };
 use pela_zoo::probe::RidgeProbe;
 use pela_zoo::train::{Engine, FeatureDistillTask, RunDir, TrainingConfig};
-use pela_zoo::vit::{Dinov2, VitConfig, VitFlops};
+use pela_zoo::vit::{Dinov2, VitConfig};
 
 /// The example's settings; the defaults are the README's run.
 #[derive(Debug, Parser)]
@@ -204,7 +204,7 @@ fn main() -> Result<(), ZooError> {
     let distilled = outcome.model;
 
     // Features and probes.
-    let flops = VitFlops::new(&config, &report);
+    let flops = config.flops(&report);
     let totals = report.totals();
     let rows: [(&str, usize, u64); 4] = [
         (

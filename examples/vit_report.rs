@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use pela::{CompressionReport, LowRank, Progress};
 use pela_zoo::backend::{Cpu, CpuDevice};
-use pela_zoo::vit::{VitConfig, VitFlops};
+use pela_zoo::vit::VitConfig;
 
 /// Prints one line per factorised layer to stderr.
 struct Log;
@@ -77,7 +77,7 @@ fn run(model: &str, svd: bool) -> Result<(), pela_zoo::ZooError> {
     println!("{report}");
 
     let totals = report.totals();
-    let flops = VitFlops::new(&config, &report);
+    let flops = config.flops(&report);
     let giga = |x: u64| x as f64 / 1e9;
     let mega = |x: usize| x as f64 / 1e6;
     println!("{model}, κ = {}, {} tokens", plan.ratio, config.n_tokens());

@@ -31,12 +31,13 @@ pub mod bert;
 pub mod checkpoint;
 pub mod data;
 mod error;
+pub mod family;
+mod fs;
 pub mod probe;
-mod student_file;
 pub mod swin;
 pub mod text;
 pub mod train;
 pub mod vit;
-pub mod zoo;
 
 pub use error::ZooError;
+pub use family::{Architecture, Family, ImageFamily};

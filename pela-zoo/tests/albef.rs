@@ -41,7 +41,7 @@ fn config() -> AlbefConfig {
 
 fn load() -> AlbefState<Cpu> {
     config()
-        .load_checkpoint::<Cpu>(fixture("albef_tiny.safetensors"), &CpuDevice::default())
+        .load_state::<Cpu>(fixture("albef_tiny.safetensors"), &CpuDevice::default())
         .unwrap()
 }
 
@@ -441,7 +441,7 @@ fn the_authors_keys_are_checked_strictly() {
     // The retrieval preset has no MLM head: the pre-training file's `cls` keys are unused.
     let error = config()
         .with_mlm_head(false)
-        .load_checkpoint::<Cpu>(fixture("albef_tiny.safetensors"), &CpuDevice::default())
+        .load_state::<Cpu>(fixture("albef_tiny.safetensors"), &CpuDevice::default())
         .unwrap_err()
         .to_string();
     assert!(error.contains("mlm_head.dense.weight"), "{error}");
@@ -449,7 +449,7 @@ fn the_authors_keys_are_checked_strictly() {
     let mut larger = config();
     larger.vision.image_size = 48;
     let state = larger
-        .load_checkpoint::<Cpu>(fixture("albef_tiny.safetensors"), &CpuDevice::default())
+        .load_state::<Cpu>(fixture("albef_tiny.safetensors"), &CpuDevice::default())
         .unwrap();
     assert_eq!(state.model.visual_encoder.pos_embed.dims(), [1, 10, 32]);
 }

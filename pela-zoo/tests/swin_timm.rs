@@ -13,9 +13,9 @@ mod reference;
 
 use burn::prelude::*;
 use pela::{LayerFeatures, LowRank, PelaError};
-use pela_zoo::ZooError;
 use pela_zoo::backend::{Cpu, CpuDevice, Flex};
-use pela_zoo::swin::{SwinConfig, SwinFeatures, SwinFlops};
+use pela_zoo::swin::{SwinConfig, SwinFeatures};
+use pela_zoo::{Family, ZooError};
 use reference::{assert_close, fixture, on_cpu, reference_counts, shapes, tensor, tensors};
 
 /// The architecture of the fixtures (`SMALL` in the script).
@@ -203,7 +203,7 @@ fn full_size_parameter_counts_and_flops_match_timm_and_the_paper() {
     let report = teacher.preview(&config.pela_plan()).unwrap();
     assert_eq!(report.totals().params_before, params);
     assert_eq!(report.totals().params_after, student_params); // 62,164,128: the paper's 62.2M
-    let flops = SwinFlops::new(&config, &report);
+    let flops = config.flops(&report);
     let giga = |flops: u64| format!("{:.1}", flops as f64 / 1e9);
     // The paper's Table 1: Swin-B 30.3 GFLOPs, its PELA student 21.3.
     assert_eq!(

@@ -11,9 +11,9 @@ mod reference;
 
 use burn::prelude::*;
 use pela::{LayerFeatures, LowRank, PelaError};
-use pela_zoo::ZooError;
 use pela_zoo::backend::{Cpu, CpuDevice, Flex};
-use pela_zoo::vit::{VitConfig, VitFlops};
+use pela_zoo::vit::VitConfig;
+use pela_zoo::{Family, ZooError};
 use reference::{assert_close, fixture, on_cpu, reference_counts, shapes, tensor, tensors};
 
 /// The architecture of the fixtures (`SMALL` in the script).
@@ -192,7 +192,7 @@ fn full_size_parameter_counts_and_flops_match_timm_and_the_paper() {
         let report = teacher.preview(&config.pela_plan()).unwrap();
         assert_eq!(report.totals().params_before, params, "{arch}");
         assert_eq!(report.totals().params_after, student_params, "{arch}");
-        let flops = VitFlops::new(&config, &report);
+        let flops = config.flops(&report);
         let giga = |flops: u64| format!("{:.1}", flops as f64 / 1e9);
         assert_eq!(
             (

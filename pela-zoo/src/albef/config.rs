@@ -153,7 +153,7 @@ impl AlbefConfig {
     /// assert_eq!((objective.alpha, objective.beta), (0.1, 1.0));
     /// ```
     pub fn pela_objective(&self) -> pela::PelaObjectiveConfig {
-        crate::zoo::objective(0.1, 1.0, 1e-3)
+        crate::family::authors_objective(0.1, 1.0, 1e-3)
     }
 
     /// Checks that the sizes fit together.

@@ -94,11 +94,11 @@ impl AlbefConfig {
     /// use pela_zoo::albef::AlbefConfig;
     /// use pela_zoo::backend::{Cpu, CpuDevice};
     ///
-    /// let state = AlbefConfig::albef_base(256).load_checkpoint::<Cpu>("ALBEF.pth", &CpuDevice::default())?;
+    /// let state = AlbefConfig::albef_base(256).load_state::<Cpu>("ALBEF.pth", &CpuDevice::default())?;
     /// assert!(state.momentum.is_some());
     /// # Ok::<(), pela_zoo::ZooError>(())
     /// ```
-    pub fn load_checkpoint<B: Backend>(
+    pub fn load_state<B: Backend>(
         &self,
         path: impl AsRef<Path>,
         device: &B::Device,

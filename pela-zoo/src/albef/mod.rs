@@ -16,7 +16,7 @@
 //! - [`Annotations`]: the authors' annotation files (COCO, Flickr30K), as training pairs
 //!   ([`AnnotatedPairs`]) and retrieval sets; [`retrieval_scores`] and [`Recall`]: retrieval
 //!   evaluated as the authors do (ITC for all pairs, ITM re-ranking of the top `k`).
-//! - [`AlbefConfig::load_checkpoint`]: the authors' checkpoints, by their own keys (see
+//! - [`AlbefConfig::load_state`]: the authors' checkpoints, by their own keys (see
 //!   [`import`]).
 //!
 //! ```
@@ -40,6 +40,7 @@
 mod annotations;
 mod captions;
 mod config;
+mod family;
 mod features;
 pub mod import;
 mod model;
@@ -48,7 +49,6 @@ mod objectives;
 mod online;
 mod pretrain;
 mod retrieval;
-pub(crate) mod student;
 
 pub use annotations::{
     AnnotatedPairs, Annotation, Annotations, MAX_WORDS, RetrievalSettings, normalization,

@@ -63,7 +63,7 @@ pub enum TextPooling {
 /// The momentum copy and the feature queues live apart, in [`AlbefMomentum`](super::AlbefMomentum).
 ///
 /// Should be created with [`AlbefConfig::init`](super::AlbefConfig::init), or loaded with
-/// [`AlbefConfig::load_checkpoint`](super::AlbefConfig::load_checkpoint).
+/// [`AlbefConfig::load_state`](super::AlbefConfig::load_state).
 ///
 /// ```
 /// use burn::prelude::*;

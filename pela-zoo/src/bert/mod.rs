@@ -40,12 +40,13 @@ mod config;
 pub mod distill;
 mod embed;
 mod embeddings;
+mod family;
 mod files;
 pub mod import;
 mod layer;
 mod minilm;
 mod model;
-pub(crate) mod student;
+mod student;
 mod tokenizer;
 
 pub use attention::{

@@ -7,9 +7,8 @@ use burn::prelude::*;
 
 use super::{BertConfig, BertLowRank, BertTokenizer};
 use crate::ZooError;
+use crate::family::Family;
 
-/// The header key of the architecture, as JSON.
-pub(crate) const CONFIG_KEY: &str = "pela.bert_config";
 /// The header key of the tokenizer's `tokenizer.json`.
 const TOKENIZER_KEY: &str = "pela.bert_tokenizer";
 /// The header key of the tokenizer's longest input.
@@ -24,15 +23,17 @@ const HF_NAMES: [(&str, &str); 2] = [
 
 impl BertConfig {
     /// Saves a student of this architecture to `path` (safetensors in the authors' layout, see
-    /// [`pela::checkpoint`]), with the config and, when given, the tokenizer in the header:
-    /// [`load_student`](Self::load_student) and [`student_tokenizer`](Self::student_tokenizer)
-    /// need nothing but the file. The write is atomic.
+    /// [`pela::checkpoint`]) as [`Family::save_student`] does, with the tokenizer in the
+    /// header too when one is given: [`Family::load_student`] and
+    /// [`student_tokenizer`](Self::student_tokenizer) need nothing but the file. The write is
+    /// atomic.
     ///
     /// # Errors
     /// [`pela::PelaError::Checkpoint`] when the file cannot be written.
     ///
     /// ```
     /// use pela::LowRank;
+    /// use pela_zoo::Family;
     /// use pela_zoo::backend::{Cpu, CpuDevice};
     /// use pela_zoo::bert::BertConfig;
     ///
@@ -40,7 +41,7 @@ impl BertConfig {
     /// let config = BertConfig::new(100, 32, 2, 4, 64, 16);
     /// let student = config.init::<Cpu>(&device).to_low_rank(&config.pela_plan(2.0))?;
     /// let file = std::env::temp_dir().join("pela-zoo-doc-bert-student.safetensors");
-    /// config.save_student(&student, &file, None)?;
+    /// config.save_student_with_tokenizer(&student, &file, None)?;
     ///
     /// let (loaded_config, loaded) = BertConfig::load_student::<Cpu>(&file, &device)?;
     /// assert_eq!(loaded_config, config);
@@ -48,37 +49,23 @@ impl BertConfig {
     /// # std::fs::remove_file(&file).ok();
     /// # Ok::<(), pela_zoo::ZooError>(())
     /// ```
-    pub fn save_student<B: Backend>(
+    pub fn save_student_with_tokenizer<B: Backend>(
         &self,
         student: &BertLowRank<B>,
         path: impl AsRef<Path>,
         tokenizer: Option<&BertTokenizer>,
     ) -> Result<(), ZooError> {
-        let config = self.to_string();
-        let mut header = vec![(CONFIG_KEY, config)];
-        if let Some(tokenizer) = tokenizer {
-            let json = String::from_utf8_lossy(tokenizer.json()).into_owned();
-            header.push((TOKENIZER_KEY, json));
-            header.push((MAX_LENGTH_KEY, tokenizer.max_length().to_string()));
-        }
-        let header: Vec<(&str, &str)> = header.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        pela::checkpoint::save_student(student, path, &header)?;
-        Ok(())
-    }
-
-    /// Loads a student saved by [`save_student`](Self::save_student), and its config.
-    ///
-    /// # Errors
-    /// A file without a BERT config in its header, or whose tensors do not fit it.
-    pub fn load_student<B: Backend>(
-        path: impl AsRef<Path>,
-        device: &B::Device,
-    ) -> Result<(Self, BertLowRank<B>), ZooError> {
-        let path = path.as_ref();
-        let config: Self = crate::student_file::read_config(path, CONFIG_KEY, "BERT")?;
-        let skeleton = config.init::<B>(device);
-        let student = pela::checkpoint::load_student(&skeleton, path)?;
-        Ok((config, student))
+        let Some(tokenizer) = tokenizer else {
+            return self.save_student(student, path);
+        };
+        let json = String::from_utf8_lossy(tokenizer.json()).into_owned();
+        let max_length = tokenizer.max_length().to_string();
+        crate::family::save_student_with(
+            self,
+            student,
+            path.as_ref(),
+            &[(TOKENIZER_KEY, &json), (MAX_LENGTH_KEY, &max_length)],
+        )
     }
 
     /// The tokenizer saved with a student, if it was.
@@ -132,8 +119,8 @@ impl BertConfig {
         tokenizer: Option<&BertTokenizer>,
     ) -> Result<(), ZooError> {
         let folder = folder.as_ref();
-        let write = |name: &str, bytes: &[u8]| write_atomically(&folder.join(name), bytes);
-        std::fs::create_dir_all(folder).map_err(|e| io(folder, e))?;
+        let write = |name: &str, bytes: &[u8]| crate::fs::write_atomic(&folder.join(name), bytes);
+        std::fs::create_dir_all(folder).map_err(|e| crate::fs::io(folder, e))?;
         pela::checkpoint::save_dense_renamed(
             student,
             folder.join("model.safetensors"),
@@ -171,7 +158,7 @@ impl BertConfig {
             json(serde_json::json!({"max_seq_length": max_length, "do_lower_case": false}))
                 .as_bytes(),
         )?;
-        std::fs::create_dir_all(folder.join("1_Pooling")).map_err(|e| io(folder, e))?;
+        std::fs::create_dir_all(folder.join("1_Pooling")).map_err(|e| crate::fs::io(folder, e))?;
         write(
             "1_Pooling/config.json",
             json(serde_json::json!({
@@ -216,19 +203,4 @@ impl BertConfig {
         });
         serde_json::to_string_pretty(&config).expect("JSON values serialise") + "\n"
     }
-}
-
-fn io(path: &Path, error: std::io::Error) -> ZooError {
-    ZooError::Io {
-        path: path.display().to_string(),
-        reason: error.to_string(),
-    }
-}
-
-/// Writes `bytes` beside `path` and renames the file into place.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ZooError> {
-    let mut partial = path.as_os_str().to_os_string();
-    partial.push(".partial");
-    std::fs::write(&partial, bytes).map_err(|e| io(path, e))?;
-    std::fs::rename(&partial, path).map_err(|e| io(path, e))
 }

@@ -229,7 +229,7 @@ impl SwinConfig {
     /// assert_eq!(objective.weight_perturbation.epsilon, 0.0);
     /// ```
     pub fn pela_objective(&self) -> pela::PelaObjectiveConfig {
-        crate::zoo::objective(1.0, 1.0, 0.0)
+        crate::family::authors_objective(1.0, 1.0, 0.0)
     }
 
     /// Checks the sizes fit together.

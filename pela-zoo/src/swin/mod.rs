@@ -9,9 +9,9 @@
 //!   (the paper), or only the pooled feature (the authors' released code), as
 //!   [`SwinFeatures`] says.
 //! - Checkpoints: [`SwinConfig::load_checkpoint`] reads timm safetensors and `.pth` files and
-//!   Microsoft's original release files (see [`import`]); [`SwinConfig::save_student`] and
-//!   [`SwinConfig::save_dense`] write students in the authors' layout or as dense timm files.
-//! - [`SwinFlops`]: the FLOPs of a teacher or student, as the paper counts them.
+//!   Microsoft's original release files (see [`import`]); [`Family::save_student`](crate::Family::save_student)
+//!   and [`Family::save_dense`](crate::Family::save_dense) write students in the authors' layout or as dense timm files.
+//! - [`SwinConfig::flops`]: the FLOPs of a teacher or student, as the paper counts them.
 //!
 //! Window attention runs over all windows of all images at once, and the shift is a roll of
 //! the token grid, as in timm.
@@ -19,7 +19,7 @@
 //! ```
 //! use pela::LowRank;
 //! use pela_zoo::backend::{Cpu, CpuDevice};
-//! use pela_zoo::swin::{SwinConfig, SwinFlops};
+//! use pela_zoo::swin::SwinConfig;
 //!
 //! let config = SwinConfig::swin_base_patch4_window7_224();
 //! let teacher = config.init::<Cpu>(&CpuDevice::default());
@@ -32,18 +32,17 @@
 mod attention;
 mod block;
 mod config;
+mod family;
 mod flops;
 pub mod import;
 mod merging;
 mod model;
 mod stage;
-pub(crate) mod student;
 pub mod window;
 
 pub use attention::{WindowAttention, WindowAttentionLowRank, WindowAttentionRecord};
 pub use block::{SwinBlock, SwinBlockLowRank, SwinBlockRecord};
 pub use config::SwinConfig;
-pub use flops::SwinFlops;
 pub use merging::{PatchMerging, PatchMergingLowRank, PatchMergingRecord};
 pub use model::{
     ClassifierHead, ClassifierHeadLowRank, ClassifierHeadRecord, Swin, SwinFeatures, SwinLowRank,

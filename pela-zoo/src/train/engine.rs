@@ -301,7 +301,7 @@ impl<B: ParallelBackend> Engine<B> {
 fn last_epoch_checkpoint(run: &RunDir) -> Result<usize, ZooError> {
     let dir = run.checkpoint();
     let epochs = std::fs::read_dir(&dir)
-        .map_err(|e| super::run::io(&dir, e))?
+        .map_err(|e| crate::fs::io(&dir, e))?
         .filter_map(Result::ok)
         .filter_map(|entry| {
             let name = entry.file_name().to_string_lossy().to_string();
@@ -312,7 +312,7 @@ fn last_epoch_checkpoint(run: &RunDir) -> Result<usize, ZooError> {
         })
         .max();
     epochs.ok_or_else(|| {
-        super::run::io_text(
+        crate::fs::io_text(
             &dir,
             "no epoch checkpoint (model-<epoch>.mpk) to resume".into(),
         )

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::EpochMetrics;
 use crate::ZooError;
+use crate::fs::{io, io_text, write_atomic};
 
 /// Where a run is: what a resumed run continues from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -104,25 +105,5 @@ impl RunDir {
     pub(crate) fn save_state(&self, state: &TrainState) -> Result<(), ZooError> {
         let json = serde_json::to_string_pretty(state).expect("the state is plain data");
         write_atomic(&self.checkpoint().join("state.json"), json.as_bytes())
-    }
-}
-
-/// Writes `bytes` to `path.partial`, then renames it to `path`.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ZooError> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    std::fs::write(&partial, bytes).map_err(|e| io(&partial, e))?;
-    std::fs::rename(&partial, path).map_err(|e| io(path, e))
-}
-
-pub(crate) fn io(path: &Path, error: std::io::Error) -> ZooError {
-    io_text(path, error.to_string())
-}
-
-pub(crate) fn io_text(path: &Path, reason: String) -> ZooError {
-    ZooError::Io {
-        path: path.display().to_string(),
-        reason,
     }
 }

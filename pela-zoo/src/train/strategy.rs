@@ -31,9 +31,9 @@ use burn::train::{
 use super::checkpointer::{AtomicCheckpointer, CheckpointRecorder, SaveEach, Saves};
 use super::metrics::Running;
 use super::order::{EpochClock, mix};
-use super::run::io_text;
 use super::{EpochMetrics, RunDir, StepOutput, TrainState};
 use crate::ZooError;
+use crate::fs::io_text;
 
 /// Called with each epoch's metrics.
 pub(crate) type EpochHook = Box<dyn FnMut(&EpochMetrics) + Send>;

@@ -175,7 +175,7 @@ impl VitConfig {
     /// assert_eq!((objective.alpha, objective.beta), (1.0, 0.0));
     /// ```
     pub fn pela_objective(&self) -> pela::PelaObjectiveConfig {
-        crate::zoo::objective(1.0, 0.0, 1e-3)
+        crate::family::authors_objective(1.0, 0.0, 1e-3)
     }
 
     /// Checks the sizes fit together.

@@ -6,8 +6,8 @@ use anyhow::{Context, Result, bail};
 use pela::RankPlan;
 use pela_zoo::bert::{BertFiles, MiniLm};
 use pela_zoo::data::{ImageDataset, ImageFolder, InMemoryImages, digits, read_idx};
+use pela_zoo::family::{Architecture, ImageShape};
 use pela_zoo::text::{Gensim, WordSim353};
-use pela_zoo::zoo::{Architecture, ImageShape};
 
 use crate::args::{DataArgs, PlanArgs};
 
@@ -30,7 +30,7 @@ pub fn model(spec: &str) -> Result<Architecture> {
              config .json"
         });
     }
-    let context = || format!("--model `{spec}`: cannot read the ViT, Swin, BERT or ALBEF config");
+    let context = || format!("--model `{spec}`: cannot read the model config");
     let text = std::fs::read_to_string(spec).with_context(context)?;
     Architecture::from_json(&text).with_context(context)
 }
@@ -50,21 +50,6 @@ pub fn bert_files(spec: &str, checkpoint: Option<&Path>) -> Result<BertFiles> {
     Ok(match checkpoint {
         Some(path) => files.with_weights(path),
         None => files,
-    })
-}
-
-/// The image shape of an image model; an error naming `command` for a text model.
-pub fn image_shape(architecture: &Architecture, command: &str) -> Result<ImageShape> {
-    architecture.image_shape().with_context(|| {
-        let what = match architecture {
-            Architecture::Albef(_) => "an image–text model",
-            _ => "a text encoder",
-        };
-        format!(
-            "`pela {command}` trains image classifiers; this {} model is {what} \
-             (`pela distill` and `pela eval` take it)",
-            architecture.family()
-        )
     })
 }
 

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::Backend;
 use pela::{CompressionReport, Distill, PelaObjectiveConfig, RankPlan};
+use pela_zoo::Family;
 use pela_zoo::albef::{
     Albef, AlbefConfig, AlbefDistillTask, AlbefModel, AlbefObjectives, AnnotatedPairs, Annotations,
     CaptionBatcher, CaptionItem, MlmTokens, RetrievalSettings, student_training,
@@ -36,7 +37,7 @@ fn teacher<B: Backend>(
     )?;
     printer.status(format!("loading {}", checkpoint.display()));
     let state = config
-        .load_checkpoint::<B>(checkpoint, device)
+        .load_state::<B>(checkpoint, device)
         .context("--checkpoint")?;
     Ok(state.model)
 }

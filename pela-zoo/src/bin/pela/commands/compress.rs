@@ -1,10 +1,13 @@
 //! `pela compress`: teacher checkpoint in, student checkpoint and report out.
 
 use anyhow::{Context, Result};
+use pela::{CompressionReport, RankPlan};
 use pela_zoo::backend::{Cpu, CpuDevice};
-use pela_zoo::zoo::Architecture;
+use pela_zoo::bert::BertConfig;
+use pela_zoo::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
+use pela_zoo::family::{ImageFamily, VisitKind};
 
-use super::{compression_report_and_student, with_image_config};
+use super::compression_report_and_student;
 use crate::args::CompressArgs;
 use crate::inputs;
 use crate::printer::Printer;
@@ -13,26 +16,11 @@ pub fn run(args: CompressArgs, printer: &Printer) -> Result<()> {
     inputs::check_output(&args.output, "--output")?;
     let architecture = inputs::model(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
-    let report = if let Architecture::Bert(_) = architecture {
-        super::text::compress(&args, &plan, printer)?
-    } else if let Architecture::Albef(config) = &architecture {
-        super::albef::compress(&args, config, &plan, printer)?
-    } else {
-        let checkpoint = inputs::image_checkpoint(args.checkpoint.as_ref())?;
-        let device = CpuDevice::default();
-        printer.status(format!("loading {}", checkpoint.display()));
-        with_image_config!(&architecture, "compress", config => {
-            let teacher = config
-                .load_checkpoint::<Cpu>(checkpoint, &device)
-                .with_context(|| format!("--checkpoint for --model {}", args.model.model))?;
-            let (student, report) = compression_report_and_student(&teacher, &plan, printer)?;
-            printer.result(&report);
-            config
-                .save_student(&student, &args.output)
-                .with_context(|| "--output")?;
-            report
-        })
-    };
+    let report = architecture.visit_kind(Compress {
+        args: &args,
+        plan: &plan,
+        printer,
+    })?;
     let report_path = args.output.with_extension("report.json");
     std::fs::write(&report_path, report.to_json())
         .with_context(|| format!("writing {}", report_path.display()))?;
@@ -42,4 +30,66 @@ pub fn run(args: CompressArgs, printer: &Printer) -> Result<()> {
         report_path.display()
     ));
     Ok(())
+}
+
+/// The compression of a teacher into `--output`; it gives the report.
+pub struct Compress<'a> {
+    args: &'a CompressArgs,
+    plan: &'a RankPlan,
+    printer: &'a Printer,
+}
+
+impl<'a, F: ImageFamily> VisitKind<Compress<'a>, F> for ImageClassification {
+    type Output = Result<CompressionReport>;
+
+    fn visit(
+        Compress {
+            args,
+            plan,
+            printer,
+        }: Compress<'a>,
+        config: F,
+    ) -> Self::Output {
+        let checkpoint = inputs::image_checkpoint(args.checkpoint.as_ref())?;
+        printer.status(format!("loading {}", checkpoint.display()));
+        let teacher = config
+            .load_checkpoint::<Cpu>(checkpoint, &CpuDevice::default())
+            .with_context(|| format!("--checkpoint for --model {}", args.model.model))?;
+        let (student, report) = compression_report_and_student(&teacher, plan, printer)?;
+        printer.result(&report);
+        config
+            .save_student(&student, &args.output)
+            .with_context(|| "--output")?;
+        Ok(report)
+    }
+}
+
+impl<'a> VisitKind<Compress<'a>, BertConfig> for TextEmbedding {
+    type Output = Result<CompressionReport>;
+
+    fn visit(
+        Compress {
+            args,
+            plan,
+            printer,
+        }: Compress<'a>,
+        _: BertConfig,
+    ) -> Self::Output {
+        super::text::compress(args, plan, printer)
+    }
+}
+
+impl<'a> VisitKind<Compress<'a>, pela_zoo::albef::AlbefConfig> for ImageTextRetrieval {
+    type Output = Result<CompressionReport>;
+
+    fn visit(
+        Compress {
+            args,
+            plan,
+            printer,
+        }: Compress<'a>,
+        config: pela_zoo::albef::AlbefConfig,
+    ) -> Self::Output {
+        super::albef::compress(args, &config, plan, printer)
+    }
 }

@@ -1,12 +1,16 @@
 //! `pela distill`: train a student against its frozen teacher.
 
 use anyhow::{Context, Result, bail};
-use burn::module::Module;
-use pela::Distill;
-use pela_zoo::train::{ClassifyTask, ParallelBackend, RunDir};
-use pela_zoo::zoo::Architecture;
+use burn::module::{AutodiffModule, HasAutodiffModule, Module};
+use pela::{Distill, PelaObjectiveConfig, RankPlan};
+use pela_zoo::Family;
+use pela_zoo::albef::AlbefConfig;
+use pela_zoo::bert::BertConfig;
+use pela_zoo::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
+use pela_zoo::family::{Architecture, ImageFamily, VisitKind};
+use pela_zoo::train::{ClassifyTask, ImageStudent, ImageTeacher, ParallelBackend, RunDir};
 
-use super::{compression_report_and_student, with_image_config};
+use super::compression_report_and_student;
 use crate::args::DistillArgs;
 use crate::inputs;
 use crate::printer::Printer;
@@ -16,7 +20,6 @@ pub fn run<B: ParallelBackend>(
     printer: &Printer,
     devices: Vec<B::Device>,
 ) -> Result<()> {
-    let device = &devices[0];
     let run = RunDir::new(&args.train.run_dir)?;
     if run.has_checkpoint() && !args.train.resume {
         bail!(
@@ -27,79 +30,90 @@ pub fn run<B: ParallelBackend>(
     }
     let architecture = inputs::model(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
-    // What the family distils on: texts for a BERT, images and the teacher's checkpoint else.
-    let sources = match architecture.image_shape() {
-        None if matches!(architecture, Architecture::Albef(_)) => Sources::Captions,
-        None => Sources::Texts(inputs::texts(&args.data)?),
-        Some(shape) => {
-            let checkpoint = inputs::image_checkpoint(args.checkpoint.as_ref())?;
-            let (train_set, valid_set) = inputs::data(&args.data, shape.size)?;
-            inputs::check_fits(shape, train_set.as_ref(), "--data")?;
-            inputs::check_classes(shape, train_set.as_ref())?;
-            printer.status(format!(
-                "{}\n{}",
-                train_set.describe(),
-                valid_set.describe()
-            ));
-            Sources::Images(checkpoint, (train_set, valid_set))
+    architecture.visit_kind(DistillRun::<B> {
+        args: &args,
+        plan,
+        run,
+        printer,
+        devices,
+    })
+}
+
+/// A distillation as the flags describe it.
+pub struct DistillRun<'a, B: ParallelBackend> {
+    args: &'a DistillArgs,
+    plan: RankPlan,
+    run: RunDir,
+    printer: &'a Printer,
+    devices: Vec<B::Device>,
+}
+
+impl<B: ParallelBackend> DistillRun<'_, B> {
+    /// Checks `--student` against `config`, and writes the plan, the objective (the family's,
+    /// with the flags given) and the model into the run folder.
+    fn start<F: Family>(&self, config: &F) -> Result<PelaObjectiveConfig> {
+        let args = self.args;
+        if let Some(path) = &args.student {
+            let student = Architecture::of_student(path).context("--student")?;
+            if !student
+                .config::<F>()
+                .is_some_and(|student| config.same_architecture(student))
+            {
+                bail!(
+                    "--student {}: it was compressed from another architecture than --model {}",
+                    path.display(),
+                    args.model.model
+                );
+            }
         }
-    };
-    if let Some(path) = &args.student {
-        let student_architecture = Architecture::of_student(path).context("--student")?;
-        // A BERT's pooler comes with its weights, not with --model's config.
-        let without_pooler = |architecture: &Architecture| match architecture {
-            Architecture::Bert(config) => Architecture::Bert(config.clone().with_pooler(false)),
-            other => other.clone(),
-        };
-        if without_pooler(&student_architecture) != without_pooler(&architecture) {
-            bail!(
-                "--student {}: it was compressed from another architecture than --model {}",
-                path.display(),
-                args.model.model
-            );
-        }
+        let mut objective = config.pela_objective();
+        objective.alpha = args.alpha.unwrap_or(objective.alpha);
+        objective.beta = args.beta.unwrap_or(objective.beta);
+        objective.weight_perturbation.epsilon = args
+            .epsilon
+            .unwrap_or(objective.weight_perturbation.epsilon);
+        self.run.write("plan.json", &self.plan.to_string())?;
+        self.run.write("objective.json", &objective.to_string())?;
+        self.run.write("model.json", &config.to_string())?;
+        Ok(objective)
     }
-    // The authors' objective of the family, with the flags given.
-    let mut objective = architecture.pela_objective();
-    objective.alpha = args.alpha.unwrap_or(objective.alpha);
-    objective.beta = args.beta.unwrap_or(objective.beta);
-    objective.weight_perturbation.epsilon = args
-        .epsilon
-        .unwrap_or(objective.weight_perturbation.epsilon);
-    run.write("plan.json", &plan.to_string())?;
-    run.write("objective.json", &objective.to_string())?;
-    run.write("model.json", &architecture.to_json())?;
-    let (checkpoint, images) = match sources {
-        Sources::Texts(texts) => {
-            return super::text::distill::<B>(
-                &args, run, &plan, objective, texts, printer, devices,
-            );
-        }
-        Sources::Captions => {
-            let Architecture::Albef(config) = &architecture else {
-                unreachable!("captions are ALBEF's")
-            };
-            return super::albef::distill::<B>(
-                &args, config, run, &plan, objective, printer, devices,
-            );
-        }
-        Sources::Images(checkpoint, images) => (checkpoint, images),
-    };
-    printer.status(format!(
-        "objective: L_task + {}·L_fd + {}·L_rwp (ε = {})",
-        objective.alpha, objective.beta, objective.weight_perturbation.epsilon
-    ));
-    let (sets, batcher) = super::image_sets(images);
-    printer.status(format!("loading the teacher from {}", checkpoint.display()));
-    with_image_config!(&architecture, "distill", config => {
+}
+
+impl<'a, B, F> VisitKind<DistillRun<'a, B>, F> for ImageClassification
+where
+    B: ParallelBackend,
+    F: ImageFamily,
+    F::Model<B::InnerBackend>: ImageTeacher<B::InnerBackend>,
+    F::Student<B::InnerBackend>: HasAutodiffModule<B, TrainModule = F::Student<B>>,
+    F::Student<B>: ImageStudent<B> + AutodiffModule<B, InnerModule = F::Student<B::InnerBackend>>,
+{
+    type Output = Result<()>;
+
+    fn visit(distill: DistillRun<'a, B>, config: F) -> Result<()> {
+        let (args, printer) = (distill.args, distill.printer);
+        let shape = config.image_shape();
+        let checkpoint = inputs::image_checkpoint(args.checkpoint.as_ref())?;
+        let (train_set, valid_set) = inputs::data(&args.data, shape.size)?;
+        inputs::check_fits(shape, train_set.as_ref(), "--data")?;
+        inputs::check_classes(shape, train_set.as_ref())?;
+        printer.status(format!(
+            "{}\n{}",
+            train_set.describe(),
+            valid_set.describe()
+        ));
+        let objective = distill.start(&config)?;
+        printer.status(format!(
+            "objective: L_task + {}·L_fd + {}·L_rwp (ε = {})",
+            objective.alpha, objective.beta, objective.weight_perturbation.epsilon
+        ));
+        let (sets, batcher) = super::image_sets((train_set, valid_set));
+        printer.status(format!("loading the teacher from {}", checkpoint.display()));
         let teacher = config
-            .load_checkpoint::<B::InnerBackend>(checkpoint, device)
+            .load_checkpoint::<B::InnerBackend>(checkpoint, &distill.devices[0])
             .context("--checkpoint")?;
         let student = match &args.student {
-            Some(path) => {
-                pela::checkpoint::load_student(&teacher, path).context("--student")?
-            }
-            None => compression_report_and_student(&teacher, &plan, printer)?.0,
+            Some(path) => pela::checkpoint::load_student(&teacher, path).context("--student")?,
+            None => compression_report_and_student(&teacher, &distill.plan, printer)?.0,
         };
         let task = ClassifyTask::distill(
             Distill::<B, _>::new(teacher, objective.init()),
@@ -107,33 +121,52 @@ pub fn run<B: ParallelBackend>(
         );
         super::StudentRun {
             args: &args.train,
-            devices,
+            devices: distill.devices,
             printer,
             done: "distilled",
         }
         .train(
-            run,
+            distill.run,
             task,
             student.train::<B>(),
             sets,
             batcher,
             |student, path| config.save_student(student, path),
         )
-    })
+    }
 }
 
-/// What a distillation reads besides its teacher's architecture.
-enum Sources<'a> {
-    /// A text model's training and held-out texts.
-    Texts((Vec<String>, Vec<String>)),
-    /// ALBEF's image–caption annotations, read by its own path.
-    Captions,
-    /// An image model's checkpoint, and its training and validation images.
-    Images(
-        &'a std::path::Path,
-        (
-            Box<dyn pela_zoo::data::ImageDataset>,
-            Box<dyn pela_zoo::data::ImageDataset>,
-        ),
-    ),
+impl<'a, B: ParallelBackend> VisitKind<DistillRun<'a, B>, BertConfig> for TextEmbedding {
+    type Output = Result<()>;
+
+    fn visit(distill: DistillRun<'a, B>, config: BertConfig) -> Result<()> {
+        let texts = inputs::texts(&distill.args.data)?;
+        let objective = distill.start(&config)?;
+        super::text::distill::<B>(
+            distill.args,
+            distill.run,
+            &distill.plan,
+            objective,
+            texts,
+            distill.printer,
+            distill.devices,
+        )
+    }
+}
+
+impl<'a, B: ParallelBackend> VisitKind<DistillRun<'a, B>, AlbefConfig> for ImageTextRetrieval {
+    type Output = Result<()>;
+
+    fn visit(distill: DistillRun<'a, B>, config: AlbefConfig) -> Result<()> {
+        let objective = distill.start(&config)?;
+        super::albef::distill::<B>(
+            distill.args,
+            &config,
+            distill.run,
+            &distill.plan,
+            objective,
+            distill.printer,
+            distill.devices,
+        )
+    }
 }

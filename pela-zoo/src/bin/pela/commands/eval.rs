@@ -1,11 +1,15 @@
-//! `pela eval`: accuracy, loss and latency.
+//! `pela eval`: accuracy, loss and latency of an image classifier; the measures of its kind
+//! for the other families.
 
 use anyhow::{Context, Result, bail};
+use burn::prelude::Backend;
 use burn::tensor::backend::AutodiffBackend;
+use pela_zoo::albef::AlbefConfig;
+use pela_zoo::bert::BertConfig;
+use pela_zoo::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
+use pela_zoo::family::{Architecture, ImageFamily, VisitKind};
 use pela_zoo::train::{Classifier, evaluate, latency_ms};
-use pela_zoo::zoo::Architecture;
 
-use super::with_image_config;
 use crate::args::EvalArgs;
 use crate::inputs;
 use crate::printer::Printer;
@@ -15,60 +19,86 @@ pub fn run<B: AutodiffBackend>(
     printer: &Printer,
     devices: Vec<B::Device>,
 ) -> Result<()> {
-    let device = &devices[0];
     let architecture = match &args.student {
         Some(path) => Architecture::of_student(path).context("--student")?,
         None => inputs::model(&args.model.model)?,
     };
-    if let Architecture::Bert(_) = architecture {
-        return super::text::eval::<B::InnerBackend>(&args, printer, device);
-    }
-    if let Architecture::Albef(config) = &architecture {
-        return super::albef::eval::<B::InnerBackend>(&args, config, printer, device);
-    }
-    match (&args.student, &args.checkpoint) {
-        (Some(path), _) => {
-            with_image_config!(&architecture, "eval", config => {
-                let skeleton = config.init::<B::InnerBackend>(device);
-                let student =
-                    pela::checkpoint::load_student(&skeleton, path).context("--student")?;
-                report(&args, &architecture, &student, printer, device)
-            })
-        }
-        (None, Some(path)) => {
-            with_image_config!(&architecture, "eval", config => {
+    architecture.visit_kind(Eval::<B::InnerBackend> {
+        args: &args,
+        printer,
+        device: &devices[0],
+    })
+}
+
+/// The evaluation of `--student`, or of the teacher of `--model` and `--checkpoint`.
+pub struct Eval<'a, B: Backend> {
+    args: &'a EvalArgs,
+    printer: &'a Printer,
+    device: &'a B::Device,
+}
+
+impl<'a, B: Backend, F: ImageFamily> VisitKind<Eval<'a, B>, F> for ImageClassification
+where
+    F::Model<B>: Classifier<B>,
+    F::Student<B>: Classifier<B>,
+{
+    type Output = Result<()>;
+
+    fn visit(eval: Eval<'a, B>, config: F) -> Result<()> {
+        match (&eval.args.student, &eval.args.checkpoint) {
+            (Some(path), _) => {
+                let (config, student) =
+                    F::load_student::<B>(path, eval.device).context("--student")?;
+                eval.classifier(&config, &student)
+            }
+            (None, Some(path)) => {
                 let teacher = config
-                    .load_checkpoint::<B::InnerBackend>(path, device)
+                    .load_checkpoint::<B>(path, eval.device)
                     .context("--checkpoint")?;
-                report(&args, &architecture, &teacher, printer, device)
-            })
+                eval.classifier(&config, &teacher)
+            }
+            (None, None) => bail!("give a --student file, or --model and a teacher --checkpoint"),
         }
-        (None, None) => bail!("give a --student file, or --model and a teacher --checkpoint"),
     }
 }
 
-fn report<B: burn::tensor::backend::Backend, M: Classifier<B>>(
-    args: &EvalArgs,
-    architecture: &Architecture,
-    model: &M,
-    printer: &Printer,
-    device: &B::Device,
-) -> Result<()> {
-    let shape = inputs::image_shape(architecture, "eval")?;
-    let (_, valid) = inputs::data(&args.data, shape.size)?;
-    inputs::check_fits(shape, valid.as_ref(), "--data")?;
-    inputs::check_classes(shape, valid.as_ref())?;
-    printer.status(valid.describe());
-    let evaluation = evaluate(model, valid.as_ref(), args.batch_size, device)?;
-    let latency = latency_ms(model, valid.shape(), args.batch_size, 3, 10, device);
-    printer.result(format!(
-        "accuracy {:.2} % ({} images), loss {:.4}, latency {:.2} ms a batch of {} ({:.0} images/s)",
-        100.0 * evaluation.accuracy,
-        evaluation.images,
-        evaluation.loss,
-        latency,
-        args.batch_size,
-        args.batch_size as f64 / latency * 1e3
-    ));
-    Ok(())
+impl<B: Backend> Eval<'_, B> {
+    /// Accuracy and loss on the validation images of `--data`, and the latency of a batch.
+    fn classifier<F: ImageFamily, M: Classifier<B>>(&self, config: &F, model: &M) -> Result<()> {
+        let (args, printer, device) = (self.args, self.printer, self.device);
+        let shape = config.image_shape();
+        let (_, valid) = inputs::data(&args.data, shape.size)?;
+        inputs::check_fits(shape, valid.as_ref(), "--data")?;
+        inputs::check_classes(shape, valid.as_ref())?;
+        printer.status(valid.describe());
+        let evaluation = evaluate(model, valid.as_ref(), args.batch_size, device)?;
+        let latency = latency_ms(model, valid.shape(), args.batch_size, 3, 10, device);
+        printer.result(format!(
+            "accuracy {:.2} % ({} images), loss {:.4}, latency {:.2} ms a batch of {} ({:.0} \
+             images/s)",
+            100.0 * evaluation.accuracy,
+            evaluation.images,
+            evaluation.loss,
+            latency,
+            args.batch_size,
+            args.batch_size as f64 / latency * 1e3
+        ));
+        Ok(())
+    }
+}
+
+impl<'a, B: Backend> VisitKind<Eval<'a, B>, BertConfig> for TextEmbedding {
+    type Output = Result<()>;
+
+    fn visit(eval: Eval<'a, B>, _: BertConfig) -> Result<()> {
+        super::text::eval::<B>(eval.args, eval.printer, eval.device)
+    }
+}
+
+impl<'a, B: Backend> VisitKind<Eval<'a, B>, AlbefConfig> for ImageTextRetrieval {
+    type Output = Result<()>;
+
+    fn visit(eval: Eval<'a, B>, config: AlbefConfig) -> Result<()> {
+        super::albef::eval::<B>(eval.args, &config, eval.printer, eval.device)
+    }
 }

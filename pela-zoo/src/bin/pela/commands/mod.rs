@@ -184,54 +184,6 @@ impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
     }
 }
 
-/// Runs `$body` with `$config` bound to the concrete config inside an
-/// [`Architecture`](pela_zoo::zoo::Architecture) (`VitConfig`, `SwinConfig`, `BertConfig`,
-/// `AlbefConfig`):
-/// the one place where the commands meet the zoo's families, so that each command is written
-/// once for all. The body may call any method the configs share by name (`init`,
-/// `load_checkpoint`) and generic code over the models.
-macro_rules! with_config {
-    ($architecture:expr, $config:ident => $body:expr) => {
-        match $architecture {
-            pela_zoo::zoo::Architecture::Vit($config) => $body,
-            pela_zoo::zoo::Architecture::Swin($config) => $body,
-            pela_zoo::zoo::Architecture::Bert($config) => $body,
-            pela_zoo::zoo::Architecture::Albef($config) => $body,
-        }
-    };
-}
-use with_config;
-
-/// [`with_config!`] over the image classifiers, whose configs also share `save_student`,
-/// `save_dense` and the classification tasks; a text model or ALBEF is an error naming
-/// `$command`. Commands send those to their own paths first (`commands/text.rs`,
-/// `commands/albef.rs`).
-macro_rules! with_image_config {
-    ($architecture:expr, $command:expr, mut $config:ident => $body:expr) => {
-        match $architecture {
-            pela_zoo::zoo::Architecture::Vit(mut $config) => $body,
-            pela_zoo::zoo::Architecture::Swin(mut $config) => $body,
-            architecture @ (pela_zoo::zoo::Architecture::Bert(_)
-            | pela_zoo::zoo::Architecture::Albef(_)) => {
-                crate::inputs::image_shape(&architecture, $command)?;
-                unreachable!("only an image classifier has an image shape")
-            }
-        }
-    };
-    ($architecture:expr, $command:expr, $config:ident => $body:expr) => {
-        match $architecture {
-            pela_zoo::zoo::Architecture::Vit($config) => $body,
-            pela_zoo::zoo::Architecture::Swin($config) => $body,
-            architecture @ (pela_zoo::zoo::Architecture::Bert(_)
-            | pela_zoo::zoo::Architecture::Albef(_)) => {
-                crate::inputs::image_shape(&architecture, $command)?;
-                unreachable!("only an image classifier has an image shape")
-            }
-        }
-    };
-}
-use with_image_config;
-
 /// The report of compressing `teacher` by `plan`: a preview (ranks and sizes), or with `svd`
 /// the full conversion (reconstruction errors too), with a progress bar.
 pub fn compression_report<B: burn::prelude::Backend, M: pela::LowRank<B>>(

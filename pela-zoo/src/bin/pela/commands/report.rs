@@ -1,9 +1,12 @@
 //! `pela report`: the per-layer table of a model under a plan.
 
 use anyhow::Result;
+use pela::{CompressionReport, RankPlan};
+use pela_zoo::Family;
 use pela_zoo::backend::{Cpu, CpuDevice};
+use pela_zoo::family::Visit;
 
-use super::{compression_report, with_config};
+use super::compression_report;
 use crate::args::ReportArgs;
 use crate::inputs;
 use crate::printer::Printer;
@@ -16,47 +19,38 @@ pub fn run(args: ReportArgs, printer: &Printer) -> Result<()> {
         args.model.model,
         architecture.family()
     ));
-    let report = with_config!(&architecture, config => compression_report(
-        &config.init::<Cpu>(&CpuDevice::default()),
-        &plan,
-        args.svd,
-        printer
-    )?);
+    let (report, lines) = architecture.visit(Report {
+        plan: &plan,
+        svd: args.svd,
+        printer,
+    })?;
     if args.json {
         printer.result(report.to_json());
         return Ok(());
     }
     printer.result(&report);
-    if let pela_zoo::zoo::Architecture::Albef(config) = &architecture {
-        let totals = report.totals();
-        printer.result(format!(
-            "with the momentum copy of pre-training (an EMA of the model without its ITM head \
-             and temperature): {} → {}",
-            pela::thousands(config.with_momentum_copy(totals.params_before)),
-            pela::thousands(config.with_momentum_copy(totals.params_after))
-        ));
+    for line in lines {
+        printer.result(line);
     }
-    let flops = architecture.flops(&report);
-    // Images cost GFLOPs, a token MFLOPs.
-    let (scale, unit, article) = match flops.per {
-        "image" => (1e9, "G", "an"),
-        _ => (1e6, "M", "a"),
-    };
-    let attention = if flops.attention > 0 {
-        format!(
-            "attention products {:.2} {unit}, unchanged",
-            flops.attention as f64 / scale
-        )
-    } else {
-        "attention products (they grow with the text's length) unchanged, not counted".to_string()
-    };
-    printer.result(format!(
-        "FLOPs {article} {} (2 per weight use, as the paper counts): {:.2} {unit} → {:.2} {unit} \
-         ({:.2}× fewer); {attention}",
-        flops.per,
-        flops.teacher as f64 / scale,
-        flops.student as f64 / scale,
-        flops.teacher as f64 / flops.student as f64,
-    ));
     Ok(())
+}
+
+/// The report of a family's model with random weights, and the lines below its table: the
+/// family's notes and the FLOPs.
+struct Report<'a> {
+    plan: &'a RankPlan,
+    svd: bool,
+    printer: &'a Printer,
+}
+
+impl Visit for Report<'_> {
+    type Output = Result<(CompressionReport, Vec<String>)>;
+
+    fn visit<F: Family>(self, config: F) -> Self::Output {
+        let model = config.init::<Cpu>(&CpuDevice::default());
+        let report = compression_report(&model, self.plan, self.svd, self.printer)?;
+        let mut lines = config.report_notes(&report);
+        lines.push(config.flops(&report).to_string());
+        Ok((report, lines))
+    }
 }

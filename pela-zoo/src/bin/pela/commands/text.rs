@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use burn::module::Module;
 use burn::prelude::Backend;
 use pela::{CompressionReport, Distill, PelaObjectiveConfig, RankPlan};
+use pela_zoo::Family;
 use pela_zoo::backend::{Cpu, CpuDevice};
 use pela_zoo::bert::{
     Bert, BertConfig, BertFiles, BertTokenizer, SentenceEncoder, Sentences, TextBatcher,
@@ -81,7 +82,7 @@ pub fn compress(
     printer.result(&report);
     teacher
         .config
-        .save_student(&student, &args.output, tokenizer.as_ref())
+        .save_student_with_tokenizer(&student, &args.output, tokenizer.as_ref())
         .context("--output")?;
     Ok(report)
 }
@@ -147,7 +148,7 @@ pub fn distill<B: ParallelBackend>(
         student.train::<B>(),
         (train, valid),
         TextBatcher::new(tokenizer.clone()),
-        |student, path| config.save_student(student, path, Some(&tokenizer)),
+        |student, path| config.save_student_with_tokenizer(student, path, Some(&tokenizer)),
     )
 }
 
@@ -277,7 +278,9 @@ pub fn export(args: &ExportArgs, printer: &Printer) -> Result<()> {
         .context("--student")?;
     let tokenizer = BertConfig::student_tokenizer(&args.student).context("--student")?;
     match args.layout {
-        Layout::Compressed => config.save_student(&student, &args.output, tokenizer.as_ref()),
+        Layout::Compressed => {
+            config.save_student_with_tokenizer(&student, &args.output, tokenizer.as_ref())
+        }
         Layout::Dense => {
             if tokenizer.is_none() {
                 printer.status(

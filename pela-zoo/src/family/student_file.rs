@@ -1,23 +1,47 @@
 //! Students as files that describe themselves: the weights in the authors' layout, the
-//! architecture as JSON in the safetensors header, under a key of each family.
+//! architecture as JSON in the safetensors header, under the family's key.
 
 use std::path::Path;
 
+use burn::prelude::*;
 use pela::PelaError;
-use serde::de::DeserializeOwned;
 
+use super::Family;
 use crate::ZooError;
 
-/// The architecture saved under `key` in the header of the student file at `path`.
+/// Writes `student` of `config` to `path`, the config and `extra` in the header.
+pub(crate) fn save<F: Family, B: Backend>(
+    config: &F,
+    student: &F::Student<B>,
+    path: &Path,
+    extra: &[(&str, &str)],
+) -> Result<(), ZooError> {
+    let config = config.to_string();
+    let mut header = vec![(F::HEADER_KEY, config.as_str())];
+    header.extend_from_slice(extra);
+    pela::checkpoint::save_student(student, path, &header)?;
+    Ok(())
+}
+
+/// The config and the student of the file at `path`.
+pub(crate) fn load<F: Family, B: Backend>(
+    path: &Path,
+    device: &B::Device,
+) -> Result<(F, F::Student<B>), ZooError> {
+    let config: F = read_config(path)?;
+    config.validate()?;
+    let skeleton = config.init::<B>(device);
+    let student = pela::checkpoint::load_student(&skeleton, path)?;
+    Ok((config, student))
+}
+
+/// The config of family `F` saved in the header of the student file at `path`.
 ///
 /// # Errors
 /// [`PelaError::Checkpoint`] when the file is unreadable or has no such config in its header
 /// (a student of another family, or saved by other code).
-pub(crate) fn read_config<C: DeserializeOwned>(
-    path: &Path,
-    key: &str,
-    family: &str,
-) -> Result<C, ZooError> {
+pub(crate) fn read_config<F: Family>(path: &Path) -> Result<F, ZooError> {
+    let (key, family) = (F::HEADER_KEY, F::NAME);
     let no_config = |reason: String| PelaError::Checkpoint {
         path: path.display().to_string(),
         reason,

@@ -1,0 +1,43 @@
+//! Files written so that a crash never leaves half of one: the one atomic writer of the zoo.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::ZooError;
+
+/// Writes `bytes` to `path` atomically: into `path.partial`, flushed and synced to the disk,
+/// then renamed over `path`. A reader sees the old file or the whole new one, never a part.
+///
+/// # Errors
+/// [`ZooError::Io`] naming the file when it cannot be written or renamed.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ZooError> {
+    let partial = partial_path(path);
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&partial)?;
+        file.write_all(bytes)?;
+        file.flush()?;
+        file.sync_all()
+    };
+    write().map_err(|e| io(&partial, e))?;
+    std::fs::rename(&partial, path).map_err(|e| io(path, e))
+}
+
+/// Where [`write_atomic`] writes `path` before renaming it.
+pub(crate) fn partial_path(path: &Path) -> PathBuf {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    PathBuf::from(partial)
+}
+
+/// [`ZooError::Io`] for `error` on `path`.
+pub(crate) fn io(path: &Path, error: std::io::Error) -> ZooError {
+    io_text(path, error.to_string())
+}
+
+/// [`ZooError::Io`] for `path`, with `reason`.
+pub(crate) fn io_text(path: &Path, reason: String) -> ZooError {
+    ZooError::Io {
+        path: path.display().to_string(),
+        reason,
+    }
+}
