@@ -517,9 +517,12 @@ mod distillation {
     );
 
     fn task_and_student() -> Parts {
+        task_and_student_of(config())
+    }
+
+    fn task_and_student_of(config: AlbefConfig) -> Parts {
         let device = CpuDevice::default();
         Cpu::seed(&device, 5);
-        let config = config();
         let teacher = config.init::<Cpu>(&device);
         let _ = values(&teacher); // draws every lazily initialised parameter now
         let student = teacher.to_low_rank(&config.pela_plan()).unwrap();
@@ -587,6 +590,26 @@ mod distillation {
             moved(&momentum),
             moved(&online)
         );
+        std::fs::remove_dir_all(run.root()).ok();
+    }
+
+    #[test]
+    fn every_accumulated_batch_reaches_the_queues() {
+        let _alone = crate::common::alone(5);
+        let run = scratch("albef-accumulation");
+        // 64 pairs in batches of 4, two batches an optimizer step: 16 batches, 8 steps.
+        let config = TrainingConfig::new()
+            .with_epochs(1)
+            .with_batch_size(4)
+            .with_grad_accumulation(2)
+            .with_warmup_epochs(0);
+        let parts = task_and_student_of(self::config().with_queue_size(40));
+        let (outcome, _) = fit_from(Engine::new(config, run.clone()), parts).unwrap();
+        let trained = outcome.model;
+        assert_eq!(trained.steps(), 8);
+        // All 64 pairs' features went in (64 mod 40); the last batch of each step alone
+        // would have left the pointer at 8 · 4 = 32.
+        assert_eq!(trained.momentum.pointer(), 64 % 40);
         std::fs::remove_dir_all(run.root()).ok();
     }
 

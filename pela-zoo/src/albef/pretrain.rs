@@ -85,14 +85,19 @@ impl AlbefObjectives {
     }
 }
 
-/// The image and text features of a step's momentum model, waiting for the queues.
-type Pending<E> = Arc<Mutex<Option<(Tensor<E, 2>, Tensor<E, 2>)>>>;
+/// The image and text features of the momentum model, one pair a batch, waiting for the
+/// queues: every batch of an optimizer step (several with gradient accumulation) is
+/// enqueued after it, in order. Each replica of the task (one a device) has its own.
+type Pending<E> = Arc<Mutex<Vec<(Tensor<E, 2>, Tensor<E, 2>)>>>;
 
 /// ALBEF's pre-training of a dense model (the authors' `Pretrain.py`), as a task of the
 /// engine: each step's loss is `ITC + ITM + MLM`, with the model's momentum copy and queues
 /// ([`AlbefTraining`]). Validation reports in-batch `ITC`.
 ///
-/// Runs on one device: the momentum model and queues are updated after each optimizer step.
+/// The momentum model is updated after each optimizer step, and the queues take the momentum
+/// features of every batch of the step (with `--grad-accumulation k`, all k of them). On
+/// several devices each replica queues its own batches, where the authors gather every GPU's
+/// features first.
 ///
 /// ```
 /// use pela_zoo::albef::{AlbefConfig, AlbefObjectives, AlbefPretrainTask, AlbefTraining, MlmTokens};
@@ -124,7 +129,7 @@ impl<B: AutodiffBackend> AlbefPretrainTask<B> {
     pub fn new(objectives: AlbefObjectives) -> Self {
         Self {
             objectives,
-            pending: Arc::new(Mutex::new(None)),
+            pending: Pending::default(),
         }
     }
 }
@@ -175,6 +180,14 @@ impl<B: AutodiffBackend> Task<B> for AlbefPretrainTask<B> {
     fn after_step(&self, model: Self::Model) -> Self::Model {
         after_step(model, &self.pending, self.objectives.momentum)
     }
+
+    /// Features pending of this replica alone.
+    fn to_device(self, _device: &B::Device) -> Self {
+        Self {
+            pending: Pending::default(),
+            ..self
+        }
+    }
 }
 
 /// PELA's distillation of an ALBEF student: each step's loss terms are ALBEF's `ITC`, `ITM`
@@ -182,7 +195,10 @@ impl<B: AutodiffBackend> Task<B> for AlbefPretrainTask<B> {
 /// and queues) and PELA's `L_fd` (every encoder's hidden states against the frozen
 /// teacher's) and `L_rwp`. Validation reports `ITC` (in-batch, no queue) and `L_fd`.
 ///
-/// Runs on one device: the momentum model and queues are updated after each optimizer step.
+/// The momentum model is updated after each optimizer step, and the queues take the momentum
+/// features of every batch of the step (with `--grad-accumulation k`, all k of them). On
+/// several devices each replica queues its own batches, where the authors gather every GPU's
+/// features first.
 #[derive(Debug, Clone)]
 pub struct AlbefDistillTask<B: AutodiffBackend> {
     /// The frozen teacher and PELA's objective.
@@ -198,7 +214,7 @@ impl<B: AutodiffBackend> AlbefDistillTask<B> {
         Self {
             distill,
             objectives,
-            pending: Arc::new(Mutex::new(None)),
+            pending: Pending::default(),
         }
     }
 }
@@ -268,9 +284,11 @@ impl<B: AutodiffBackend> Task<B> for AlbefDistillTask<B> {
         after_step(model, &self.pending, self.objectives.momentum)
     }
 
+    /// The teacher on `device`, and features pending of this replica alone.
     fn to_device(self, device: &B::Device) -> Self {
         Self {
             distill: self.distill.to_device(device),
+            pending: Pending::default(),
             ..self
         }
     }
@@ -345,7 +363,10 @@ where
         online.temperature(),
         settings.alpha,
     );
-    *pending.lock().expect("not poisoned") = Some((image_feat_m, text_feat_m));
+    pending
+        .lock()
+        .expect("not poisoned")
+        .push((image_feat_m, text_feat_m));
 
     // ITM: the pairs, each text with a hard negative image, each image with a hard negative
     // text.
@@ -440,15 +461,16 @@ fn in_batch_itc<E: Backend, M: AlbefModel<E>>(model: &M, encoded: AlbefEncoded<E
     .loss
 }
 
-/// The EMA, the enqueue of `pending`'s features and the step count, after an optimizer step.
+/// The EMA, the enqueue of the features of every batch in `pending` and the step count, after
+/// an optimizer step.
 fn after_step<B: AutodiffBackend, M: Module<B>>(
     model: AlbefTraining<B, M>,
     pending: &Pending<B::InnerBackend>,
     factor: f64,
 ) -> AlbefTraining<B, M> {
-    let pending = pending.lock().expect("not poisoned").take();
+    let pending = std::mem::take(&mut *pending.lock().expect("not poisoned"));
     let mut momentum = model.momentum.update(&model.model, factor);
-    if let Some((image, text)) = pending {
+    for (image, text) in pending {
         momentum = momentum.enqueue(Tensor::from_inner(image), Tensor::from_inner(text));
     }
     let steps = model.steps.val().add_scalar(1);
