@@ -181,10 +181,7 @@ fn main() -> Result<(), ZooError> {
     let run_dir = |name: &str| -> Result<RunDir, ZooError> {
         let path = PathBuf::from("target/albef-pela").join(name);
         if path.exists() {
-            std::fs::remove_dir_all(&path).map_err(|e| ZooError::Io {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            std::fs::remove_dir_all(&path).map_err(|e| ZooError::io(&path, e))?;
         }
         RunDir::new(path)
     };

@@ -101,10 +101,7 @@ fn main() -> Result<(), pela_zoo::ZooError> {
     eprintln!("{}\n{}", train_set.describe(), test_set.describe());
     let out = std::path::Path::new("target/digits-ablation");
     if out.exists() {
-        std::fs::remove_dir_all(out).map_err(|e| pela_zoo::ZooError::Io {
-            path: out.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        std::fs::remove_dir_all(out).map_err(|e| pela_zoo::ZooError::io(out, e))?;
     }
 
     let config = VitConfig::new(8, 4, 10, args.width, 4, 4).with_channels(1);

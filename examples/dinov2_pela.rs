@@ -187,10 +187,7 @@ fn main() -> Result<(), ZooError> {
     let batcher = ImageBatcher::new(&distill_set);
     let out = std::path::Path::new("target/dinov2-pela");
     if out.exists() {
-        std::fs::remove_dir_all(out).map_err(|e| ZooError::Io {
-            path: out.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        std::fs::remove_dir_all(out).map_err(|e| ZooError::io(out, e))?;
     }
     let outcome = Engine::<FlexAutodiff>::new(training, RunDir::new(out)?)
         .on_epoch(|metrics| eprintln!("  [distill] {}", metrics.summary()))

@@ -220,10 +220,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
     )?];
 
     let out = Path::new("target/minilm-pela");
-    std::fs::create_dir_all(out).map_err(|e| ZooError::Io {
-        path: out.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    std::fs::create_dir_all(out).map_err(|e| ZooError::io(out, e))?;
     // Data-aware initialisation (SVD-LLM): each layer's inputs on a few calibration texts.
     let calibration = teacher.calibration_twin()?;
     embed_texts(&calibration, &tokenizer, &calibration_texts, 64, &device)?;
@@ -271,10 +268,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
                 .collect();
             let run = file.with_extension("run");
             if run.exists() {
-                std::fs::remove_dir_all(&run).map_err(|e| ZooError::Io {
-                    path: run.display().to_string(),
-                    reason: e.to_string(),
-                })?;
+                std::fs::remove_dir_all(&run).map_err(|e| ZooError::io(&run, e))?;
             }
             let outcome = Engine::<CpuAutodiff>::new(config.clone(), RunDir::new(&run)?)
                 .renderer(ProgressRenderer::new(false))

@@ -45,11 +45,16 @@ impl<B: Backend> LayerFeatures<B> for TextClassifier<B> {
 }
 
 fn teacher() -> TextClassifier<Cpu> {
+    teacher_of(D_FF, 2)
+}
+
+/// A teacher of `d_ff` hidden units in `layers` layers.
+fn teacher_of(d_ff: usize, layers: usize) -> TextClassifier<Cpu> {
     let device = Default::default();
     seeded(5, || {
         let teacher = TextClassifier {
             embed: EmbeddingConfig::new(VOCAB, D_MODEL).init(&device),
-            encoder: TransformerEncoderConfig::new(D_MODEL, D_FF, 4, 2)
+            encoder: TransformerEncoderConfig::new(D_MODEL, d_ff, 4, layers)
                 .with_dropout(0.0)
                 .init(&device),
             head: LinearConfig::new(D_MODEL, 3).init(&device),
@@ -177,6 +182,30 @@ fn one_distillation_step_lowers_feature_loss_and_trains_only_the_student() {
         changed > student_before.len() / 2,
         "{changed} of {}",
         student_before.len()
+    );
+}
+
+#[test]
+fn distill_checks_that_the_student_is_the_teachers() {
+    let distill = Distill::<Train, _>::new(teacher(), PelaObjectiveConfig::new().init());
+    let plan = RankPlan::new(2.0);
+    let own = teacher().to_low_rank(&plan).unwrap().train::<Train>();
+    distill.check(&own).unwrap();
+    // A student of a wider teacher: the first feed-forward layer has another shape.
+    let wider = teacher_of(2 * D_FF, 2).to_low_rank(&plan).unwrap();
+    let error = distill.check(&wider.train::<Train>()).unwrap_err();
+    assert!(
+        matches!(&error, pela::PelaError::ShapeMismatch { what, student, teacher }
+            if what == "weight of encoder.layers.0.pwff.linear_inner"
+                && student == &[D_MODEL, 2 * D_FF] && teacher == &[D_MODEL, D_FF]),
+        "{error}"
+    );
+    // A student of a deeper teacher: its third layer has no counterpart.
+    let deeper = teacher_of(D_FF, 3).to_low_rank(&plan).unwrap();
+    let error = distill.check(&deeper.train::<Train>()).unwrap_err();
+    assert!(
+        matches!(&error, pela::PelaError::UnpairedLayer { layer } if layer == "encoder.layers.2.mha.query"),
+        "{error}"
     );
 }
 

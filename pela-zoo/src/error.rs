@@ -1,5 +1,8 @@
 //! The one error type of `pela-zoo`.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use pela::PelaError;
 use thiserror::Error;
 
@@ -12,7 +15,7 @@ use thiserror::Error;
 /// let error = VitConfig::new(224, 15, 1000, 768, 12, 12).validate().unwrap_err();
 /// assert!(error.to_string().contains("`patch_size` 15 does not divide `image_size` 224"));
 /// ```
-#[derive(Debug, Error, Clone, PartialEq)]
+#[derive(Debug, Error, Clone)]
 #[non_exhaustive]
 pub enum ZooError {
     /// A model config whose sizes do not fit together.
@@ -44,12 +47,48 @@ pub enum ZooError {
         reason: String,
     },
 
-    /// A file or folder that cannot be read or written.
-    #[error("`{path}`: {reason}")]
+    /// A file or folder that the system could not read or write.
+    #[error("`{path}`: {source}")]
     Io {
         /// The file or folder.
         path: String,
-        /// What went wrong.
+        /// The system's error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+
+    /// A file or folder that is missing, corrupt or not of the kind expected.
+    #[error("`{path}`: {reason}")]
+    File {
+        /// The file or folder.
+        path: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+
+    /// A training run into a folder that already holds a checkpoint, without resuming it.
+    #[error(
+        "`{run_dir}`: the run folder already holds a checkpoint; resume it, or train into \
+         another folder"
+    )]
+    RunHasCheckpoint {
+        /// The run folder.
+        run_dir: String,
+    },
+
+    /// A resumed training run whose folder holds no checkpoint.
+    #[error("`{run_dir}`: no checkpoint to resume from; start the run without resuming")]
+    NothingToResume {
+        /// The run folder.
+        run_dir: String,
+    },
+
+    /// A training task that cannot train the model or the settings it is given.
+    #[error("{task}: {reason}")]
+    Task {
+        /// The task.
+        task: &'static str,
+        /// What does not fit, and the fix.
         reason: String,
     },
 
@@ -59,6 +98,21 @@ pub enum ZooError {
 }
 
 impl ZooError {
+    /// [`ZooError::Io`] for the system's `error` on `path`.
+    ///
+    /// ```
+    /// let error = std::fs::read("/no/such/file").map_err(|e| pela_zoo::ZooError::io("/no/such/file", e));
+    /// let error = error.unwrap_err();
+    /// assert!(error.to_string().starts_with("`/no/such/file`: "));
+    /// assert!(std::error::Error::source(&error).is_some());
+    /// ```
+    pub fn io(path: impl AsRef<Path>, error: std::io::Error) -> Self {
+        Self::Io {
+            path: path.as_ref().display().to_string(),
+            source: Arc::new(error),
+        }
+    }
+
     /// [`ZooError::UnknownModel`] for `name`, suggesting the closest of `known`.
     pub(crate) fn unknown_model<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Self {
         let known: Vec<String> = known.map(str::to_string).collect();

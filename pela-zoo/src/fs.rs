@@ -31,12 +31,12 @@ pub(crate) fn partial_path(path: &Path) -> PathBuf {
 
 /// [`ZooError::Io`] for `error` on `path`.
 pub(crate) fn io(path: &Path, error: std::io::Error) -> ZooError {
-    io_text(path, error.to_string())
+    ZooError::io(path, error)
 }
 
-/// [`ZooError::Io`] for `path`, with `reason`.
+/// [`ZooError::File`] for `path`, with `reason`.
 pub(crate) fn io_text(path: &Path, reason: String) -> ZooError {
-    ZooError::Io {
+    ZooError::File {
         path: path.display().to_string(),
         reason,
     }

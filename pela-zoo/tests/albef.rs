@@ -614,6 +614,31 @@ mod distillation {
     }
 
     #[test]
+    fn what_albef_needs_is_checked_before_training() {
+        let _alone = crate::common::alone(5);
+        let run = scratch("albef-checks");
+        let refused = |config: AlbefConfig, batch_size: usize| {
+            let settings = TrainingConfig::new().with_batch_size(batch_size);
+            let Err(error) = fit_from(
+                Engine::new(settings, run.clone()),
+                task_and_student_of(config),
+            ) else {
+                panic!("the run must be refused");
+            };
+            assert!(matches!(error, pela_zoo::ZooError::Task { .. }), "{error}");
+            error.to_string()
+        };
+        let error = refused(config().with_mlm_head(false), 4);
+        assert!(error.contains("no MLM head"), "{error}");
+        let error = refused(config(), 1);
+        assert!(error.contains("at least 2"), "{error}");
+        let error = refused(config().with_queue_size(8), 16);
+        assert!(error.contains("the queue holds 8 features"), "{error}");
+        assert!(!run.has_checkpoint());
+        std::fs::remove_dir_all(run.root()).ok();
+    }
+
+    #[test]
     fn pretraining_trains_a_frozen_loaded_model_whole_and_lowers_the_loss() {
         let _alone = crate::common::alone(6);
         let device = CpuDevice::default();

@@ -533,6 +533,13 @@ fn report_covers_albef_with_the_authors_plan() {
         stdout.contains("temperature): 419,873,911 → 174,212,215"),
         "{stdout}"
     );
+    // The retrieval model: 384-pixel images (320 more position embeddings of 768) and no
+    // MLM head (622,650 parameters), which the plan then does not name.
+    let output = pela(&["report", "--model", "albef_retrieval"]);
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // 209,937,725 + 320 · 768 − 622,650.
+    assert!(stdout.contains("209,560,835 → 86,729,987"), "{stdout}");
 }
 
 #[test]

@@ -96,6 +96,37 @@ fn distillation_lowers_the_loss_and_leaves_the_teacher_untouched() {
 }
 
 #[test]
+fn a_student_of_another_teacher_is_refused_before_training() {
+    let _alone = alone(3);
+    let run = scratch("another-teacher");
+    let teacher = teacher();
+    let (task, _) = task_and_student(&teacher);
+    // A student of a ViT whose MLP is half as wide.
+    let narrow = config()
+        .with_mlp_ratio(2.0)
+        .init::<Cpu>(&CpuDevice::default());
+    let student = narrow.to_low_rank(&config().pela_plan()).unwrap();
+    let (train_set, test_set) = data();
+    let batcher = ImageBatcher::new(&train_set);
+    let Err(error) = Engine::new(TrainingConfig::new().with_epochs(1), run.clone()).fit(
+        task,
+        student.train::<CpuAutodiff>(),
+        Arc::new(train_set),
+        Arc::new(test_set),
+        batcher,
+    ) else {
+        panic!("a student of another teacher must be refused");
+    };
+    assert!(
+        matches!(&error, pela_zoo::ZooError::Pela(pela::PelaError::ShapeMismatch { what, .. })
+            if what == "weight of blocks.0.mlp.fc1"),
+        "{error}"
+    );
+    assert!(!run.has_checkpoint());
+    std::fs::remove_dir_all(run.root()).ok();
+}
+
+#[test]
 fn a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one() {
     let _alone = alone(2);
     let teacher = teacher();
@@ -128,7 +159,8 @@ fn a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one() {
         panic!("a second fresh run into a folder with a checkpoint must fail");
     };
     assert!(
-        error.to_string().contains("already holds a checkpoint"),
+        matches!(error, pela_zoo::ZooError::RunHasCheckpoint { .. })
+            && error.to_string().contains("already holds a checkpoint"),
         "{error}"
     );
     let resumed = fit(

@@ -155,6 +155,35 @@ where
         }
     }
 
+    /// Checks, before training, that `student` is a student of this teacher: every low-rank
+    /// layer of the student has a teacher `Linear` of its path and shape. [`forward`]
+    /// (Self::forward) of such a student fails on nothing but features of another number or
+    /// shape, which a student converted from this teacher does not have.
+    ///
+    /// # Errors
+    /// [`PelaError::UnpairedLayer`] for a student layer the teacher lacks;
+    /// [`PelaError::ShapeMismatch`] for one of another shape.
+    pub fn check<S: LowRankStudent<B>>(&self, student: &S) -> Result<(), PelaError> {
+        for (path, layer) in student.low_rank_layers() {
+            let teacher =
+                self.teacher_weights
+                    .get(&path)
+                    .ok_or_else(|| PelaError::UnpairedLayer {
+                        layer: path.clone(),
+                    })?;
+            let expected = teacher.dims().to_vec();
+            let found = vec![layer.d_input(), layer.d_output()];
+            if found != expected {
+                return Err(PelaError::ShapeMismatch {
+                    what: format!("weight of {path}"),
+                    student: found,
+                    teacher: expected,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Runs the teacher (when a term needs it) and `student` on one input.
     ///
     /// # Errors

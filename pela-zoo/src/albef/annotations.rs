@@ -64,10 +64,7 @@ impl Annotations {
     /// shape (naming the entry) or a missing image (naming it and the root).
     pub fn read(json: impl AsRef<Path>, image_root: impl AsRef<Path>) -> Result<Self, ZooError> {
         let json = json.as_ref();
-        let text = std::fs::read_to_string(json).map_err(|e| ZooError::Io {
-            path: json.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(json).map_err(|e| ZooError::io(json, e))?;
         let annotations = Self::from_json(&text, &json.display().to_string(), image_root)?;
         if let Some(missing) = annotations
             .entries
@@ -177,7 +174,7 @@ impl Annotations {
     /// RandAugment).
     ///
     /// # Errors
-    /// [`ZooError::Io`] naming a file that does not decode.
+    /// [`ZooError::File`] naming a file that does not decode.
     pub fn image(
         &self,
         index: usize,
@@ -188,7 +185,7 @@ impl Annotations {
         let path = self.root.join(&self.entries[index].image);
         let image: RgbImage = image::open(&path)
             .map(DynamicImage::into_rgb8)
-            .map_err(|e| ZooError::Io {
+            .map_err(|e| ZooError::File {
                 path: path.display().to_string(),
                 reason: format!("cannot decode the image: {e}"),
             })?;

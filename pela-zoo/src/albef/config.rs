@@ -136,9 +136,14 @@ impl AlbefConfig {
     /// # Ok::<(), pela::PelaError>(())
     /// ```
     pub fn pela_plan(&self) -> RankPlan {
-        RankPlan::new(3.0)
-            .keep_dense("mlm_head.**")
-            .keep_dense("*_proj")
+        let plan = RankPlan::new(3.0);
+        // A retrieval model has no MLM head to keep.
+        let plan = if self.mlm_head {
+            plan.keep_dense("mlm_head.**")
+        } else {
+            plan
+        };
+        plan.keep_dense("*_proj")
             .keep_dense("**.*norm*")
             .keep_dense("**.patch_embed.**")
             .with_min_outputs(Some(10))

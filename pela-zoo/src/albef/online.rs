@@ -60,6 +60,8 @@ pub trait AlbefModel<B: Backend>:
     fn mlm_logits(&self, fused: Tensor<B, 3>) -> Tensor<B, 3>;
     /// The ITC temperature, clamped.
     fn temperature(&self) -> Tensor<B, 1>;
+    /// Whether the model has the MLM head (a retrieval model has none).
+    fn has_mlm_head(&self) -> bool;
 }
 
 /// Implements [`AlbefModel`] for a type whose inherent methods have its names.
@@ -94,6 +96,9 @@ macro_rules! albef_model {
             }
             fn temperature(&self) -> Tensor<B, 1> {
                 $model::temperature(self)
+            }
+            fn has_mlm_head(&self) -> bool {
+                self.mlm_head.is_some()
             }
         }
     };

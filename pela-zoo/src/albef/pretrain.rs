@@ -17,8 +17,9 @@ use super::{
     Albef, AlbefConfig, AlbefLowRank, AlbefModel, ImageText, MlmTokens, Momentum, hard_negatives,
     itc, itm_loss, mask_tokens, mlm_loss,
 };
+use crate::ZooError;
 use crate::bert::BertInput;
-use crate::train::{StepOutput, Task};
+use crate::train::{StepOutput, Task, TrainingConfig};
 
 /// What the engine trains in ALBEF pre-training: the online model, its momentum half, and
 /// the count of optimizer steps (which seeds each step's masking and negatives, so that a
@@ -139,6 +140,12 @@ impl<B: AutodiffBackend> Task<B> for AlbefPretrainTask<B> {
     type Batch = AlbefInput<B>;
     type ValidBatch = AlbefInput<B::InnerBackend>;
 
+    /// MLM needs the model's MLM head; ITM's hard negatives and the queue need sizes that fit
+    /// the batch ([`check_albef`]).
+    fn check(&self, model: &Self::Model, config: &TrainingConfig) -> Result<(), ZooError> {
+        check_albef("ALBEF pre-training", model, config)
+    }
+
     /// The whole online model trainable (a loaded one starts frozen); the momentum half
     /// never is.
     fn prepare(&self, model: Self::Model) -> Self::Model {
@@ -224,6 +231,13 @@ impl<B: AutodiffBackend> Task<B> for AlbefDistillTask<B> {
     type Batch = AlbefInput<B>;
     type ValidBatch = AlbefInput<B::InnerBackend>;
 
+    /// The student is the teacher's ([`Distill::check`]), and the checks of
+    /// [`check_albef`].
+    fn check(&self, model: &Self::Model, config: &TrainingConfig) -> Result<(), ZooError> {
+        self.distill.check(&model.model)?;
+        check_albef("ALBEF distillation", model, config)
+    }
+
     /// The online student trainable; the momentum half never is.
     fn prepare(&self, model: Self::Model) -> Self::Model {
         AlbefTraining {
@@ -253,7 +267,7 @@ impl<B: AutodiffBackend> Task<B> for AlbefDistillTask<B> {
         let out = self
             .distill
             .forward(&model.model, batch.clone())
-            .unwrap_or_else(|e| panic!("ALBEF distillation step: {e}"));
+            .expect(crate::train::task::PAIRED);
         let mut terms = albef_terms(model, out.output, batch, &self.objectives, &self.pending);
         terms.extend(out.terms);
         StepOutput::new(terms, batch_size)
@@ -271,7 +285,7 @@ impl<B: AutodiffBackend> Task<B> for AlbefDistillTask<B> {
         let fd = objective
             .feature_distillation
             .forward(&student, &teacher)
-            .unwrap_or_else(|e| panic!("ALBEF validation step: {e}"));
+            .expect(crate::train::task::PAIRED);
         let terms = LossTerms::new()
             .with("ITC", 1.0, in_batch_itc(&model.model, encoded))
             .with(PelaObjective::FEATURE_DISTILLATION, objective.alpha, fd);
@@ -292,6 +306,41 @@ impl<B: AutodiffBackend> Task<B> for AlbefDistillTask<B> {
             ..self
         }
     }
+}
+
+/// What ALBEF's objectives need of a model and its training settings: an MLM head (a
+/// retrieval model has none), batches of at least 2 (each item's hard negative is another
+/// item of its batch) and a queue at least a batch long.
+fn check_albef<B: AutodiffBackend, M: AlbefModel<B>>(
+    task: &'static str,
+    model: &AlbefTraining<B, M>,
+    config: &TrainingConfig,
+) -> Result<(), ZooError> {
+    let fail = |reason: String| Err(ZooError::Task { task, reason });
+    if !model.model.has_mlm_head() {
+        return fail(
+            "the model has no MLM head (a retrieval config, `albef_retrieval`), and MLM is one \
+             of ALBEF's objectives; train a pre-training model (`albef`), whose checkpoint \
+             (ALBEF.pth) has the head"
+                .to_string(),
+        );
+    }
+    if config.batch_size < 2 {
+        return fail(format!(
+            "a batch of {} item: ITM's hard negatives are other items of the batch; use a \
+             batch size of at least 2",
+            config.batch_size
+        ));
+    }
+    let queue = model.momentum.queue_size();
+    if queue < config.batch_size {
+        return fail(format!(
+            "the queue holds {queue} features, fewer than a batch of {}: give the config a \
+             `queue_size` of at least the batch size",
+            config.batch_size
+        ));
+    }
+    Ok(())
 }
 
 /// Rows of `x` picked by `index`.

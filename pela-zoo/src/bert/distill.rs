@@ -27,7 +27,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::{Bert, BertInput, BertLowRank, BertTokenizer, mean_pool, normalize};
-use crate::train::{StepOutput, Task, TrainingSet};
+use crate::ZooError;
+use crate::train::{StepOutput, Task, TrainingConfig, TrainingSet};
 
 /// The weights of the embedding-level terms of a [`TextDistillTask`].
 ///
@@ -150,6 +151,11 @@ impl<B: AutodiffBackend> Task<B> for TextDistillTask<B> {
     type Batch = BertInput<B>;
     type ValidBatch = BertInput<B::InnerBackend>;
 
+    /// The student is the teacher's ([`Distill::check`]).
+    fn check(&self, model: &BertLowRank<B>, _: &TrainingConfig) -> Result<(), ZooError> {
+        Ok(self.distill.check(model)?)
+    }
+
     fn train_metrics(&self) -> Vec<&'static str> {
         let mut names = self.term_names();
         if self.distill.objective.beta != 0.0 {
@@ -177,7 +183,7 @@ impl<B: AutodiffBackend> Task<B> for TextDistillTask<B> {
         let out = self
             .distill
             .forward(model, input)
-            .unwrap_or_else(|e| panic!("distillation step: {e}"));
+            .expect(crate::train::task::PAIRED);
         let mut terms = out.terms;
         let cosine = match out.teacher_features.as_ref().and_then(|t| t.last()) {
             Some(teacher) => self.embedding_terms(out.output, teacher.clone(), mask, &mut terms),
@@ -202,7 +208,7 @@ impl<B: AutodiffBackend> Task<B> for TextDistillTask<B> {
                 .objective
                 .feature_distillation
                 .forward(&student, &teacher)
-                .unwrap_or_else(|e| panic!("distillation step: {e}"));
+                .expect(crate::train::task::PAIRED);
             terms.push(
                 pela::PelaObjective::FEATURE_DISTILLATION,
                 self.distill.objective.alpha,

@@ -41,7 +41,7 @@ impl BertFiles {
     /// holds the other files.
     ///
     /// # Errors
-    /// [`ZooError::Io`] when the path does not exist or the folder has no `config.json`.
+    /// [`ZooError::File`] when the path does not exist or the folder has no `config.json`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ZooError> {
         let path = path.as_ref();
         if path.is_file() {
@@ -58,7 +58,7 @@ impl BertFiles {
         }
         let folder = path;
         if !folder.join("config.json").is_file() {
-            return Err(ZooError::Io {
+            return Err(ZooError::File {
                 path: path.display().to_string(),
                 reason: "not a Hugging Face model folder: no config.json in it (give the folder \
                          `save_pretrained` wrote, or its config.json)"
@@ -99,10 +99,7 @@ impl BertFiles {
     pub fn config(&self) -> Result<BertConfig, ZooError> {
         let (text, source) = match &self.config_file {
             Some(path) => (
-                std::fs::read_to_string(path).map_err(|e| ZooError::Io {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })?,
+                std::fs::read_to_string(path).map_err(|e| ZooError::io(path, e))?,
                 path.display().to_string(),
             ),
             None => (
@@ -140,7 +137,7 @@ impl BertFiles {
     /// model with a fast tokenizer), or a malformed one.
     pub fn tokenizer(&self) -> Result<BertTokenizer, ZooError> {
         let json = self.package.read("tokenizer.json").map_err(|e| match e {
-            ZooError::Io { path, reason } => ZooError::Io {
+            ZooError::File { path, reason } => ZooError::File {
                 path,
                 reason: format!(
                     "{reason}; text input needs the model's `tokenizer.json` (Hugging Face's \
@@ -169,7 +166,7 @@ impl BertFiles {
         if let Some(expected) = self.weights_sha256.filter(|_| self.package.is_folder()) {
             let found = sha256_bytes(&bytes);
             if found != expected {
-                return Err(ZooError::Io {
+                return Err(ZooError::File {
                     path: source,
                     reason: format!(
                         "sha256 {found} is not the pinned {expected}: not the weights this \

@@ -30,7 +30,7 @@ const FASHION_CLASSES: [&str; 10] = [
 /// flips for Fashion-MNIST.
 ///
 /// # Errors
-/// [`ZooError::Io`] naming a missing or unreadable file; [`ZooError::InvalidData`] for a file
+/// [`ZooError::File`] naming a missing file, [`ZooError::Io`] an unreadable one; [`ZooError::InvalidData`] for a file
 /// that is not IDX, or images and labels that disagree.
 ///
 /// ```no_run
@@ -85,15 +85,12 @@ pub fn read_idx(dir: &Path, split: &str) -> Result<InMemoryImages, ZooError> {
 fn read_file(dir: &Path, name: &str) -> Result<(String, Vec<u8>), ZooError> {
     let plain = dir.join(name);
     let gzipped = dir.join(format!("{name}.gz"));
-    let io = |path: &Path, source: std::io::Error| ZooError::Io {
-        path: path.display().to_string(),
-        reason: source.to_string(),
-    };
+    let io = |path: &Path, source: std::io::Error| ZooError::io(path, source);
     if plain.is_file() {
         let bytes = std::fs::read(&plain).map_err(|e| io(&plain, e))?;
         return Ok((plain.display().to_string(), bytes));
     }
-    let file = std::fs::File::open(&gzipped).map_err(|_| ZooError::Io {
+    let file = std::fs::File::open(&gzipped).map_err(|_| ZooError::File {
         path: gzipped.display().to_string(),
         reason: format!(
             "neither `{name}` nor `{name}.gz` is in `{}`; for Fashion-MNIST install the Debian \

@@ -45,10 +45,7 @@ impl ImageFolder {
     /// ```
     pub fn new(root: impl AsRef<Path>, image_size: usize) -> Result<Self, ZooError> {
         let root = root.as_ref().to_path_buf();
-        let io = |path: &Path, e: std::io::Error| ZooError::Io {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        };
+        let io = |path: &Path, e: std::io::Error| ZooError::io(path, e);
         let mut class_dirs: Vec<PathBuf> = std::fs::read_dir(&root)
             .map_err(|e| io(&root, e))?
             .filter_map(Result::ok)
@@ -99,7 +96,7 @@ impl ImageFolder {
     fn decode(&self, path: &Path) -> Result<RgbImage, ZooError> {
         image::open(path)
             .map(DynamicImage::into_rgb8)
-            .map_err(|e| ZooError::Io {
+            .map_err(|e| ZooError::File {
                 path: path.display().to_string(),
                 reason: format!("cannot decode the image: {e}"),
             })

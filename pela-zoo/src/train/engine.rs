@@ -176,6 +176,7 @@ impl<B: ParallelBackend> Engine<B> {
     {
         let config = self.config;
         config.validate()?;
+        task.check(&model, &config)?;
         for (name, data) in [("training", &train), ("validation", &valid)] {
             if data.is_empty() {
                 return Err(ZooError::InvalidData {
@@ -187,17 +188,13 @@ impl<B: ParallelBackend> Engine<B> {
         let run = self.run;
         match (self.resume, run.has_checkpoint()) {
             (true, false) => {
-                return Err(ZooError::Io {
-                    path: run.checkpoint().display().to_string(),
-                    reason: "no checkpoint to resume from; start the run without resuming".into(),
+                return Err(ZooError::NothingToResume {
+                    run_dir: run.root().display().to_string(),
                 });
             }
             (false, true) => {
-                return Err(ZooError::Io {
-                    path: run.checkpoint().display().to_string(),
-                    reason: "the run folder already holds a checkpoint; resume it, or train \
-                             into another folder"
-                        .into(),
+                return Err(ZooError::RunHasCheckpoint {
+                    run_dir: run.root().display().to_string(),
                 });
             }
             _ => {}

@@ -7,7 +7,7 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use pela::{Distill, LayerFeatures, LossTerms, PelaObjective};
 
-use super::{ImageStudent, ImageTeacher, StepOutput, Task};
+use super::{ImageStudent, ImageTeacher, StepOutput, Task, TrainingConfig};
 use crate::ZooError;
 use crate::data::ImageBatch;
 
@@ -88,6 +88,11 @@ impl<B: AutodiffBackend, T: ImageTeacher<B::InnerBackend>, S: ImageStudent<B>> T
     type Batch = ImageBatch<B>;
     type ValidBatch = ImageBatch<B::InnerBackend>;
 
+    /// The student is the teacher's ([`Distill::check`]).
+    fn check(&self, model: &S, _: &TrainingConfig) -> Result<(), ZooError> {
+        Ok(self.distill.check(model)?)
+    }
+
     fn train_metrics(&self) -> Vec<&'static str> {
         let mut names = vec!["Loss", PelaObjective::FEATURE_DISTILLATION];
         if self.distill.objective.beta != 0.0 {
@@ -105,7 +110,7 @@ impl<B: AutodiffBackend, T: ImageTeacher<B::InnerBackend>, S: ImageStudent<B>> T
         let out = self
             .distill
             .forward(model, batch.images)
-            .unwrap_or_else(|e| panic!("distillation step: {e}"));
+            .expect(super::task::PAIRED);
         StepOutput::new(out.terms, batch_size)
     }
 
@@ -121,7 +126,7 @@ impl<B: AutodiffBackend, T: ImageTeacher<B::InnerBackend>, S: ImageStudent<B>> T
         let fd = objective
             .feature_distillation
             .forward(&student, &teacher)
-            .unwrap_or_else(|e| panic!("distillation step: {e}"));
+            .expect(super::task::PAIRED);
         let terms = LossTerms::new().with(PelaObjective::FEATURE_DISTILLATION, objective.alpha, fd);
         StepOutput::new(terms, batch_size)
             .with_metric("Cosine", mean_cosine(output, teacher_output))

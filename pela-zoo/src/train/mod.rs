@@ -63,7 +63,7 @@ mod renderer;
 mod run;
 mod schedule;
 mod strategy;
-mod task;
+pub(crate) mod task;
 mod trainable;
 
 pub use classify::{Alone, Classifier, ClassifyTask, ImageStudent, ImageTeacher};

@@ -6,7 +6,14 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::train::metric::ItemLazy;
 use pela::LossTerms;
 
+use super::TrainingConfig;
 use super::metrics::StepItem;
+use crate::ZooError;
+
+/// Why a distillation step cannot fail: [`Task::check`] paired the student with its teacher
+/// before training, and a student converted from its teacher has the teacher's features.
+pub(crate) const PAIRED: &str =
+    "a student checked against its teacher (Task::check) has the teacher's layers and features";
 
 /// One kind of training: how a batch becomes named loss terms. The engine does the rest
 /// (data, optimizer, schedule, clipping, accumulation, metrics, checkpoints, devices).
@@ -51,6 +58,20 @@ pub trait Task<B: AutodiffBackend>: Clone + Send + Sync + core::fmt::Debug + 'st
         model: &<Self::Model as AutodiffModule<B>>::InnerModule,
         batch: Self::ValidBatch,
     ) -> StepOutput<B::InnerBackend>;
+
+    /// Checks, before any training, that this task can train `model` with `config`: a student
+    /// paired with the teacher it was converted from, the batch and queue sizes an objective
+    /// needs. [`Engine::fit`](super::Engine::fit) calls it, so that a run that cannot work
+    /// fails at once with the reason, not in its first step. By default there is nothing to
+    /// check.
+    ///
+    /// # Errors
+    /// [`ZooError::Task`], or [`ZooError::Pela`] for a student of another teacher
+    /// ([`pela::Distill::check`]).
+    fn check(&self, model: &Self::Model, config: &TrainingConfig) -> Result<(), ZooError> {
+        let _ = (model, config);
+        Ok(())
+    }
 
     /// The model after an optimizer step, for state that moves with the weights but not by
     /// gradients (ALBEF's momentum model and feature queues). By default, unchanged.
