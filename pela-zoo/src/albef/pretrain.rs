@@ -249,12 +249,7 @@ impl<B: AutodiffBackend> Task<B> for AlbefDistillTask<B> {
 
     fn train_metrics(&self) -> Vec<&'static str> {
         let mut names = vec!["Loss", "ITC", "ITM", "MLM"];
-        if self.distill.objective.alpha != 0.0 {
-            names.push(PelaObjective::FEATURE_DISTILLATION);
-        }
-        if self.distill.objective.beta != 0.0 {
-            names.push(PelaObjective::WEIGHT_PERTURBATION);
-        }
+        names.extend(self.distill.objective.term_names());
         names
     }
 

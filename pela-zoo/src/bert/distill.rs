@@ -131,11 +131,9 @@ impl<B: AutodiffBackend> TextDistillTask<B> {
         distance.neg().add_scalar(1.0)
     }
 
-    fn term_names(&self) -> Vec<&'static str> {
-        let mut names = vec!["Loss"];
-        if self.distill.objective.alpha != 0.0 {
-            names.push(pela::PelaObjective::FEATURE_DISTILLATION);
-        }
+    /// The names of the text terms, in the order the steps add them.
+    fn text_term_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
         if self.objective.embedding != 0.0 {
             names.push("L_emb");
         }
@@ -157,16 +155,21 @@ impl<B: AutodiffBackend> Task<B> for TextDistillTask<B> {
     }
 
     fn train_metrics(&self) -> Vec<&'static str> {
-        let mut names = self.term_names();
-        if self.distill.objective.beta != 0.0 {
-            names.push(pela::PelaObjective::WEIGHT_PERTURBATION);
-        }
+        // A step's terms: the PELA objective's, then the text terms.
+        let mut names = vec!["Loss"];
+        names.extend(self.distill.objective.term_names());
+        names.extend(self.text_term_names());
         names.push("Cosine");
         names
     }
 
     fn valid_metrics(&self) -> Vec<&'static str> {
-        let mut names = self.term_names();
+        // Validation measures `L_fd` and the text terms (no `L_rwp`: weights do not move).
+        let mut names = vec!["Loss"];
+        if self.distill.objective.alpha != 0.0 {
+            names.push(pela::PelaObjective::FEATURE_DISTILLATION);
+        }
+        names.extend(self.text_term_names());
         names.push("Cosine");
         names
     }

@@ -10,30 +10,19 @@
 use std::path::Path;
 
 use burn::prelude::*;
-use burn::tensor::DType;
-use burn_store::{
-    KeyRemapper, ModuleAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter,
-    SafetensorsStore, TensorSnapshot,
-};
+use burn_store::{KeyRemapper, ModuleStore, SafetensorsStore, TensorSnapshot};
 use pela::PelaError;
-use pela::checkpoint::{CastFloats, check_applied};
 
 use super::{Bert, BertConfig};
 use crate::ZooError;
 
 /// Hugging Face's BERT keys → this model's fields.
 pub fn key_map() -> KeyRemapper {
-    [
+    crate::checkpoint::key_map(&[
         (r"^bert\.", ""),
         (r"\.self\.", ".self_attention."),
         (r"\.LayerNorm\.", ".layer_norm."),
-    ]
-    .into_iter()
-    .fold(KeyRemapper::new(), |remapper, (from, to)| {
-        remapper
-            .add_pattern(from, to)
-            .expect("the key patterns are valid regexes")
-    })
+    ])
 }
 
 impl BertConfig {
@@ -67,9 +56,7 @@ impl BertConfig {
             .iter()
             .any(|s| s.full_path().starts_with("pooler."));
         let mut model = self.clone().with_pooler(has_pooler).init(device);
-        let adapter = PyTorchToBurnAdapter.chain(CastFloats(DType::F32));
-        let result = model.apply(snapshots, None, Some(Box::new(adapter)), false);
-        check_applied(Path::new(source), &result)?;
+        crate::checkpoint::apply_strict(&mut model, snapshots, Path::new(source))?;
         Ok(model)
     }
 

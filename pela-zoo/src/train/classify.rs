@@ -214,12 +214,7 @@ impl<B: AutodiffBackend, T: ImageTeacher<B::InnerBackend>, S: ImageStudent<B>> T
 
     fn train_metrics(&self) -> Vec<&'static str> {
         let mut names = vec!["Loss", "L_task"];
-        if self.teacher.objective.alpha != 0.0 {
-            names.push(pela::PelaObjective::FEATURE_DISTILLATION);
-        }
-        if self.teacher.objective.beta != 0.0 {
-            names.push(pela::PelaObjective::WEIGHT_PERTURBATION);
-        }
+        names.extend(self.teacher.objective.term_names());
         names.push("Accuracy");
         names
     }

@@ -94,10 +94,8 @@ impl<B: AutodiffBackend, T: ImageTeacher<B::InnerBackend>, S: ImageStudent<B>> T
     }
 
     fn train_metrics(&self) -> Vec<&'static str> {
-        let mut names = vec!["Loss", PelaObjective::FEATURE_DISTILLATION];
-        if self.distill.objective.beta != 0.0 {
-            names.push(PelaObjective::WEIGHT_PERTURBATION);
-        }
+        let mut names = vec!["Loss"];
+        names.extend(self.distill.objective.term_names());
         names
     }
 

@@ -87,6 +87,28 @@ impl PelaObjective {
     /// The name of the weight-perturbation term in [`LossTerms`].
     pub const WEIGHT_PERTURBATION: &'static str = "L_rwp";
 
+    /// The names of the terms [`forward`](Self::forward) gives, in its order: `L_fd` when α
+    /// is not 0, `L_rwp` when β is not 0. What a training step reports, from the objective
+    /// itself.
+    ///
+    /// ```
+    /// use pela::PelaObjectiveConfig;
+    ///
+    /// assert_eq!(PelaObjectiveConfig::new().init().term_names(), ["L_fd"]);
+    /// let both = PelaObjectiveConfig::new().with_beta(1.0).init();
+    /// assert_eq!(both.term_names(), ["L_fd", "L_rwp"]);
+    /// ```
+    pub fn term_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.alpha != 0.0 {
+            names.push(Self::FEATURE_DISTILLATION);
+        }
+        if self.beta != 0.0 {
+            names.push(Self::WEIGHT_PERTURBATION);
+        }
+        names
+    }
+
     /// `L_fd` (weight α) from the per-layer features of student and teacher, and `L_rwp`
     /// (weight β) over the compressed layers, as named terms. A term whose weight is 0 is not
     /// computed and not in the result.
@@ -168,5 +190,30 @@ mod tests {
             .unwrap();
         assert!(terms.get("L_rwp").is_none());
         assert_relative_eq!(terms.total().into_scalar(), 2.5, max_relative = 1e-6);
+    }
+
+    #[test]
+    fn term_names_are_the_names_of_the_terms_forward_gives() {
+        let device = Default::default();
+        let s = vec![Tensor::<B, 2>::from_floats([[1.0, 3.0]], &device)];
+        let t = vec![Tensor::<B, 2>::from_floats([[0.0, 1.0]], &device)];
+        let student = LowRankLinear::<B>::from_factors(
+            Tensor::ones([1, 1], &device),
+            Tensor::ones([1, 1], &device),
+            None,
+        )
+        .unwrap();
+        let w = Tensor::<B, 2>::from_floats([[4.0]], &device);
+        for (alpha, beta) in [(1.0, 0.0), (0.0, 1.0), (0.5, 2.0), (0.0, 0.0)] {
+            let objective = PelaObjectiveConfig::new()
+                .with_alpha(alpha)
+                .with_beta(beta)
+                .init();
+            let terms = objective
+                .forward(&s, &t, [WeightPair::new("fc", w.clone(), &student)])
+                .unwrap();
+            let names: Vec<&str> = terms.iter().map(|term| term.name).collect();
+            assert_eq!(names, objective.term_names(), "α {alpha}, β {beta}");
+        }
     }
 }
