@@ -20,6 +20,11 @@ chapters! {
     distil => "distil.md",
     deploy => "deploy.md",
     zoo => "zoo.md",
+    zoo_reference => "zoo-reference.md",
+    families => "families.md",
+    command => "command.md",
+    results => "results.md",
+    performance => "performance.md",
     gpu => "gpu.md",
     troubleshooting => "troubleshooting.md",
 }

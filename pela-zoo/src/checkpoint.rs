@@ -79,6 +79,36 @@ pub(crate) fn read_snapshots(
     }
 }
 
+/// Loads the checkpoint at `path` (`.safetensors`, or a PyTorch `.pth`/`.pt`/`.bin` state dict;
+/// PyTorch layouts, any float type) into `model`, strictly, its keys renamed first by
+/// `renames`, `(regex, replacement)` pairs applied in order: the loader of a model family of
+/// your own ([`Family::load_checkpoint`](crate::Family::load_checkpoint)).
+///
+/// # Errors
+/// [`PelaError::Checkpoint`] when the file is missing, of another format or unreadable;
+/// [`PelaError::CheckpointMismatch`] naming every unused, missing or mis-shaped key.
+///
+/// # Panics
+/// When a pattern of `renames` is not a valid regex.
+///
+/// ```
+/// use burn::nn::LinearConfig;
+/// use pela_zoo::backend::{Cpu, CpuDevice};
+///
+/// let mut layer = LinearConfig::new(4, 2).init::<Cpu>(&CpuDevice::default());
+/// let error = pela_zoo::checkpoint::load_strict(&mut layer, "missing.safetensors".as_ref(), &[])
+///     .unwrap_err();
+/// assert!(error.to_string().contains("no such file"));
+/// ```
+pub fn load_strict<B: Backend, M: ModuleSnapshot<B>>(
+    model: &mut M,
+    path: &Path,
+    renames: &[(&str, &str)],
+) -> Result<(), PelaError> {
+    let snapshots = read_snapshots(path, key_map(renames))?;
+    apply_strict(model, snapshots, path)
+}
+
 /// Loads `snapshots` (PyTorch layouts: `Linear` weights `[out, in]`, `LayerNorm`
 /// `weight`/`bias`; any float type) into `model`, strictly.
 ///
