@@ -155,6 +155,32 @@ impl<B: ParallelBackend> Engine<B> {
         self
     }
 
+    /// Everything checked before a run starts: the settings, the task against its model, the
+    /// sets, and the run folder against resuming.
+    fn preflight<T: Task<B>, I>(
+        &self,
+        task: &T,
+        model: &T::Model,
+        sets: [&Arc<dyn TrainingSet<I>>; 2],
+    ) -> Result<(), ZooError> {
+        self.config.validate()?;
+        task.check(model, &self.config)?;
+        for (name, data) in ["training", "validation"].into_iter().zip(sets) {
+            if data.is_empty() {
+                return Err(ZooError::InvalidData {
+                    source_name: data.describe(),
+                    reason: format!("the {name} set holds no items"),
+                });
+            }
+        }
+        let run_dir = || self.run.root().display().to_string();
+        match (self.resume, self.run.has_checkpoint()) {
+            (true, false) => Err(ZooError::NothingToResume { run_dir: run_dir() }),
+            (false, true) => Err(ZooError::RunHasCheckpoint { run_dir: run_dir() }),
+            _ => Ok(()),
+        }
+    }
+
     /// Trains `model` by `task` on `train`, validating on `valid` after every epoch; `batcher`
     /// turns items into the task's batches.
     ///
@@ -174,55 +200,22 @@ impl<B: ParallelBackend> Engine<B> {
         I: Send + Sync + Clone + core::fmt::Debug + 'static,
         Bt: Batcher<B, I, T::Batch> + Batcher<B::InnerBackend, I, T::ValidBatch> + Clone + 'static,
     {
-        let config = self.config;
-        config.validate()?;
-        task.check(&model, &config)?;
-        for (name, data) in [("training", &train), ("validation", &valid)] {
-            if data.is_empty() {
-                return Err(ZooError::InvalidData {
-                    source_name: data.describe(),
-                    reason: format!("the {name} set holds no items"),
-                });
-            }
-        }
-        let run = self.run;
-        match (self.resume, run.has_checkpoint()) {
-            (true, false) => {
-                return Err(ZooError::NothingToResume {
-                    run_dir: run.root().display().to_string(),
-                });
-            }
-            (false, true) => {
-                return Err(ZooError::RunHasCheckpoint {
-                    run_dir: run.root().display().to_string(),
-                });
-            }
-            _ => {}
-        }
+        self.preflight(&task, &model, [&train, &valid])?;
+        let (config, run) = (self.config, self.run);
         run.write("config.json", &config.to_string())?;
         let several = self.devices.len() > 1;
         let device = self.devices.first().cloned().unwrap_or_default();
         B::seed(&device, config.seed);
 
         let clock = EpochClock::default();
-        let train_view = if several {
-            EpochView::evaluation(train.clone())
-        } else {
-            EpochView::training(train.clone(), config.seed, clock.clone())
-        };
-        let mut train_loader = DataLoaderBuilder::<B, I, T::Batch>::new(batcher.clone())
-            .batch_size(config.batch_size)
-            .num_workers(config.workers)
-            .set_device(device.clone());
-        if several {
-            train_loader = train_loader.shuffle(config.seed);
-        }
-        let train_loader: Arc<dyn DataLoader<B, T::Batch>> = train_loader.build(train_view);
-        let valid_loader = DataLoaderBuilder::<B::InnerBackend, I, T::ValidBatch>::new(batcher)
-            .batch_size(config.batch_size)
-            .num_workers(config.workers)
-            .set_device(device.clone())
-            .build(EpochView::evaluation(valid));
+        let (train_loader, valid_loader) = loaders::<B, T, I, Bt>(
+            &config,
+            &device,
+            several.then_some(config.seed),
+            &clock,
+            (train.clone(), valid),
+            batcher,
+        );
 
         let settings = StepSettings {
             clip_norm: config.clip_norm(),
@@ -292,6 +285,45 @@ impl<B: ParallelBackend> Engine<B> {
             interrupted: outcome.interrupted,
         })
     }
+}
+
+/// Burn's data loaders of a run: the training set in the resumable order of `clock` on one
+/// device, or shuffled by `shuffle_seed` across several; the validation set in order.
+#[allow(clippy::type_complexity)]
+fn loaders<B, T, I, Bt>(
+    config: &TrainingConfig,
+    device: &B::Device,
+    shuffle_seed: Option<u64>,
+    clock: &EpochClock,
+    (train, valid): (Arc<dyn TrainingSet<I>>, Arc<dyn TrainingSet<I>>),
+    batcher: Bt,
+) -> (
+    Arc<dyn DataLoader<B, T::Batch>>,
+    Arc<dyn DataLoader<B::InnerBackend, T::ValidBatch>>,
+)
+where
+    B: ParallelBackend,
+    T: Task<B>,
+    I: Send + Sync + Clone + core::fmt::Debug + 'static,
+    Bt: Batcher<B, I, T::Batch> + Batcher<B::InnerBackend, I, T::ValidBatch> + Clone + 'static,
+{
+    let train_view = match shuffle_seed {
+        Some(_) => EpochView::evaluation(train),
+        None => EpochView::training(train, config.seed, clock.clone()),
+    };
+    let mut train_loader = DataLoaderBuilder::<B, I, T::Batch>::new(batcher.clone())
+        .batch_size(config.batch_size)
+        .num_workers(config.workers)
+        .set_device(device.clone());
+    if let Some(seed) = shuffle_seed {
+        train_loader = train_loader.shuffle(seed);
+    }
+    let valid_loader = DataLoaderBuilder::<B::InnerBackend, I, T::ValidBatch>::new(batcher)
+        .batch_size(config.batch_size)
+        .num_workers(config.workers)
+        .set_device(device.clone())
+        .build(EpochView::evaluation(valid));
+    (train_loader.build(train_view), valid_loader)
 }
 
 /// The newest epoch checkpoint Burn's own file checkpointer wrote (several devices).
