@@ -645,3 +645,57 @@ fn compress_eval_distill_export_an_albef_on_an_annotation_file() {
     assert!(error.contains("--image-root"), "{error}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_training_flags_help_states_the_engines_and_berts_defaults() {
+    use pela_zoo::Family;
+    use pela_zoo::train::TrainingConfig;
+
+    let output = pela(&["distill", "--help"]);
+    assert!(output.status.success(), "{output:?}");
+    let help = String::from_utf8_lossy(&output.stdout).replace('\n', " ");
+    let (engine, bert) = (
+        TrainingConfig::new(),
+        pela_zoo::bert::MiniLm::architecture().training_defaults(),
+    );
+    let said = |flag: &str, default: String| {
+        let after = &help[help.find(&format!("{flag} <")).expect(flag)..];
+        let stated = &after[after.find("Default: ").expect(flag) + 9..];
+        assert!(
+            stated.starts_with(&default),
+            "{flag}: `{stated:.40}`, not {default}"
+        );
+    };
+    said("--epochs", engine.epochs.to_string());
+    said("--batch-size", engine.batch_size.to_string());
+    said("--grad-accumulation", engine.grad_accumulation.to_string());
+    said(
+        "--lr",
+        format!(
+            "{:e} (BERT: {:e})",
+            engine.learning_rate, bert.learning_rate
+        ),
+    );
+    said(
+        "--min-lr",
+        format!(
+            "{:e} (BERT: {:e})",
+            engine.min_learning_rate, bert.min_learning_rate
+        ),
+    );
+    said(
+        "--warmup-epochs",
+        format!("{} (BERT: {})", engine.warmup_epochs, bert.warmup_epochs),
+    );
+    said(
+        "--weight-decay",
+        format!("{} (BERT: {})", engine.weight_decay, bert.weight_decay),
+    );
+    said(
+        "--grad-clip",
+        format!("{:.1} (BERT: {:.1})", engine.grad_clip, bert.grad_clip),
+    );
+    said("--label-smoothing", engine.label_smoothing.to_string());
+    said("--seed", engine.seed.to_string());
+    said("--workers", engine.workers.to_string());
+}

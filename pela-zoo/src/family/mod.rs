@@ -137,6 +137,12 @@ pub trait Family:
     /// The FLOPs of one input through the teacher and the student `report` describes.
     fn flops(&self, report: &CompressionReport) -> Flops;
 
+    /// The training settings a run of this family starts from, before any flag: the engine's
+    /// ([`TrainingConfig::new`](crate::train::TrainingConfig::new)) by default.
+    fn training_defaults(&self) -> crate::train::TrainingConfig {
+        crate::train::TrainingConfig::new()
+    }
+
     /// Lines a report of this family adds below its table (ALBEF: the count with the momentum
     /// copy of pre-training); none by default.
     fn report_notes(&self, report: &CompressionReport) -> Vec<String> {

@@ -8,9 +8,9 @@ use crate::ZooError;
 /// clipping, label smoothing, gradient accumulation and data-loading threads. Saved as
 /// `config.json` in the run folder.
 ///
-/// It is the one source of the training defaults: the `pela` command's training flags are
-/// this struct flattened into each subcommand (`#[command(flatten)]`), each flag's default
-/// read from [`TrainingConfig::new`].
+/// [`TrainingConfig::new`] holds the engine's defaults; a model family may start from its own
+/// ([`Family::training_defaults`](crate::Family::training_defaults): BERT's smaller learning
+/// rate), and the `pela` command's training flags override either.
 ///
 /// The defaults suit the built-in digits; the authors' DeiT-Base distillation is
 /// `TrainingConfig::new().with_epochs(50).with_batch_size(256).with_learning_rate(6.25e-5)
@@ -24,55 +24,44 @@ use crate::ZooError;
 /// assert_eq!(config.steps_per_epoch(1437), 23); // ⌈1437 / 64⌉ batches, one step each
 /// # Ok::<(), pela_zoo::ZooError>(())
 /// ```
-#[derive(Config, Debug, PartialEq, clap::Args)]
+#[derive(Config, Debug, PartialEq)]
 pub struct TrainingConfig {
     /// Passes over the training set. Default: 10
     #[config(default = 10)]
-    #[arg(long, default_value_t = TrainingConfig::new().epochs)]
     pub epochs: usize,
     /// Items (images, sentences) a batch. Default: 64
     #[config(default = 64)]
-    #[arg(long, default_value_t = TrainingConfig::new().batch_size)]
     pub batch_size: usize,
     /// Batches whose gradients are added up before each optimizer step (each batch's loss is
     /// divided by this, so the step sees the mean). Default: 1
     #[config(default = 1)]
-    #[arg(long, default_value_t = TrainingConfig::new().grad_accumulation)]
     pub grad_accumulation: usize,
     /// The peak learning rate, reached after the warm-up. Default: 1e-3
     #[config(default = 1e-3)]
-    #[arg(long = "lr", default_value_t = TrainingConfig::new().learning_rate)]
     pub learning_rate: f64,
     /// The learning rate the cosine decay ends at. Default: 1e-5
     #[config(default = 1e-5)]
-    #[arg(long = "min-lr", default_value_t = TrainingConfig::new().min_learning_rate)]
     pub min_learning_rate: f64,
     /// Epochs of linear warm-up from 0 to the peak. Default: 1
     #[config(default = 1)]
-    #[arg(long, default_value_t = TrainingConfig::new().warmup_epochs)]
     pub warmup_epochs: usize,
     /// AdamW's decoupled weight decay. Default: 0.05
     #[config(default = 0.05)]
-    #[arg(long, default_value_t = TrainingConfig::new().weight_decay)]
     pub weight_decay: f64,
     /// Clip the gradients to this global L2 norm, over all parameters together (as PyTorch's
     /// `clip_grad_norm_`); 0 turns clipping off. Default: 5.0
     #[config(default = 5.0)]
-    #[arg(long, default_value_t = TrainingConfig::new().grad_clip)]
     pub grad_clip: f64,
     /// Label smoothing of the cross-entropy, in [0, 1). Default: 0.1
     #[config(default = 0.1)]
-    #[arg(long, default_value_t = TrainingConfig::new().label_smoothing)]
     pub label_smoothing: f64,
     /// Seeds the data order, the augmentation and Burn's generator. Default: 42
     #[config(default = 42)]
-    #[arg(long, default_value_t = TrainingConfig::new().seed)]
     pub seed: u64,
     /// Threads that read and decode batches while the model computes (Burn's `DataLoader`);
     /// 0 reads them on the training thread. With more than one, batches arrive in an order
     /// that varies from run to run. Default: 1
     #[config(default = 1)]
-    #[arg(long, default_value_t = TrainingConfig::new().workers)]
     pub workers: usize,
 }
 

@@ -59,6 +59,8 @@ mod eval;
 mod feature_distill;
 mod metrics;
 mod order;
+#[cfg(feature = "cli")]
+mod progress;
 mod renderer;
 mod run;
 mod schedule;
@@ -74,7 +76,9 @@ pub use eval::{Evaluation, evaluate, latency_ms};
 pub use feature_distill::FeatureDistillTask;
 pub use metrics::{EpochMetrics, StepItem, StepMetric};
 pub use order::TrainingSet;
-pub use renderer::{ProgressRenderer, QuietRenderer};
+#[cfg(feature = "cli")]
+pub use progress::ProgressRenderer;
+pub use renderer::QuietRenderer;
 pub use run::{RunDir, TrainState};
 pub use schedule::WarmupCosine;
 pub use task::{StepOutput, Task};

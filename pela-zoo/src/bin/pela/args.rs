@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use pela_zoo::train::TrainingConfig;
 
 /// Shrink pre-trained Transformers (DeiT, DeiT-III and Swin image classifiers, BERT text
 /// encoders, ALBEF image–text models) with PELA: low-rank factor pairs from the SVD of every `Linear` weight, trained
@@ -113,8 +114,7 @@ pub enum Backend {
 }
 
 /// Where and how a run trains: the run folder, the backend and devices, and every setting
-/// of `pela_zoo::train::TrainingConfig` (its defaults are the flags' defaults, but for the
-/// settings a family overrides: see [`TrainArgs::given`]).
+/// of `pela_zoo::train::TrainingConfig` ([`TrainFlags`]).
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// The run folder: config, metrics.jsonl, checkpoints and the result.
@@ -142,30 +142,70 @@ pub struct TrainArgs {
     pub dashboard: bool,
 
     #[command(flatten)]
-    pub config: pela_zoo::train::TrainingConfig,
-
-    /// The ids of the training flags given on the command line (filled in by `main`), so
-    /// that a family's own defaults (BERT's smaller learning rate) replace only the others.
-    #[arg(skip)]
-    pub given: Vec<String>,
+    pub flags: TrainFlags,
 }
 
-impl TrainArgs {
-    /// Records which of the subcommand's flags were given on the command line.
-    pub fn record_given(&mut self, matches: &clap::ArgMatches) {
-        self.given = matches
-            .ids()
-            .filter(|id| {
-                matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
-            })
-            .map(|id| id.as_str().to_string())
-            .collect();
-    }
+/// Declares [`TrainFlags`]: one optional flag a setting of `TrainingConfig`.
+macro_rules! train_flags {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty = $flag:literal, $shown:literal;)+) => {
+        /// Every setting of `pela_zoo::train::TrainingConfig` as a flag. A flag not given
+        /// takes the model family's default (`Family::training_defaults`: the engine's, but
+        /// for BERT's learning rate and schedule).
+        #[derive(Debug, Clone, Default, Args)]
+        pub struct TrainFlags {
+            $($(#[$doc])* #[arg(long = $flag)] pub $field: Option<$ty>,)+
+        }
 
-    /// Whether the flag of the field `id` (`learning_rate`, `weight_decay`, …) was given.
-    pub fn is_given(&self, id: &str) -> bool {
-        self.given.iter().any(|given| given == id)
-    }
+        impl TrainFlags {
+            /// `defaults` with every flag given.
+            pub fn over(&self, mut defaults: TrainingConfig) -> TrainingConfig {
+                $(if let Some(value) = self.$field {
+                    defaults.$field = value;
+                })+
+                defaults
+            }
+
+            /// The flags not given whose default in `family` is not the engine's, as
+            /// `--flag value`.
+            pub fn family_defaults(&self, family: &TrainingConfig) -> Vec<String> {
+                let engine = TrainingConfig::new();
+                let mut taken = Vec::new();
+                $(if self.$field.is_none() && family.$field != engine.$field {
+                    taken.push(format!(concat!("--", $flag, " ", $shown), family.$field));
+                })+
+                taken
+            }
+        }
+    };
+}
+
+train_flags! {
+    /// Passes over the training set. Default: 10
+    epochs: usize = "epochs", "{}";
+    /// Items (images, sentences) a batch. Default: 64
+    batch_size: usize = "batch-size", "{}";
+    /// Batches whose gradients are added up before each optimizer step (each batch's loss is
+    /// divided by this, so the step sees the mean). Default: 1
+    grad_accumulation: usize = "grad-accumulation", "{}";
+    /// The peak learning rate, reached after the warm-up. Default: 1e-3 (BERT: 1e-4)
+    learning_rate: f64 = "lr", "{:e}";
+    /// The learning rate the cosine decay ends at. Default: 1e-5 (BERT: 1e-6)
+    min_learning_rate: f64 = "min-lr", "{:e}";
+    /// Epochs of linear warm-up from 0 to the peak. Default: 1 (BERT: 0)
+    warmup_epochs: usize = "warmup-epochs", "{}";
+    /// AdamW's decoupled weight decay. Default: 0.05 (BERT: 0.01)
+    weight_decay: f64 = "weight-decay", "{:e}";
+    /// Clip the gradients to this global L2 norm, over all parameters together (as PyTorch's
+    /// `clip_grad_norm_`); 0 turns clipping off. Default: 5.0 (BERT: 1.0)
+    grad_clip: f64 = "grad-clip", "{:e}";
+    /// Label smoothing of the cross-entropy, in [0, 1). Default: 0.1
+    label_smoothing: f64 = "label-smoothing", "{}";
+    /// Seeds the data order, the augmentation and Burn's generator. Default: 42
+    seed: u64 = "seed", "{}";
+    /// Threads that read and decode batches while the model computes (Burn's `DataLoader`);
+    /// 0 reads them on the training thread. With more than one, batches arrive in an order
+    /// that varies from run to run. Default: 1
+    workers: usize = "workers", "{}";
 }
 
 #[derive(Debug, Args)]

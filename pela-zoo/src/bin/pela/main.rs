@@ -11,9 +11,9 @@ mod printer;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::Parser;
 
-use crate::args::{Cli, Command};
+use crate::args::Cli;
 use crate::printer::Printer;
 
 /// Every op of the CPU backends allocates its output: mimalloc, keeping freed memory, spares
@@ -25,13 +25,7 @@ static ALLOCATOR: pela_zoo::allocator::MiMalloc = pela_zoo::allocator::MiMalloc;
 fn main() -> ExitCode {
     #[cfg(feature = "mimalloc")]
     pela_zoo::allocator::keep_freed_memory();
-    let matches = Cli::command().get_matches();
-    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
-    if let (Command::Distill(args), Some(("distill", distill))) =
-        (&mut cli.command, matches.subcommand())
-    {
-        args.train.record_given(distill);
-    }
+    let cli = Cli::parse();
     let printer = Printer::new(cli.quiet, cli.no_progress);
     match commands::run(cli.command, &printer) {
         Ok(()) => ExitCode::SUCCESS,

@@ -153,7 +153,8 @@ pub fn distill<B: ParallelBackend>(
         Some(path) => pela::checkpoint::load_student(&teacher, path).context("--student")?,
         None => compression_report_and_student(&teacher, plan, printer)?.0,
     };
-    let seed = args.train.config.seed;
+    let settings = super::training_settings(config, &args.train.flags, printer);
+    let seed = settings.seed;
     let task = AlbefDistillTask::new(
         Distill::<B, _>::new(teacher, objective.init()),
         AlbefObjectives::new(
@@ -169,6 +170,7 @@ pub fn distill<B: ParallelBackend>(
     ) = (Arc::new(train_set), Arc::new(valid_set));
     super::StudentRun {
         args: &args.train,
+        settings,
         devices,
         printer,
         done: "distilled",

@@ -115,12 +115,14 @@ where
             Some(path) => pela::checkpoint::load_student(&teacher, path).context("--student")?,
             None => compression_report_and_student(&teacher, &distill.plan, printer)?.0,
         };
+        let settings = super::training_settings(&config, &args.train.flags, printer);
         let task = ClassifyTask::distill(
             Distill::<B, _>::new(teacher, objective.init()),
-            args.train.config.label_smoothing,
+            settings.label_smoothing,
         );
         super::StudentRun {
             args: &args.train,
+            settings,
             devices: distill.devices,
             printer,
             done: "distilled",

@@ -67,9 +67,11 @@ where
             config = config.with_num_classes(classes);
         }
         run.write("model.json", &config.to_string())?;
-        let task = ClassifyTask::supervised(args.train.config.label_smoothing);
+        let settings = super::training_settings(&config, &args.train.flags, printer);
+        let task = ClassifyTask::supervised(settings.label_smoothing);
         super::StudentRun {
             args: &args.train,
+            settings,
             devices: finetune.devices,
             printer,
             done: "fine-tuned",

@@ -117,6 +117,8 @@ pub fn ctrl_c(printer: &Printer) -> burn::train::Interrupter {
 /// reported. [`StudentRun::train`] trains and writes `<run-dir>/student.safetensors`.
 pub struct StudentRun<'a, B: pela_zoo::train::ParallelBackend> {
     pub args: &'a crate::args::TrainArgs,
+    /// The settings: the family's defaults and the flags ([`training_settings`]).
+    pub settings: pela_zoo::train::TrainingConfig,
     pub devices: Vec<B::Device>,
     pub printer: &'a Printer,
     /// The job's name in the last line: "distilled", "fine-tuned".
@@ -152,7 +154,7 @@ impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
     {
         let printer = self.printer;
         let interrupter = ctrl_c(printer);
-        let engine = pela_zoo::train::Engine::<B>::new(self.args.config.clone(), run.clone())
+        let engine = pela_zoo::train::Engine::<B>::new(self.settings, run.clone())
             .resume(self.args.resume)
             .devices(self.devices)
             .interrupter(interrupter.clone());
@@ -182,6 +184,26 @@ impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
         ));
         Ok(())
     }
+}
+
+/// The training settings of a run of `config`'s family: its defaults
+/// ([`Family::training_defaults`](pela_zoo::Family::training_defaults)) with the flags given,
+/// the defaults that are the family's own said in a status line.
+pub fn training_settings<F: pela_zoo::Family>(
+    config: &F,
+    flags: &crate::args::TrainFlags,
+    printer: &Printer,
+) -> pela_zoo::train::TrainingConfig {
+    let defaults = config.training_defaults();
+    let own = flags.family_defaults(&defaults);
+    if !own.is_empty() {
+        printer.status(format!(
+            "{}'s training defaults: {}",
+            F::NAME,
+            own.join(", ")
+        ));
+    }
+    flags.over(defaults)
 }
 
 /// The report of compressing `teacher` by `plan`: a preview (ranks and sizes), or with `svd`

@@ -132,12 +132,13 @@ pub fn distill<B: ParallelBackend>(
         Distill::<B, _>::new(teacher.model, objective.init()),
         text_objective,
     );
-    let train_args = with_text_defaults(&args.train, printer);
-    let batch_size = train_args.config.batch_size;
+    let settings = super::training_settings(&config, &args.train.flags, printer);
+    let batch_size = settings.batch_size;
     let train: Arc<dyn TrainingSet<String>> = Arc::new(Sentences::new(train, batch_size));
     let valid: Arc<dyn TrainingSet<String>> = Arc::new(Sentences::new(valid, batch_size));
     super::StudentRun {
-        args: &train_args,
+        args: &args.train,
+        settings,
         devices,
         printer,
         done: "distilled",
@@ -150,45 +151,6 @@ pub fn distill<B: ParallelBackend>(
         TextBatcher::new(tokenizer.clone()),
         |student, path| config.save_student_with_tokenizer(student, path, Some(&tokenizer)),
     )
-}
-
-/// The training flags, with the settings of `examples/minilm_pela.rs` where a flag was not
-/// given: a pre-trained BERT diverges at the image families' learning rate (1e-3 took
-/// MiniLM's held-out cosine to its teacher from 0.39 to 0.19 in one epoch; 1e-4 raised it to
-/// 0.47).
-fn with_text_defaults(args: &crate::args::TrainArgs, printer: &Printer) -> crate::args::TrainArgs {
-    let mut args = args.clone();
-    let warmup_given = args.is_given("warmup_epochs");
-    let config = &mut args.config;
-    let mut changed = Vec::new();
-    let mut default = |id: &str, flag: &str, field: &mut f64, value: f64| {
-        if !args.given.iter().any(|given| given == id) && *field != value {
-            *field = value;
-            changed.push(format!("{flag} {value:e}"));
-        }
-    };
-    default("learning_rate", "--lr", &mut config.learning_rate, 1e-4);
-    default(
-        "min_learning_rate",
-        "--min-lr",
-        &mut config.min_learning_rate,
-        1e-6,
-    );
-    default(
-        "weight_decay",
-        "--weight-decay",
-        &mut config.weight_decay,
-        0.01,
-    );
-    default("grad_clip", "--grad-clip", &mut config.grad_clip, 1.0);
-    if !warmup_given && config.warmup_epochs != 0 {
-        config.warmup_epochs = 0;
-        changed.push("--warmup-epochs 0".to_string());
-    }
-    if !changed.is_empty() {
-        printer.status(format!("BERT's training defaults: {}", changed.join(", ")));
-    }
-    args
 }
 
 /// `pela eval` of a BERT teacher or student: Spearman and Pearson on scored pairs, and with
