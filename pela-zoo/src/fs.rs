@@ -35,7 +35,7 @@ pub(crate) fn io(path: &Path, error: std::io::Error) -> ZooError {
 }
 
 /// [`ZooError::File`] for `path`, with `reason`.
-pub(crate) fn io_text(path: &Path, reason: String) -> ZooError {
+pub(crate) fn file_error(path: &Path, reason: String) -> ZooError {
     ZooError::File {
         path: path.display().to_string(),
         reason,

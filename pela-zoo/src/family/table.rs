@@ -4,10 +4,10 @@
 use std::any::Any;
 use std::path::Path;
 
-use pela::{CompressionReport, PelaError, PelaObjectiveConfig, RankPlan};
+use pela::{PelaError, RankPlan};
 
 use super::kind::{ImageClassification, ImageTextRetrieval, ShapeOf, TextEmbedding, VisitKind};
-use super::{Family, Flops, ImageShape, json, student_file};
+use super::{Family, ImageShape, json, student_file};
 use crate::ZooError;
 use crate::albef::AlbefConfig;
 use crate::bert::BertConfig;
@@ -221,41 +221,10 @@ macro_rules! families {
                 }
             }
 
-            /// Checks the sizes fit together.
-            ///
-            /// # Errors
-            /// [`ZooError::InvalidConfig`] naming the field and the fix.
-            pub fn validate(&self) -> Result<(), ZooError> {
-                match self {
-                    $(Self::$variant(config) => Family::validate(config),)+
-                }
-            }
-
             /// The authors' PELA plan of the family ([`Family::pela_plan`]).
             pub fn pela_plan(&self) -> RankPlan {
                 match self {
                     $(Self::$variant(config) => Family::pela_plan(config),)+
-                }
-            }
-
-            /// The authors' distillation objective of the family ([`Family::pela_objective`]).
-            pub fn pela_objective(&self) -> PelaObjectiveConfig {
-                match self {
-                    $(Self::$variant(config) => Family::pela_objective(config),)+
-                }
-            }
-
-            /// The FLOPs of one input, compressed as `report` says ([`Family::flops`]).
-            pub fn flops(&self, report: &CompressionReport) -> Flops {
-                match self {
-                    $(Self::$variant(config) => Family::flops(config, report),)+
-                }
-            }
-
-            /// The config as JSON (what `model.json` of a run folder holds).
-            pub fn to_json(&self) -> String {
-                match self {
-                    $(Self::$variant(config) => config.to_string(),)+
                 }
             }
         }

@@ -341,7 +341,7 @@ fn last_epoch_checkpoint(run: &RunDir) -> Result<usize, ZooError> {
         })
         .max();
     epochs.ok_or_else(|| {
-        crate::fs::io_text(
+        crate::fs::file_error(
             &dir,
             "no epoch checkpoint (model-<epoch>.mpk) to resume".into(),
         )

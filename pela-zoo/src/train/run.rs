@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::EpochMetrics;
 use crate::ZooError;
-use crate::fs::{io, io_text, write_atomic};
+use crate::fs::{file_error, io, write_atomic};
 
 /// Where a run is: what a resumed run continues from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -98,7 +98,7 @@ impl RunDir {
         let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
         serde_json::from_str(&text)
             .map(Some)
-            .map_err(|e| io_text(&path, e.to_string()))
+            .map_err(|e| file_error(&path, e.to_string()))
     }
 
     /// Writes the state, which commits the checkpoint files it names.

@@ -33,7 +33,7 @@ use super::metrics::Running;
 use super::order::{EpochClock, mix};
 use super::{EpochMetrics, RunDir, StepOutput, TrainState};
 use crate::ZooError;
-use crate::fs::io_text;
+use crate::fs::file_error;
 
 /// Called with each epoch's metrics.
 pub(crate) type EpochHook = Box<dyn FnMut(&EpochMetrics) + Send>;
@@ -68,7 +68,7 @@ impl<LC: LearningComponentsTypes> Resumable<LC> {
     fn load(&self, learner: &mut Learner<LC>) -> Result<TrainState, ZooError> {
         let dir = self.run.checkpoint();
         let state = self.run.state()?.ok_or_else(|| {
-            io_text(
+            file_error(
                 &dir,
                 "no checkpoint to resume from; start the run without resuming".into(),
             )
@@ -76,7 +76,7 @@ impl<LC: LearningComponentsTypes> Resumable<LC> {
         let recorder = CheckpointRecorder::new();
         let path = |name: &str| AtomicCheckpointer::path(&dir, name, state.checkpoint);
         let failed = |name: &str, e: burn::record::RecorderError| {
-            io_text(
+            file_error(
                 &path(name),
                 format!("{e}; was the checkpoint written by a run of another model or plan?"),
             )
@@ -108,7 +108,7 @@ impl<LC: LearningComponentsTypes> Resumable<LC> {
         checkpointer.checkpoint(learner, number, store);
         saves
             .wait(number, RECORDS.len())
-            .map_err(|e| io_text(&dir, format!("cannot write the checkpoint: {e}")))?;
+            .map_err(|e| file_error(&dir, format!("cannot write the checkpoint: {e}")))?;
         let previous = state.checkpoint;
         state.checkpoint = number;
         self.run.save_state(state)?;
