@@ -1,6 +1,7 @@
 //! Ready PELA models of [pela-rs](https://github.com/pela-rs/pela-rs): DeiT, DeiT-III and Swin
 //! (with their reference checkpoints), BERT, image and text data, the training engine (on Burn's
-//! `Learner`: distillation and fine-tuning), the `pela` command, and the backends they run on.
+//! `Learner`: distillation and fine-tuning), the `pela` command ([`cli`], on the zoo's table of
+//! families or on yours), and the backends they run on.
 //!
 //! Every model is defined with `#[derive(LowRank)]`, as a user's model would be, so its
 //! low-rank student, the SVD conversion and the per-layer features come from `pela`.
@@ -29,6 +30,8 @@ pub mod assets;
 pub mod backend;
 pub mod bert;
 pub mod checkpoint;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod data;
 mod error;
 pub mod family;
@@ -40,4 +43,11 @@ pub mod train;
 pub mod vit;
 
 pub use error::ZooError;
-pub use family::{Architecture, Family, ImageFamily};
+pub use family::{Architecture, Family, ImageFamily, Zoo};
+
+/// What the code [`families!`] generates names. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use burn::prelude::Backend;
+    pub use pela::{CompressionReport, RankPlan};
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 use burn::prelude::*;
 use pela::{CompressionReport, PelaObjectiveConfig, RankPlan};
 
-use super::{Bert, BertConfig, BertLowRank, MiniLm};
+use super::{Bert, BertConfig, BertFiles, BertLowRank, MiniLm};
 use crate::ZooError;
 use crate::family::{Family, Flops, FlopsPer};
 use crate::train::TrainingConfig;
@@ -28,6 +28,11 @@ impl Family for BertConfig {
     /// Hugging Face's `config.json` ([`BertConfig::from_hf_json`]).
     fn from_json(text: &str) -> Result<Self, ZooError> {
         BertConfig::from_hf_json(text)
+    }
+
+    /// A Hugging Face model folder: its `config.json` ([`BertFiles::config`]).
+    fn from_folder(path: &Path) -> Option<Result<Self, ZooError>> {
+        Some(BertFiles::open(path).and_then(|files| files.config()))
     }
 
     fn validate(&self) -> Result<(), ZooError> {

@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use pela_zoo::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
-//! use pela_zoo::family::{Architecture, Family, ImageFamily, VisitKind};
+//! use pela_zoo::family::{Architecture, Family, ImageFamily, VisitKind, Zoo};
 //!
 //! /// What `pela` would distil a family on.
 //! struct DataOf;

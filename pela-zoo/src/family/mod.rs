@@ -7,19 +7,21 @@
 //! students is written once here, as provided methods, so a family gets it by implementing
 //! the trait. Image classifiers also implement [`ImageFamily`] (their input and a new head).
 //!
-//! The zoo's families are listed once, in the table of [`Architecture`]: one line a family,
-//! with the kind of task it is distilled and evaluated on ([`kind`]). Everything that reads a
-//! model by name, by JSON config or by student file goes through that table, and every
-//! command is written once, generic over the family ([`Visit`]) or over the families of a
-//! kind ([`VisitKind`]). This is timm's `default_cfgs` idea (a table of presets per family)
+//! The zoo's families are listed once, in the table of [`Architecture`] (declared with
+//! [`families!`](crate::families)): one line a family, with the kind of task it is distilled
+//! and evaluated on ([`kind`]). Everything that reads a model by name, by JSON config, by
+//! folder or by student file goes through a table ([`Zoo`]), and every command is written
+//! once, generic over the family ([`Visit`]) or over the families of a kind ([`VisitKind`]). This is timm's `default_cfgs` idea (a table of presets per family)
 //! with Rust's traits in place of Python's registry, so that a family that lacks something a
 //! command needs is a compile error naming the trait, not a run-time surprise.
 //!
 //! Adding a family is one folder (its modules, config, import and its `impl Family`) and one
-//! line in the table; the book's "Add your own family" section walks through it.
+//! line in a table: the zoo's, or a table of your own crate, on which the `pela` command runs
+//! as well ([`cli::main`](crate::cli::main)). The book's "Add your own family" chapter walks
+//! through it.
 //!
 //! ```
-//! use pela_zoo::family::{Architecture, Family};
+//! use pela_zoo::family::{Architecture, Family, Zoo};
 //! use pela_zoo::vit::VitConfig;
 //!
 //! let deit = Architecture::preset("deit_tiny_patch16_224")?;
@@ -30,12 +32,14 @@
 //! # Ok::<(), pela_zoo::ZooError>(())
 //! ```
 
+mod families;
 mod flops;
 mod image;
 mod json;
 pub mod kind;
 mod student_file;
 mod table;
+mod zoo;
 
 use std::fmt::{Debug, Display};
 use std::path::Path;
@@ -50,7 +54,10 @@ pub use image::{ImageFamily, ImageShape, new_head};
 pub(crate) use json::with_defaults;
 pub use kind::VisitKind;
 pub(crate) use student_file::save as save_student_with;
-pub use table::{Architecture, Visit};
+pub use table::Architecture;
+#[doc(hidden)]
+pub use zoo::__private;
+pub use zoo::{Visit, Zoo};
 
 use crate::ZooError;
 
@@ -87,7 +94,7 @@ pub trait Family:
     /// The key of the config in a student file's header, e.g. `pela.vit_config`.
     const HEADER_KEY: &'static str;
     /// The fields that a JSON config of this family has and no other family's has: how
-    /// [`Architecture::from_json`] tells the families apart.
+    /// [`Zoo::from_json`] tells the families apart.
     const JSON_FIELDS: &'static [&'static str];
 
     /// The dense model (the teacher).
@@ -106,6 +113,13 @@ pub trait Family:
     /// # Errors
     /// [`ZooError::InvalidConfig`] naming the missing or malformed field.
     fn from_json(text: &str) -> Result<Self, ZooError>;
+
+    /// The config of a folder of model files, `None` when the family does not read folders
+    /// (the default). BERT reads a Hugging Face model folder.
+    fn from_folder(path: &Path) -> Option<Result<Self, ZooError>> {
+        let _ = path;
+        None
+    }
 
     /// Checks the sizes fit together.
     ///

@@ -40,7 +40,7 @@ pub(crate) fn load<F: Family, B: Backend>(
 /// # Errors
 /// [`PelaError::Checkpoint`] when the file is unreadable or has no such config in its header
 /// (a student of another family, or saved by other code).
-pub(crate) fn read_config<F: Family>(path: &Path) -> Result<F, ZooError> {
+pub fn read_config<F: Family>(path: &Path) -> Result<F, ZooError> {
     let (key, family) = (F::HEADER_KEY, F::NAME);
     let no_config = |reason: String| PelaError::Checkpoint {
         path: path.display().to_string(),

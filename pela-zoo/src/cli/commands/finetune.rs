@@ -1,25 +1,26 @@
 //! `pela finetune`: a student alone on a classification set, with a new head.
 
+use crate::Family;
+use crate::albef::AlbefConfig;
+use crate::bert::BertConfig;
+use crate::cli::Commands;
+use crate::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
+use crate::family::{ImageFamily, VisitKind};
+use crate::train::{ClassifyTask, ImageStudent, ParallelBackend, RunDir};
 use anyhow::{Context, Result, bail};
 use burn::module::{AutodiffModule, HasAutodiffModule, Module};
-use pela_zoo::Family;
-use pela_zoo::albef::AlbefConfig;
-use pela_zoo::bert::BertConfig;
-use pela_zoo::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
-use pela_zoo::family::{Architecture, ImageFamily, VisitKind};
-use pela_zoo::train::{ClassifyTask, ImageStudent, ParallelBackend, RunDir};
 
-use crate::args::FinetuneArgs;
-use crate::inputs;
-use crate::printer::Printer;
+use crate::cli::args::FinetuneArgs;
+use crate::cli::inputs;
+use crate::cli::printer::Printer;
 
-pub fn run<B: ParallelBackend>(
+pub fn run<Z: Commands, B: ParallelBackend>(
     args: FinetuneArgs,
     printer: &Printer,
     devices: Vec<B::Device>,
 ) -> Result<()> {
-    let architecture = Architecture::of_student(&args.student).context("--student")?;
-    architecture.visit_kind(Finetune::<B> {
+    let architecture = Z::of_student(&args.student).context("--student")?;
+    architecture.finetune(Finetune::<B> {
         args: &args,
         printer,
         devices,

@@ -1,18 +1,18 @@
 //! `pela report`: the per-layer table of a model under a plan.
 
+use crate::Family;
+use crate::backend::{Cpu, CpuDevice};
+use crate::family::{Visit, Zoo};
 use anyhow::Result;
 use pela::{CompressionReport, RankPlan};
-use pela_zoo::Family;
-use pela_zoo::backend::{Cpu, CpuDevice};
-use pela_zoo::family::Visit;
 
 use super::compression_report;
-use crate::args::ReportArgs;
-use crate::inputs;
-use crate::printer::Printer;
+use crate::cli::args::ReportArgs;
+use crate::cli::inputs;
+use crate::cli::printer::Printer;
 
-pub fn run(args: ReportArgs, printer: &Printer) -> Result<()> {
-    let architecture = inputs::model(&args.model.model)?;
+pub fn run<Z: Zoo>(args: ReportArgs, printer: &Printer) -> Result<()> {
+    let architecture = inputs::model::<Z>(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
     printer.status(format!(
         "{} ({}): random weights, no checkpoint needed",

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::train::TrainingConfig;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pela_zoo::train::TrainingConfig;
 
 /// Shrink pre-trained Transformers (DeiT, DeiT-III and Swin image classifiers, BERT text
 /// encoders, ALBEF image–text models) with PELA: low-rank factor pairs from the SVD of every `Linear` weight, trained
@@ -114,7 +114,7 @@ pub enum Backend {
 }
 
 /// Where and how a run trains: the run folder, the backend and devices, and every setting
-/// of `pela_zoo::train::TrainingConfig` ([`TrainFlags`]).
+/// of `crate::train::TrainingConfig` ([`TrainFlags`]).
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// The run folder: config, metrics.jsonl, checkpoints and the result.
@@ -148,7 +148,7 @@ pub struct TrainArgs {
 /// Declares [`TrainFlags`]: one optional flag a setting of `TrainingConfig`.
 macro_rules! train_flags {
     ($($(#[$doc:meta])* $field:ident: $ty:ty = $flag:literal, $shown:literal;)+) => {
-        /// Every setting of `pela_zoo::train::TrainingConfig` as a flag. A flag not given
+        /// Every setting of `crate::train::TrainingConfig` as a flag. A flag not given
         /// takes the model family's default (`Family::training_defaults`: the engine's, but
         /// for BERT's learning rate and schedule).
         #[derive(Debug, Clone, Default, Args)]
@@ -268,10 +268,10 @@ pub struct DistillArgs {
     pub epsilon: Option<f64>,
     /// BERT: weight γ of L_emb, the cosine distance of the sentence embeddings to the
     /// teacher's.
-    #[arg(long, default_value_t = pela_zoo::bert::TextObjective::default().embedding)]
+    #[arg(long, default_value_t = crate::bert::TextObjective::default().embedding)]
     pub gamma: f64,
     /// BERT: weight δ of L_sim, the batch's cosine similarities against the teacher's.
-    #[arg(long, default_value_t = pela_zoo::bert::TextObjective::default().similarity)]
+    #[arg(long, default_value_t = crate::bert::TextObjective::default().similarity)]
     pub delta: f64,
 }
 

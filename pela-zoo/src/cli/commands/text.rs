@@ -5,22 +5,22 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::Family;
+use crate::backend::{Cpu, CpuDevice};
+use crate::bert::{
+    Bert, BertConfig, BertFiles, BertTokenizer, SentenceEncoder, Sentences, TextBatcher,
+    TextDistillTask, TextObjective, cosine, embed_texts, pair_correlations,
+};
+use crate::train::{ParallelBackend, RunDir, TrainingSet};
 use anyhow::{Context, Result};
 use burn::module::Module;
 use burn::prelude::Backend;
 use pela::{CompressionReport, Distill, PelaObjectiveConfig, RankPlan};
-use pela_zoo::Family;
-use pela_zoo::backend::{Cpu, CpuDevice};
-use pela_zoo::bert::{
-    Bert, BertConfig, BertFiles, BertTokenizer, SentenceEncoder, Sentences, TextBatcher,
-    TextDistillTask, TextObjective, cosine, embed_texts, pair_correlations,
-};
-use pela_zoo::train::{ParallelBackend, RunDir, TrainingSet};
 
 use super::compression_report_and_student;
-use crate::args::{CompressArgs, DistillArgs, EvalArgs, ExportArgs, Layout};
-use crate::inputs;
-use crate::printer::Printer;
+use crate::cli::args::{CompressArgs, DistillArgs, EvalArgs, ExportArgs, Layout};
+use crate::cli::inputs;
+use crate::cli::printer::Printer;
 
 /// A BERT teacher as the flags give it.
 struct Teacher<B: Backend> {

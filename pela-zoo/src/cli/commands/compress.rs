@@ -1,22 +1,23 @@
 //! `pela compress`: teacher checkpoint in, student checkpoint and report out.
 
+use crate::backend::{Cpu, CpuDevice};
+use crate::bert::BertConfig;
+use crate::cli::Commands;
+use crate::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
+use crate::family::{ImageFamily, VisitKind};
 use anyhow::{Context, Result};
 use pela::{CompressionReport, RankPlan};
-use pela_zoo::backend::{Cpu, CpuDevice};
-use pela_zoo::bert::BertConfig;
-use pela_zoo::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
-use pela_zoo::family::{ImageFamily, VisitKind};
 
 use super::compression_report_and_student;
-use crate::args::CompressArgs;
-use crate::inputs;
-use crate::printer::Printer;
+use crate::cli::args::CompressArgs;
+use crate::cli::inputs;
+use crate::cli::printer::Printer;
 
-pub fn run(args: CompressArgs, printer: &Printer) -> Result<()> {
+pub fn run<Z: Commands>(args: CompressArgs, printer: &Printer) -> Result<()> {
     inputs::check_output(&args.output, "--output")?;
-    let architecture = inputs::model(&args.model.model)?;
+    let architecture = inputs::model::<Z>(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
-    let report = architecture.visit_kind(Compress {
+    let report = architecture.compress(Compress {
         args: &args,
         plan: &plan,
         printer,
@@ -79,7 +80,7 @@ impl<'a> VisitKind<Compress<'a>, BertConfig> for TextEmbedding {
     }
 }
 
-impl<'a> VisitKind<Compress<'a>, pela_zoo::albef::AlbefConfig> for ImageTextRetrieval {
+impl<'a> VisitKind<Compress<'a>, crate::albef::AlbefConfig> for ImageTextRetrieval {
     type Output = Result<CompressionReport>;
 
     fn visit(
@@ -88,7 +89,7 @@ impl<'a> VisitKind<Compress<'a>, pela_zoo::albef::AlbefConfig> for ImageTextRetr
             plan,
             printer,
         }: Compress<'a>,
-        config: pela_zoo::albef::AlbefConfig,
+        config: crate::albef::AlbefConfig,
     ) -> Self::Output {
         super::albef::compress(args, &config, plan, printer)
     }

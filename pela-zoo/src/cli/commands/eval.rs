@@ -1,29 +1,30 @@
 //! `pela eval`: accuracy, loss and latency of an image classifier; the measures of its kind
 //! for the other families.
 
+use crate::albef::AlbefConfig;
+use crate::bert::BertConfig;
+use crate::cli::Commands;
+use crate::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
+use crate::family::{ImageFamily, VisitKind};
+use crate::train::{Classifier, evaluate, latency_ms};
 use anyhow::{Context, Result, bail};
 use burn::prelude::Backend;
 use burn::tensor::backend::AutodiffBackend;
-use pela_zoo::albef::AlbefConfig;
-use pela_zoo::bert::BertConfig;
-use pela_zoo::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
-use pela_zoo::family::{Architecture, ImageFamily, VisitKind};
-use pela_zoo::train::{Classifier, evaluate, latency_ms};
 
-use crate::args::EvalArgs;
-use crate::inputs;
-use crate::printer::Printer;
+use crate::cli::args::EvalArgs;
+use crate::cli::inputs;
+use crate::cli::printer::Printer;
 
-pub fn run<B: AutodiffBackend>(
+pub fn run<Z: Commands, B: AutodiffBackend>(
     args: EvalArgs,
     printer: &Printer,
     devices: Vec<B::Device>,
 ) -> Result<()> {
     let architecture = match &args.student {
-        Some(path) => Architecture::of_student(path).context("--student")?,
-        None => inputs::model(&args.model.model)?,
+        Some(path) => Z::of_student(path).context("--student")?,
+        None => inputs::model::<Z>(&args.model.model)?,
     };
-    architecture.visit_kind(Eval::<B::InnerBackend> {
+    architecture.eval(Eval::<B::InnerBackend> {
         args: &args,
         printer,
         device: &devices[0],

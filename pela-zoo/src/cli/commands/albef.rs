@@ -4,22 +4,22 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::Family;
+use crate::albef::{
+    Albef, AlbefConfig, AlbefDistillTask, AlbefModel, AlbefObjectives, AnnotatedPairs, Annotations,
+    CaptionBatcher, CaptionItem, MlmTokens, RetrievalSettings, student_training,
+};
+use crate::backend::{Cpu, CpuDevice};
+use crate::bert::{BertTokenizer, MiniLm};
+use crate::train::{ParallelBackend, RunDir, TrainingSet};
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::Backend;
 use pela::{CompressionReport, Distill, PelaObjectiveConfig, RankPlan};
-use pela_zoo::Family;
-use pela_zoo::albef::{
-    Albef, AlbefConfig, AlbefDistillTask, AlbefModel, AlbefObjectives, AnnotatedPairs, Annotations,
-    CaptionBatcher, CaptionItem, MlmTokens, RetrievalSettings, student_training,
-};
-use pela_zoo::backend::{Cpu, CpuDevice};
-use pela_zoo::bert::{BertTokenizer, MiniLm};
-use pela_zoo::train::{ParallelBackend, RunDir, TrainingSet};
 
 use super::compression_report_and_student;
-use crate::args::{CompressArgs, DataArgs, DistillArgs, EvalArgs};
-use crate::printer::Printer;
+use crate::cli::args::{CompressArgs, DataArgs, DistillArgs, EvalArgs};
+use crate::cli::printer::Printer;
 
 /// The longest caption in tokens (the authors' `max_length` in retrieval).
 const MAX_TOKENS: usize = 30;
@@ -136,7 +136,7 @@ pub fn distill<B: ParallelBackend>(
     check_vocabulary(&tokenizer, config)?;
     let size = config.vision.image_size;
     let pairs = annotations
-        .pairs(&tokenizer, size, pela_zoo::albef::normalization())
+        .pairs(&tokenizer, size, crate::albef::normalization())
         .context("--data")?;
     let (train_set, valid_set) = split(pairs, args.data.limit);
     printer.status(format!(
@@ -232,7 +232,7 @@ fn retrieval<B: Backend, M: AlbefModel<B>>(
     ));
     let settings = RetrievalSettings {
         image_size: config.vision.image_size,
-        normalization: pela_zoo::albef::normalization(),
+        normalization: crate::albef::normalization(),
         k: args.k,
         batch: args.batch_size,
     };

@@ -1,21 +1,22 @@
 //! `pela distill`: train a student against its frozen teacher.
 
+use crate::Family;
+use crate::albef::AlbefConfig;
+use crate::bert::BertConfig;
+use crate::cli::Commands;
+use crate::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
+use crate::family::{ImageFamily, VisitKind};
+use crate::train::{ClassifyTask, ImageStudent, ImageTeacher, ParallelBackend, RunDir};
 use anyhow::{Context, Result, bail};
 use burn::module::{AutodiffModule, HasAutodiffModule, Module};
 use pela::{Distill, PelaObjectiveConfig, RankPlan};
-use pela_zoo::Family;
-use pela_zoo::albef::AlbefConfig;
-use pela_zoo::bert::BertConfig;
-use pela_zoo::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
-use pela_zoo::family::{Architecture, ImageFamily, VisitKind};
-use pela_zoo::train::{ClassifyTask, ImageStudent, ImageTeacher, ParallelBackend, RunDir};
 
 use super::compression_report_and_student;
-use crate::args::DistillArgs;
-use crate::inputs;
-use crate::printer::Printer;
+use crate::cli::args::DistillArgs;
+use crate::cli::inputs;
+use crate::cli::printer::Printer;
 
-pub fn run<B: ParallelBackend>(
+pub fn run<Z: Commands, B: ParallelBackend>(
     args: DistillArgs,
     printer: &Printer,
     devices: Vec<B::Device>,
@@ -28,9 +29,19 @@ pub fn run<B: ParallelBackend>(
             run.root().display()
         );
     }
-    let architecture = inputs::model(&args.model.model)?;
+    let architecture = inputs::model::<Z>(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
-    architecture.visit_kind(DistillRun::<B> {
+    if let Some(path) = &args.student {
+        let student = Z::of_student(path).context("--student")?;
+        if !architecture.same_architecture(&student) {
+            bail!(
+                "--student {}: it was compressed from another architecture than --model {}",
+                path.display(),
+                args.model.model
+            );
+        }
+    }
+    architecture.distill(DistillRun::<B> {
         args: &args,
         plan,
         run,
@@ -49,23 +60,10 @@ pub struct DistillRun<'a, B: ParallelBackend> {
 }
 
 impl<B: ParallelBackend> DistillRun<'_, B> {
-    /// Checks `--student` against `config`, and writes the plan, the objective (the family's,
-    /// with the flags given) and the model into the run folder.
+    /// Writes the plan, the objective (the family's, with the flags given) and the model into
+    /// the run folder.
     fn start<F: Family>(&self, config: &F) -> Result<PelaObjectiveConfig> {
         let args = self.args;
-        if let Some(path) = &args.student {
-            let student = Architecture::of_student(path).context("--student")?;
-            if !student
-                .config::<F>()
-                .is_some_and(|student| config.same_architecture(student))
-            {
-                bail!(
-                    "--student {}: it was compressed from another architecture than --model {}",
-                    path.display(),
-                    args.model.model
-                );
-            }
-        }
         let mut objective = config.pela_objective();
         objective.alpha = args.alpha.unwrap_or(objective.alpha);
         objective.beta = args.beta.unwrap_or(objective.beta);

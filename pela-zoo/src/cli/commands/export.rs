@@ -1,19 +1,20 @@
 //! `pela export`: a student in the authors' compressed layout or multiplied out to dense.
 
+use crate::Family;
+use crate::albef::AlbefConfig;
+use crate::backend::{Cpu, CpuDevice};
+use crate::bert::BertConfig;
+use crate::cli::Commands;
+use crate::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
+use crate::family::{ImageFamily, VisitKind};
 use anyhow::{Context, Result};
-use pela_zoo::Family;
-use pela_zoo::albef::AlbefConfig;
-use pela_zoo::backend::{Cpu, CpuDevice};
-use pela_zoo::bert::BertConfig;
-use pela_zoo::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
-use pela_zoo::family::{Architecture, ImageFamily, VisitKind};
 
-use crate::args::{ExportArgs, Layout};
-use crate::printer::Printer;
+use crate::cli::args::{ExportArgs, Layout};
+use crate::cli::printer::Printer;
 
-pub fn run(args: ExportArgs, printer: &Printer) -> Result<()> {
-    let architecture = Architecture::of_student(&args.student).context("--student")?;
-    architecture.visit_kind(Export {
+pub fn run<Z: Commands>(args: ExportArgs, printer: &Printer) -> Result<()> {
+    let architecture = Z::of_student(&args.student).context("--student")?;
+    architecture.export(Export {
         args: &args,
         printer,
     })
@@ -29,7 +30,7 @@ impl Export<'_> {
     /// A student of a family whose dense layout is its teacher's checkpoint.
     fn student_file<F: Family>(self) -> Result<()> {
         let args = self.args;
-        crate::inputs::check_output(&args.output, "--output")?;
+        crate::cli::inputs::check_output(&args.output, "--output")?;
         let (config, student) =
             F::load_student::<Cpu>(&args.student, &CpuDevice::default()).context("--student")?;
         match args.layout {

@@ -11,36 +11,47 @@ mod text;
 
 use anyhow::Result;
 
-use crate::args::{Backend, Command};
-use crate::printer::Printer;
+pub use compress::Compress;
+pub use distill::DistillRun;
+pub use eval::Eval;
+pub use export::Export;
+pub use finetune::Finetune;
 
-pub fn run(command: Command, printer: &Printer) -> Result<()> {
+use super::Commands;
+use crate::cli::args::{Backend, Command};
+use crate::cli::printer::Printer;
+
+/// Runs `command` on the table of families `Z`.
+pub fn run<Z: Commands>(command: Command, printer: &Printer) -> Result<()> {
     match command {
-        Command::Report(args) => report::run(args, printer),
-        Command::Compress(args) => compress::run(args, printer),
+        Command::Report(args) => report::run::<Z>(args, printer),
+        Command::Compress(args) => compress::run::<Z>(args, printer),
         Command::Distill(args) => {
             on_backend!(
                 args.train.backend,
                 &args.train.devices,
-                distill::run(args, printer)
+                distill::run::<Z>(args, printer)
             )
         }
         Command::Finetune(args) => {
             on_backend!(
                 args.train.backend,
                 &args.train.devices,
-                finetune::run(args, printer)
+                finetune::run::<Z>(args, printer)
             )
         }
-        Command::Eval(args) => on_backend!(args.backend, &[] as &[usize], eval::run(args, printer)),
-        Command::Export(args) => export::run(args, printer),
+        Command::Eval(args) => {
+            on_backend!(args.backend, &[] as &[usize], eval::run::<Z>(args, printer))
+        }
+        Command::Export(args) => export::run::<Z>(args, printer),
     }
 }
 
-/// Runs a command generic over the autodiff backend `B` on the one `--backend` names, with
-/// the devices of `--devices` (CUDA indices; the CPU backends have one device).
+/// Runs a command generic over the table `Z` and the autodiff backend `B` on the one
+/// `--backend` names, with the devices of `--devices` (CUDA indices; the CPU backends have
+/// one device).
 macro_rules! on_backend {
-    ($backend:expr, $devices:expr, $module:ident :: run($($arg:expr),*)) => {{
+    ($backend:expr, $devices:expr, $module:ident :: run::<$zoo:ty>($($arg:expr),*)) => {{
         let indices: Vec<usize> = $devices.to_vec();
         match ($backend, indices.is_empty()) {
             (Backend::Cpu | Backend::Flex, false) => anyhow::bail!(
@@ -48,11 +59,11 @@ macro_rules! on_backend {
                  indices, with --backend cuda"
             ),
             #[cfg(not(feature = "ddp"))]
-            (Backend::Cpu, true) => $module::run::<pela_zoo::backend::CpuAutodiff>(
-                $($arg,)* vec![pela_zoo::backend::CpuDevice::default()]),
+            (Backend::Cpu, true) => $module::run::<$zoo, crate::backend::CpuAutodiff>(
+                $($arg,)* vec![crate::backend::CpuDevice::default()]),
             #[cfg(not(feature = "ddp"))]
-            (Backend::Flex, true) => $module::run::<pela_zoo::backend::FlexAutodiff>(
-                $($arg,)* vec![pela_zoo::backend::FlexDevice::default()]),
+            (Backend::Flex, true) => $module::run::<$zoo, crate::backend::FlexAutodiff>(
+                $($arg,)* vec![crate::backend::FlexDevice::default()]),
             // Burn's `distributed` feature makes its CPU backends unusable for training.
             #[cfg(feature = "ddp")]
             (Backend::Cpu | Backend::Flex, true) => anyhow::bail!(
@@ -60,7 +71,7 @@ macro_rules! on_backend {
                  on CUDA only; build it without that feature for the CPU"
             ),
             #[cfg(feature = "cuda")]
-            (Backend::Cuda, _) => $module::run::<pela_zoo::backend::CudaAutodiff>(
+            (Backend::Cuda, _) => $module::run::<$zoo, crate::backend::CudaAutodiff>(
                 $($arg,)* cuda_devices(&indices)),
             #[cfg(not(feature = "cuda"))]
             (Backend::Cuda, _) => anyhow::bail!(
@@ -74,13 +85,13 @@ use on_backend;
 
 /// The CUDA devices of `--devices`; the first GPU without it.
 #[cfg(feature = "cuda")]
-fn cuda_devices(indices: &[usize]) -> Vec<pela_zoo::backend::CudaDevice> {
+fn cuda_devices(indices: &[usize]) -> Vec<crate::backend::CudaDevice> {
     if indices.is_empty() {
-        return vec![pela_zoo::backend::CudaDevice::default()];
+        return vec![crate::backend::CudaDevice::default()];
     }
     indices
         .iter()
-        .map(|&i| pela_zoo::backend::CudaDevice::new(i))
+        .map(|&i| crate::backend::CudaDevice::new(i))
         .collect()
 }
 
@@ -115,37 +126,37 @@ pub fn ctrl_c(printer: &Printer) -> burn::train::Interrupter {
 
 /// A training run of a student as the flags say: where, on which devices, and how it is
 /// reported. [`StudentRun::train`] trains and writes `<run-dir>/student.safetensors`.
-pub struct StudentRun<'a, B: pela_zoo::train::ParallelBackend> {
-    pub args: &'a crate::args::TrainArgs,
+pub struct StudentRun<'a, B: crate::train::ParallelBackend> {
+    pub args: &'a crate::cli::args::TrainArgs,
     /// The settings: the family's defaults and the flags ([`training_settings`]).
-    pub settings: pela_zoo::train::TrainingConfig,
+    pub settings: crate::train::TrainingConfig,
     pub devices: Vec<B::Device>,
     pub printer: &'a Printer,
     /// The job's name in the last line: "distilled", "fine-tuned".
     pub done: &'a str,
 }
 
-impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
+impl<B: crate::train::ParallelBackend> StudentRun<'_, B> {
     /// Trains `student` by `task` on the two sets, batched by `batcher`, and writes the
     /// result with `save`.
     #[allow(clippy::type_complexity)]
     pub fn train<T, I, Bt>(
         self,
-        run: pela_zoo::train::RunDir,
+        run: crate::train::RunDir,
         task: T,
         student: T::Model,
         (train_set, valid_set): (
-            std::sync::Arc<dyn pela_zoo::train::TrainingSet<I>>,
-            std::sync::Arc<dyn pela_zoo::train::TrainingSet<I>>,
+            std::sync::Arc<dyn crate::train::TrainingSet<I>>,
+            std::sync::Arc<dyn crate::train::TrainingSet<I>>,
         ),
         batcher: Bt,
         save: impl FnOnce(
             &<T::Model as burn::module::AutodiffModule<B>>::InnerModule,
             &std::path::Path,
-        ) -> Result<(), pela_zoo::ZooError>,
+        ) -> Result<(), crate::ZooError>,
     ) -> Result<()>
     where
-        T: pela_zoo::train::Task<B>,
+        T: crate::train::Task<B>,
         I: Send + Sync + Clone + core::fmt::Debug + 'static,
         Bt: burn::data::dataloader::batcher::Batcher<B, I, T::Batch>
             + burn::data::dataloader::batcher::Batcher<B::InnerBackend, I, T::ValidBatch>
@@ -154,7 +165,7 @@ impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
     {
         let printer = self.printer;
         let interrupter = ctrl_c(printer);
-        let engine = pela_zoo::train::Engine::<B>::new(self.settings, run.clone())
+        let engine = crate::train::Engine::<B>::new(self.settings, run.clone())
             .resume(self.args.resume)
             .devices(self.devices)
             .interrupter(interrupter.clone());
@@ -163,7 +174,7 @@ impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
         } else {
             let log = printer.clone_lines();
             engine
-                .renderer(pela_zoo::train::ProgressRenderer::new(!printer.bars()))
+                .renderer(crate::train::ProgressRenderer::new(!printer.bars()))
                 .on_epoch(move |metrics| log.status(metrics.summary()))
         };
         let outcome = engine.fit(task, student, train_set, valid_set, batcher)?;
@@ -187,13 +198,13 @@ impl<B: pela_zoo::train::ParallelBackend> StudentRun<'_, B> {
 }
 
 /// The training settings of a run of `config`'s family: its defaults
-/// ([`Family::training_defaults`](pela_zoo::Family::training_defaults)) with the flags given,
+/// ([`Family::training_defaults`](crate::Family::training_defaults)) with the flags given,
 /// the defaults that are the family's own said in a status line.
-pub fn training_settings<F: pela_zoo::Family>(
+pub fn training_settings<F: crate::Family>(
     config: &F,
-    flags: &crate::args::TrainFlags,
+    flags: &crate::cli::args::TrainFlags,
     printer: &Printer,
-) -> pela_zoo::train::TrainingConfig {
+) -> crate::train::TrainingConfig {
     let defaults = config.training_defaults();
     let own = flags.family_defaults(&defaults);
     if !own.is_empty() {
@@ -229,8 +240,8 @@ pub fn compression_report_and_student<B: burn::prelude::Backend, M: pela::LowRan
 ) -> Result<(M::Twin, pela::CompressionReport)> {
     let layers = teacher.preview(plan)?.totals().low_rank_layers;
     let bar = printer.bar(layers as u64, "SVD");
-    let converted =
-        teacher.to_low_rank_with_progress(plan, &crate::printer::ConversionBar(bar.clone()))?;
+    let converted = teacher
+        .to_low_rank_with_progress(plan, &crate::cli::printer::ConversionBar(bar.clone()))?;
     bar.finish_and_clear();
     Ok(converted)
 }
@@ -241,12 +252,12 @@ pub fn image_sets(
     (train_set, valid_set): (Box<dyn ImageDataset>, Box<dyn ImageDataset>),
 ) -> (
     (
-        std::sync::Arc<dyn pela_zoo::train::TrainingSet<pela_zoo::data::ImageItem>>,
-        std::sync::Arc<dyn pela_zoo::train::TrainingSet<pela_zoo::data::ImageItem>>,
+        std::sync::Arc<dyn crate::train::TrainingSet<crate::data::ImageItem>>,
+        std::sync::Arc<dyn crate::train::TrainingSet<crate::data::ImageItem>>,
     ),
-    pela_zoo::data::ImageBatcher,
+    crate::data::ImageBatcher,
 ) {
-    let batcher = pela_zoo::data::ImageBatcher::new(train_set.as_ref());
+    let batcher = crate::data::ImageBatcher::new(train_set.as_ref());
     (
         (
             std::sync::Arc::new(train_set),
@@ -256,14 +267,14 @@ pub fn image_sets(
     )
 }
 
-use pela_zoo::data::ImageDataset;
+use crate::data::ImageDataset;
 
 /// The engine drawing Burn's terminal dashboard, which stops the run through `interrupter`.
 #[cfg(feature = "dashboard")]
-fn dashboard<B: pela_zoo::train::ParallelBackend>(
-    engine: pela_zoo::train::Engine<B>,
+fn dashboard<B: crate::train::ParallelBackend>(
+    engine: crate::train::Engine<B>,
     interrupter: burn::train::Interrupter,
-) -> Result<pela_zoo::train::Engine<B>> {
+) -> Result<crate::train::Engine<B>> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
         anyhow::bail!(
@@ -279,10 +290,10 @@ fn dashboard<B: pela_zoo::train::ParallelBackend>(
 }
 
 #[cfg(not(feature = "dashboard"))]
-fn dashboard<B: pela_zoo::train::ParallelBackend>(
-    _engine: pela_zoo::train::Engine<B>,
+fn dashboard<B: crate::train::ParallelBackend>(
+    _engine: crate::train::Engine<B>,
     _interrupter: burn::train::Interrupter,
-) -> Result<pela_zoo::train::Engine<B>> {
+) -> Result<crate::train::Engine<B>> {
     anyhow::bail!(
         "--dashboard: this `pela` was built without the `dashboard` feature; rebuild it with \
          `--features dashboard`"
