@@ -83,6 +83,22 @@ pub enum ZooError {
         run_dir: String,
     },
 
+    /// A resumed training run given other settings, data, model or plan than it was started
+    /// with (the data position and the optimizer state would not fit).
+    #[error(
+        "`{run_dir}`: --resume with another run than the one started there ({file}: {}); \
+         resume with the same flags and data, or start a new run folder",
+        differences.join(", ")
+    )]
+    ResumeMismatch {
+        /// The run folder.
+        run_dir: String,
+        /// The file of the run folder that differs (`config.json`, `plan.json`, …).
+        file: String,
+        /// Each field that differs, `field: saved → now`.
+        differences: Vec<String>,
+    },
+
     /// A training task that cannot train the model or the settings it is given.
     #[error("{task}: {reason}")]
     Task {

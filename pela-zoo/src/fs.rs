@@ -18,8 +18,40 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ZooError> {
         file.flush()?;
         file.sync_all()
     };
-    write().map_err(|e| io(&partial, e))?;
-    std::fs::rename(&partial, path).map_err(|e| io(path, e))
+    write().map_err(|e| {
+        std::fs::remove_file(&partial).ok();
+        io(&partial, e)
+    })?;
+    std::fs::rename(&partial, path).map_err(|e| io(path, e))?;
+    sync_folder(path)
+}
+
+/// Syncs the file at `path` to the disk (its data, before a rename commits it).
+///
+/// # Errors
+/// [`ZooError::Io`] naming the file.
+pub(crate) fn sync_file(path: &Path) -> Result<(), ZooError> {
+    std::fs::File::open(path)
+        .and_then(|file| file.sync_all())
+        .map_err(|e| io(path, e))
+}
+
+/// Syncs the folder holding `path` (the rename that put `path` there), where the system
+/// allows opening a folder (not on Windows, which commits renames itself).
+///
+/// # Errors
+/// [`ZooError::Io`] naming the folder.
+pub(crate) fn sync_folder(path: &Path) -> Result<(), ZooError> {
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if cfg!(unix) {
+        std::fs::File::open(folder)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| io(folder, e))?;
+    }
+    Ok(())
 }
 
 /// Where [`write_atomic`] writes `path` before renaming it.

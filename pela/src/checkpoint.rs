@@ -123,6 +123,14 @@ pub fn load_student<B: Backend, M: LowRank<B>>(
                 .map_err(|e| checkpoint_error(path, e))?;
         }
     }
+    let mut stored = SafetensorsStore::from_file(path).remap(remapper.clone());
+    let stored: Vec<TensorSnapshot> = stored
+        .get_all_snapshots()
+        .map_err(|e| checkpoint_error(path, e))?
+        .values()
+        .cloned()
+        .collect();
+    check_dtypes(&student, &stored, path)?;
     let mut store = SafetensorsStore::from_file(path)
         .with_from_adapter(
             PyTorchToBurnAdapter
@@ -280,6 +288,73 @@ pub fn metadata(path: impl AsRef<Path>) -> Result<HashMap<String, String>, PelaE
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
         .map_err(|e| checkpoint_error(path, format!("not a safetensors file ({e})")))?;
     Ok(header.metadata().clone().unwrap_or_default())
+}
+
+/// Checks, before any tensor is read, that each of `snapshots` (a file's tensors, keyed as the
+/// model's) holds the kind of number the parameter of `model` of its key holds: a float
+/// parameter stored as integers or booleans (a buffer under a parameter's name, another
+/// model's file) would otherwise panic inside Burn ("Expected float dtype").
+///
+/// # Errors
+/// [`PelaError::Checkpoint`] naming every such key, its stored and its expected type.
+///
+/// ```
+/// use burn::nn::{Linear, LinearConfig};
+/// use burn::tensor::TensorData;
+/// use burn_store::TensorSnapshot;
+/// type B = burn_ndarray::NdArray<f32>;
+///
+/// let layer: Linear<B> = LinearConfig::new(2, 2).init(&Default::default());
+/// let ints = TensorSnapshot::from_data(
+///     TensorData::new(vec![0i64; 4], [2, 2]),
+///     vec!["weight".into()], vec![], Default::default(),
+/// );
+/// let error = pela::checkpoint::check_dtypes(&layer, &[ints], "f.pth".as_ref()).unwrap_err();
+/// assert!(error.to_string().contains("`weight` is stored as I64"));
+/// ```
+pub fn check_dtypes<B: Backend, M: ModuleSnapshot<B>>(
+    model: &M,
+    snapshots: &[TensorSnapshot],
+    path: &Path,
+) -> Result<(), PelaError> {
+    let kind = |dtype: DType| {
+        if dtype.is_float() {
+            "a float"
+        } else if dtype.is_bool() {
+            "a boolean"
+        } else {
+            "an integer"
+        }
+    };
+    let expected: HashMap<String, DType> = model
+        .collect(None, None, false)
+        .into_iter()
+        .map(|s| (s.full_path(), s.dtype))
+        .collect();
+    let wrong: Vec<String> = snapshots
+        .iter()
+        .filter_map(|snapshot| {
+            let key = snapshot.full_path();
+            let want = *expected.get(&key)?;
+            (kind(want) != kind(snapshot.dtype)).then(|| {
+                format!(
+                    "`{key}` is stored as {:?}, the model's parameter is {} tensor",
+                    snapshot.dtype,
+                    kind(want)
+                )
+            })
+        })
+        .collect();
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    Err(checkpoint_error(
+        path,
+        format!(
+            "{} (a file of another model, or a buffer under a parameter's name)",
+            wrong.join("; ")
+        ),
+    ))
 }
 
 /// Turns a load's [`ApplyResult`] into an error that names every missing, unused and
@@ -471,10 +546,30 @@ fn write_atomically<B: Backend, M: Module<B>>(
     for (key, value) in metadata {
         store = store.metadata(*key, *value);
     }
-    store
+    let temporary = temporary_path(path);
+    let written = store
         .collect_from(module)
-        .map_err(|e| checkpoint_error(path, e))?;
-    std::fs::rename(temporary_path(path), path).map_err(|e| checkpoint_error(path, e))
+        .map_err(|e| checkpoint_error(path, e))
+        // The data on the disk before the rename commits it, and the rename after.
+        .and_then(|()| {
+            std::fs::File::open(&temporary)
+                .and_then(|file| file.sync_all())
+                .map_err(|e| checkpoint_error(&temporary, e))
+        });
+    if let Err(error) = written {
+        std::fs::remove_file(&temporary).ok();
+        return Err(error);
+    }
+    std::fs::rename(&temporary, path).map_err(|e| checkpoint_error(path, e))?;
+    if let Some(folder) = path
+        .parent()
+        .filter(|p| cfg!(unix) && !p.as_os_str().is_empty())
+    {
+        std::fs::File::open(folder)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| checkpoint_error(folder, e))?;
+    }
+    Ok(())
 }
 
 /// `(Burn key, authors' key)` of the three tensors of low-rank layer `layer`.

@@ -190,9 +190,14 @@ impl AlbefConfig {
                 self.vision.d_model
             ));
         }
-        if self.embed_dim == 0 || self.queue_size == 0 {
-            return invalid("`embed_dim` and `queue_size` must be at least 1".to_string());
-        }
+        crate::family::bounds::sizes(&[
+            (
+                "embed_dim",
+                self.embed_dim,
+                crate::family::bounds::MAX_WIDTH,
+            ),
+            ("queue_size", self.queue_size, 1 << 20),
+        ])?;
         if !(0.0..=1.0).contains(&self.momentum) || !(0.0..=1.0).contains(&self.alpha) {
             return invalid(format!(
                 "`momentum` {} and `alpha` {} must lie in [0, 1]",

@@ -112,13 +112,23 @@ impl AlbefConfig {
         let has_momentum = kept.iter().any(|s| s.full_path().starts_with("momentum."));
         let snapshots = kept
             .into_iter()
-            .map(|s| self.fit(s))
+            .map(|s| {
+                // `fit` names the tensor; the error names the file and the tensor.
+                self.fit(s).map_err(|e| match e {
+                    PelaError::Checkpoint { path: key, reason } => PelaError::Checkpoint {
+                        path: path.display().to_string(),
+                        reason: format!("`{key}`: {reason}"),
+                    },
+                    other => other,
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
 
         let model = self.init::<B>(device);
         let momentum = has_momentum
             .then(|| Momentum::new(model.clone(), self.embed_dim, self.queue_size, device));
         let mut state = AlbefState { model, momentum };
+        pela::checkpoint::check_dtypes(&state, &snapshots, path)?;
         let adapter = PyTorchToBurnAdapter.chain(CastFloats(DType::F32));
         let mut result = state.apply(snapshots, None, Some(Box::new(adapter)), false);
         // The authors' momentum model has no ITM head and no temperature.
@@ -161,6 +171,19 @@ impl AlbefConfig {
             && snapshot.shape.len() == 3
             && snapshot.shape[1] != tokens
         {
+            let (saved, dim) = (snapshot.shape[1], snapshot.shape[2]);
+            let side = saved.saturating_sub(1).isqrt();
+            if side == 0 || side * side + 1 != saved || dim != self.vision.d_model {
+                return Err(PelaError::Checkpoint {
+                    path: path.clone(),
+                    reason: format!(
+                        "a position embedding of {saved} tokens of width {dim}: it must be a \
+                         class token and a square grid of patches (1 + n²) of width {}, to be \
+                         resized to this model's {tokens} tokens",
+                        self.vision.d_model
+                    ),
+                });
+            }
             let positions = Tensor::<Cpu, 3>::from_data(read(&snapshot)?, &CpuDevice::default());
             let grid = self.vision.image_size / self.vision.patch_size;
             return Ok(rebuilt(resize_positions(positions, grid).into_data()));

@@ -102,8 +102,37 @@ impl BertConfig {
     /// # Errors
     /// [`ZooError::InvalidConfig`] naming the field.
     pub fn validate(&self) -> Result<(), ZooError> {
+        use crate::family::bounds::{self, MAX_DEPTH, MAX_TOKENS, MAX_VOCABULARY, MAX_WIDTH, n};
         let invalid = |reason: String| Err(ZooError::InvalidConfig { reason });
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        bounds::sizes(&[
+            ("vocab_size", self.vocab_size, MAX_VOCABULARY),
+            ("hidden_size", self.hidden_size, MAX_WIDTH),
+            ("num_hidden_layers", self.num_hidden_layers, MAX_DEPTH),
+            ("num_attention_heads", self.num_attention_heads, MAX_WIDTH),
+            ("intermediate_size", self.intermediate_size, MAX_WIDTH * 64),
+            (
+                "max_position_embeddings",
+                self.max_position_embeddings,
+                MAX_TOKENS * 4,
+            ),
+            ("type_vocab_size", self.type_vocab_size, MAX_VOCABULARY),
+        ])?;
+        if let Some(width) = self.encoder_width {
+            bounds::sizes(&[("encoder_width", width, MAX_WIDTH)])?;
+        }
+        if !(self.layer_norm_eps > 0.0 && self.layer_norm_eps.is_finite()) {
+            return invalid(format!(
+                "`layer_norm_eps` {} must be positive (1e-12 in BERT)",
+                self.layer_norm_eps
+            ));
+        }
+        let (h, inner) = (n(self.hidden_size), n(self.intermediate_size));
+        let kv = n(self.encoder_width.unwrap_or(self.hidden_size));
+        let layer = 4 * h * h + 2 * h * inner + 2 * h * kv + 2 * h * h;
+        let embeddings =
+            n(self.vocab_size) + n(self.max_position_embeddings) + n(self.type_vocab_size);
+        bounds::parameters("BERT", n(self.num_hidden_layers) * layer + embeddings * h)?;
+        if self.hidden_size % self.num_attention_heads != 0 {
             return invalid(format!(
                 "`num_attention_heads` {} does not divide `hidden_size` {}",
                 self.num_attention_heads, self.hidden_size

@@ -147,7 +147,7 @@ impl BertFiles {
             },
             other => other,
         })?;
-        BertTokenizer::from_json(&json, self.max_length()?)
+        BertTokenizer::from_json(&json, self.max_length()?)?.for_model(&self.config()?)
     }
 
     /// The pre-trained model, strictly by Hugging Face's keys (see

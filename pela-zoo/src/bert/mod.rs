@@ -70,4 +70,5 @@ pub use model::{
     Bert, BertEncoder, BertEncoderLowRank, BertEncoderRecord, BertInput, BertLowRank, BertPooler,
     BertPoolerRecord, BertRecord, SentenceEncoder, mean_pool, normalize,
 };
+pub use student::EXPORT_KEY;
 pub use tokenizer::BertTokenizer;

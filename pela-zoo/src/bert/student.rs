@@ -13,6 +13,8 @@ use crate::family::Family;
 const TOKENIZER_KEY: &str = "pela.bert_tokenizer";
 /// The header key of the tokenizer's longest input.
 const MAX_LENGTH_KEY: &str = "pela.bert_max_length";
+/// The header key marking a `model.safetensors` that [`BertConfig::export_hf`] wrote.
+pub const EXPORT_KEY: &str = "pela.export";
 
 /// Hugging Face's names for the fields whose Rust names differ (the inverse of
 /// [`key_map`](super::import::key_map)).
@@ -73,6 +75,7 @@ impl BertConfig {
     /// # Errors
     /// An unreadable file, or a malformed tokenizer in its header.
     pub fn student_tokenizer(path: impl AsRef<Path>) -> Result<Option<BertTokenizer>, ZooError> {
+        let path = path.as_ref();
         let header = pela::checkpoint::metadata(path)?;
         let Some(json) = header.get(TOKENIZER_KEY) else {
             return Ok(None);
@@ -81,7 +84,10 @@ impl BertConfig {
             .get(MAX_LENGTH_KEY)
             .and_then(|v| v.parse().ok())
             .unwrap_or(512);
-        BertTokenizer::from_json(json.as_bytes(), max_length).map(Some)
+        let config = crate::family::__private::read_config::<BertConfig>(path)?;
+        BertTokenizer::from_json(json.as_bytes(), max_length)?
+            .for_model(&config)
+            .map(Some)
     }
 
     /// Writes a student as a Hugging Face model folder: `model.safetensors` with every factor
@@ -124,7 +130,7 @@ impl BertConfig {
         pela::checkpoint::save_dense_renamed(
             student,
             folder.join("model.safetensors"),
-            &[("format", "pt")],
+            &[("format", "pt"), (EXPORT_KEY, "dense")],
             &HF_NAMES,
         )?;
         write("config.json", self.to_hf_json().as_bytes())?;

@@ -67,6 +67,39 @@ impl BertTokenizer {
         })
     }
 
+    /// This tokenizer for a model of `config`: refused when its vocabulary has ids past the
+    /// model's word embeddings (which would index out of range), and cutting texts at the
+    /// model's `max_position_embeddings` when its `max_length` is longer.
+    ///
+    /// # Errors
+    /// [`ZooError::InvalidData`] naming both sizes.
+    ///
+    /// ```no_run
+    /// use pela_zoo::bert::{BertConfig, BertTokenizer};
+    ///
+    /// let json = std::fs::read("all-MiniLM-L6-v2/tokenizer.json")?;
+    /// let config = BertConfig::new(30522, 384, 6, 12, 1536, 128);
+    /// let tokenizer = BertTokenizer::from_json(&json, 512)?.for_model(&config)?;
+    /// assert_eq!(tokenizer.max_length(), 128);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn for_model(self, config: &super::BertConfig) -> Result<Self, ZooError> {
+        if self.vocab_size() > config.vocab_size {
+            return Err(ZooError::InvalidData {
+                source_name: "tokenizer.json".into(),
+                reason: format!(
+                    "its vocabulary has {} tokens, the model's word embeddings {}                      (`vocab_size`): give the tokenizer the model was trained with",
+                    self.vocab_size(),
+                    config.vocab_size
+                ),
+            });
+        }
+        if self.max_length <= config.max_position_embeddings {
+            return Ok(self);
+        }
+        Self::from_json(&self.json, config.max_position_embeddings)
+    }
+
     /// The `tokenizer.json` this tokenizer was read from, byte for byte.
     pub fn json(&self) -> &[u8] {
         &self.json

@@ -125,6 +125,57 @@ fn idx(
     Ok((Box::new(limit(train)), Box::new(test)))
 }
 
+/// Fails when writing `output` (given by `flag`) would overwrite one of `inputs`, `(flag, path)`
+/// pairs: the same file under any name (links, relative paths). A folder input stands for the
+/// model files in it.
+pub fn check_not_input(output: &Path, flag: &str, inputs: &[(&str, &Path)]) -> Result<()> {
+    let Ok(written) = std::fs::canonicalize(output) else {
+        return Ok(()); // a file not there yet is no input
+    };
+    for (input_flag, input) in inputs {
+        let files = if input.is_dir() {
+            MODEL_FILES.iter().map(|name| input.join(name)).collect()
+        } else {
+            vec![input.to_path_buf()]
+        };
+        if files
+            .iter()
+            .filter_map(|file| std::fs::canonicalize(file).ok())
+            .any(|file| file == written)
+        {
+            bail!(
+                "{flag} {}: is the {input_flag} input {}; writing it would destroy the input, \
+                 give another path",
+                output.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Fails when the folder `path` already holds a `model.safetensors` that `pela export` did not
+/// write (a teacher's folder, say), which a dense export would replace.
+pub fn check_not_foreign_model(path: &Path, flag: &str) -> Result<()> {
+    let model = path.join("model.safetensors");
+    if !model.is_file() {
+        return Ok(());
+    }
+    let ours = pela::checkpoint::metadata(&model)
+        .is_ok_and(|header| header.contains_key(crate::bert::EXPORT_KEY));
+    if !ours {
+        bail!(
+            "{flag} {}: the folder holds a model.safetensors that `pela export` did not write \
+             (a teacher's?); the export would replace it: give a new or empty folder",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The files of a model folder that a write must not replace.
+const MODEL_FILES: [&str; 3] = ["model.safetensors", "config.json", "tokenizer.json"];
+
 /// Fails now, before any long work, when the folder `path` cannot be made or written in.
 pub fn check_output_folder(path: &Path, flag: &str) -> Result<()> {
     if path.is_file() {

@@ -45,7 +45,7 @@ pub fn read_idx(dir: &Path, split: &str) -> Result<InMemoryImages, ZooError> {
     let (labels_path, labels) = read_file(dir, &format!("{split}-labels-idx1-ubyte"))?;
     let (image_dims, pixels) = parse(&images_path, &images, 0x0803)?;
     let (label_dims, labels) = parse(&labels_path, &labels, 0x0801)?;
-    if image_dims.len() != 3 || label_dims[0] != image_dims[0] {
+    if image_dims.len() != 3 || label_dims[0] != image_dims[0] || image_dims[1..].contains(&0) {
         return Err(ZooError::InvalidData {
             source_name: images_path,
             reason: format!(
@@ -98,11 +98,58 @@ fn read_file(dir: &Path, name: &str) -> Result<(String, Vec<u8>), ZooError> {
             dir.display()
         ),
     })?;
+    // Never inflate past what the IDX header announces (a gzip bomb would otherwise fill the
+    // memory): the header first, then at most the announced bytes and one more.
+    let compressed = file.metadata().map_err(|e| io(&gzipped, e))?.len();
+    let mut decoder = flate2::read::GzDecoder::new(file);
     let mut bytes = Vec::new();
-    flate2::read::GzDecoder::new(file)
+    (&mut decoder)
+        .take(HEADER_BYTES)
         .read_to_end(&mut bytes)
         .map_err(|e| io(&gzipped, e))?;
-    Ok((gzipped.display().to_string(), bytes))
+    let path = gzipped.display().to_string();
+    let announced = announced_bytes(&path, &bytes)?;
+    // Deflate cannot inflate a byte to more than 1,032 (RFC 1951's longest match per bit).
+    let most = compressed.saturating_mul(1032);
+    if announced > most {
+        return Err(ZooError::InvalidData {
+            source_name: path,
+            reason: format!(
+                "the header announces {announced} bytes, more than its {compressed} compressed \
+                 bytes can hold ({most} at most): not an IDX file, or a corrupt one"
+            ),
+        });
+    }
+    decoder
+        .take(announced - bytes.len() as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io(&gzipped, e))?;
+    Ok((path, bytes))
+}
+
+/// The longest IDX header read before the data: the magic number and up to 255 dimensions.
+const HEADER_BYTES: u64 = 4 * 256;
+
+/// The size in bytes, header included, that the IDX header at the start of `bytes` announces.
+fn announced_bytes(path: &str, bytes: &[u8]) -> Result<u64, ZooError> {
+    let invalid = |reason: &str| ZooError::InvalidData {
+        source_name: path.to_string(),
+        reason: reason.to_string(),
+    };
+    let word = |i: usize| -> Option<u64> {
+        bytes
+            .get(4 * i..4 * i + 4)
+            .map(|b| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+    };
+    let magic = word(0).ok_or_else(|| invalid("truncated header"))?;
+    let n_dims = magic & 0xff;
+    let values = (1..=n_dims as usize).try_fold(1u64, |product, i| {
+        let dim = word(i).ok_or_else(|| invalid("truncated header"))?;
+        product
+            .checked_mul(dim)
+            .ok_or_else(|| invalid("the dimensions overflow 64 bits: a corrupt header"))
+    })?;
+    Ok(values.saturating_add(4 * (1 + n_dims)))
 }
 
 /// The dimensions and the `u8` data of an IDX file whose magic number is `magic`.
@@ -127,9 +174,16 @@ fn parse(path: &str, bytes: &[u8], magic: u32) -> Result<(Vec<usize>, Vec<u8>), 
         .collect::<Option<_>>()
         .ok_or_else(|| invalid("truncated header".into()))?;
     let start = 4 * (1 + n_dims);
-    let size: usize = dims.iter().product();
-    let data = bytes
-        .get(start..start + size)
-        .ok_or_else(|| invalid(format!("truncated: {size} values announced")))?;
+    let size = dims
+        .iter()
+        .try_fold(1usize, |product, &dim| product.checked_mul(dim))
+        .filter(|&size| size <= bytes.len().saturating_sub(start))
+        .ok_or_else(|| {
+            invalid(format!(
+                "truncated: {dims:?} values announced, {} bytes of data",
+                bytes.len().saturating_sub(start)
+            ))
+        })?;
+    let data = &bytes[start..start + size];
     Ok((dims, data.to_vec()))
 }

@@ -48,7 +48,10 @@ impl InMemoryImages {
         if labels.is_empty() {
             return Err(invalid("it holds no images".into()));
         }
-        if pixels.len() != labels.len() * size {
+        if size == 0 {
+            return Err(invalid(format!("images of {shape:?} hold no pixels")));
+        }
+        if labels.len().checked_mul(size) != Some(pixels.len()) {
             return Err(invalid(format!(
                 "{} pixel bytes for {} images of {shape:?}",
                 pixels.len(),

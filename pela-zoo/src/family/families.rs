@@ -85,7 +85,10 @@ macro_rules! families {
                     <$config as $crate::family::Family>::JSON_FIELDS,
                 ),)+])?;
                 $(if family == <$config as $crate::family::Family>::NAME {
-                    return Ok(Self::$variant(<$config as $crate::family::Family>::from_json(text)?));
+                    // Every config from a file is checked before anything is allocated.
+                    let config = <$config as $crate::family::Family>::from_json(text)?;
+                    $crate::family::Family::validate(&config)?;
+                    return Ok(Self::$variant(config));
                 })+
                 unreachable!("`family_of_json` gives the name of one of the table's families")
             }
@@ -94,7 +97,9 @@ macro_rules! families {
                 path: &::std::path::Path,
             ) -> ::core::result::Result<Self, $crate::ZooError> {
                 $(if let Some(config) = <$config as $crate::family::Family>::from_folder(path) {
-                    return Ok(Self::$variant(config?));
+                    let config = config?;
+                    $crate::family::Family::validate(&config)?;
+                    return Ok(Self::$variant(config));
                 })+
                 Err($crate::family::__private::no_family_reads_folders(
                     path,

@@ -32,6 +32,7 @@
 //! # Ok::<(), pela_zoo::ZooError>(())
 //! ```
 
+pub mod bounds;
 mod families;
 mod flops;
 mod image;

@@ -29,7 +29,6 @@ pub(crate) fn load<F: Family, B: Backend>(
     device: &B::Device,
 ) -> Result<(F, F::Student<B>), ZooError> {
     let config: F = read_config(path)?;
-    config.validate()?;
     let skeleton = config.init::<B>(device);
     let student = pela::checkpoint::load_student(&skeleton, path)?;
     Ok((config, student))
@@ -39,7 +38,9 @@ pub(crate) fn load<F: Family, B: Backend>(
 ///
 /// # Errors
 /// [`PelaError::Checkpoint`] when the file is unreadable or has no such config in its header
-/// (a student of another family, or saved by other code).
+/// (a student of another family, or saved by other code); [`ZooError::InvalidConfig`] when the
+/// config is invalid or too large ([`Family::validate`], checked here so that no header reaches
+/// `init` unchecked).
 pub fn read_config<F: Family>(path: &Path) -> Result<F, ZooError> {
     let (key, family) = (F::HEADER_KEY, F::NAME);
     let no_config = |reason: String| PelaError::Checkpoint {
@@ -63,6 +64,13 @@ pub fn read_config<F: Family>(path: &Path) -> Result<F, ZooError> {
             }
         ))
     })?;
-    Ok(serde_json::from_str(json)
-        .map_err(|e| no_config(format!("`{key}` is not a {family} config: {e}")))?)
+    let config: F = serde_json::from_str(json)
+        .map_err(|e| no_config(format!("`{key}` is not a {family} config: {e}")))?;
+    config.validate().map_err(|e| match e {
+        ZooError::InvalidConfig { reason } => ZooError::InvalidConfig {
+            reason: format!("`{}`'s header: {reason}", path.display()),
+        },
+        other => other,
+    })?;
+    Ok(config)
 }

@@ -237,18 +237,17 @@ impl SwinConfig {
     /// # Errors
     /// [`ZooError::InvalidConfig`] naming the field and the fix.
     pub fn validate(&self) -> Result<(), ZooError> {
+        use crate::family::bounds::{self, MAX_CHANNELS, MAX_IMAGE_SIZE, MAX_VOCABULARY, n};
         let invalid = |reason: String| Err(ZooError::InvalidConfig { reason });
-        let sizes = [
-            ("image_size", self.image_size),
-            ("patch_size", self.patch_size),
-            ("window_size", self.window_size),
-            ("num_classes", self.num_classes),
-            ("embed_dim", self.embed_dim),
-            ("channels", self.channels),
-        ];
-        if let Some((name, _)) = sizes.iter().find(|(_, size)| *size == 0) {
-            return invalid(format!("`{name}` is 0; it must be at least 1"));
-        }
+        bounds::sizes(&[
+            ("image_size", self.image_size, MAX_IMAGE_SIZE),
+            ("patch_size", self.patch_size, MAX_IMAGE_SIZE),
+            ("window_size", self.window_size, bounds::MAX_TOKENS.isqrt()),
+            ("num_classes", self.num_classes, MAX_VOCABULARY),
+            ("embed_dim", self.embed_dim, bounds::MAX_WIDTH),
+            ("channels", self.channels, MAX_CHANNELS),
+        ])?;
+        bounds::mlp_ratio("mlp_ratio", self.mlp_ratio)?;
         if self.image_size % self.patch_size != 0 {
             return invalid(format!(
                 "`patch_size` {} does not divide `image_size` {}",
@@ -268,6 +267,24 @@ impl SwinConfig {
         if self.n_stages() > 8 {
             return invalid(format!("{} stages: at most 8", self.n_stages()));
         }
+        bounds::at_most(
+            "the last stage's width (`embed_dim` · 2^(stages − 1))",
+            self.embed_dim.saturating_mul(1 << (self.n_stages() - 1)),
+            bounds::MAX_WIDTH,
+        )?;
+        bounds::at_most(
+            "the blocks (the sum of `depths`)",
+            self.depths
+                .iter()
+                .fold(0usize, |sum, &d| sum.saturating_add(d)),
+            bounds::MAX_DEPTH,
+        )?;
+        let side = self.image_size / self.patch_size;
+        bounds::at_most(
+            "the patch grid's tokens ((image_size / patch_size)²)",
+            side * side,
+            bounds::MAX_TOKENS * 64,
+        )?;
         for (stage, &heads) in self.num_heads.iter().enumerate() {
             if heads == 0 || self.stage_dim(stage) % heads != 0 {
                 return invalid(format!(
@@ -276,13 +293,22 @@ impl SwinConfig {
                 ));
             }
         }
-        if !(self.mlp_ratio.is_finite() && self.d_ff(0) > 0) {
+        if self.d_ff(0) == 0 {
             return invalid(format!(
                 "`mlp_ratio` {} gives no MLP width; use a positive ratio such as 4.0",
                 self.mlp_ratio
             ));
         }
-        if self.layer_norm_eps <= 0.0 {
+        let blocks: u128 = (0..self.n_stages())
+            .map(|stage| {
+                let (d, d_ff) = (n(self.stage_dim(stage)), n(self.d_ff(stage)));
+                n(self.depths[stage]) * (4 * d * d + 2 * d * d_ff)
+            })
+            .sum();
+        let ends = (n(self.patch_size).pow(2) * n(self.channels) + n(self.num_classes))
+            * n(self.num_features());
+        bounds::parameters("Swin", blocks + ends)?;
+        if !(self.layer_norm_eps > 0.0) {
             return invalid("`layer_norm_eps` must be positive".to_string());
         }
         Ok(())

@@ -95,11 +95,17 @@ impl<R: Record<B>, B: Backend> Checkpointer<R, B> for AtomicCheckpointer {
                 Recorder::<B>::record(&recorder, record, partial.clone()).map_err(|e| e.to_string())
             })
             .and_then(|()| {
-                std::fs::rename(
+                // Data on the disk before the rename, the rename before `state.json` names it.
+                let (partial, path) = (
                     partial.with_extension(extension),
                     path.with_extension(extension),
-                )
-                .map_err(|e| e.to_string())
+                );
+                crate::fs::sync_file(&partial)
+                    .and_then(|()| {
+                        std::fs::rename(&partial, &path).map_err(|e| crate::fs::io(&path, e))
+                    })
+                    .and_then(|()| crate::fs::sync_folder(&path))
+                    .map_err(|e| e.to_string())
             });
         // Errors go to the engine, which stops the run with them; Burn's thread would panic.
         self.saves.record(self.name, number, result.err());

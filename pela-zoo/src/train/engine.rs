@@ -142,8 +142,9 @@ impl<B: ParallelBackend> Engine<B> {
         self
     }
 
-    /// Trains on these devices: one, or several (data-parallel, see [`ParallelBackend`];
-    /// checkpoints and resumption are then Burn's, at epoch ends).
+    /// Trains on these devices: one, or several (data-parallel, see [`ParallelBackend`]; Burn
+    /// then writes its own epoch checkpoints, and the run cannot be resumed: a resume is
+    /// refused before training).
     pub fn devices(mut self, devices: Vec<B::Device>) -> Self {
         self.devices = devices;
         self
@@ -174,6 +175,20 @@ impl<B: ParallelBackend> Engine<B> {
             }
         }
         let run_dir = || self.run.root().display().to_string();
+        if self.resume && self.devices.len() > 1 {
+            // Burn's multi-device strategy checkpoints at epoch ends in its own files, and its
+            // loader's shuffle restarts at the seed in a new process: a resumed run would not
+            // continue the one that stopped.
+            return Err(ZooError::Task {
+                task: "resume",
+                reason: format!(
+                    "a run on {} devices cannot be resumed (Burn's multi-device strategy \
+                     neither checkpoints mid-epoch nor restores its data order); start it \
+                     again, or train on one device to be able to resume",
+                    self.devices.len()
+                ),
+            });
+        }
         match (self.resume, self.run.has_checkpoint()) {
             (true, false) => Err(ZooError::NothingToResume { run_dir: run_dir() }),
             (false, true) => Err(ZooError::RunHasCheckpoint { run_dir: run_dir() }),
@@ -202,7 +217,17 @@ impl<B: ParallelBackend> Engine<B> {
     {
         self.preflight(&task, &model, [&train, &valid])?;
         let (config, run) = (self.config, self.run);
-        run.write("config.json", &config.to_string())?;
+        // A resumed run is the run that was started: same settings (the data-loading threads
+        // aside), same data (a changed file or `--limit` moves every later batch).
+        run.record_except("config.json", &config.to_string(), &["workers"])?;
+        let data = serde_json::json!({
+            "training": {"set": train.describe(), "items": train.len()},
+            "validation": {"set": valid.describe(), "items": valid.len()},
+        });
+        run.record(
+            "data.json",
+            &serde_json::to_string_pretty(&data).expect("plain data"),
+        )?;
         let several = self.devices.len() > 1;
         let device = self.devices.first().cloned().unwrap_or_default();
         B::seed(&device, config.seed);
@@ -253,9 +278,6 @@ impl<B: ParallelBackend> Engine<B> {
             training = training
                 .with_training_strategy(B::parallel(self.devices).into())
                 .with_file_checkpointer(CheckpointRecorder::new());
-            if self.resume {
-                training = training.checkpoint(last_epoch_checkpoint(&run)?);
-            }
         } else {
             let strategy = Resumable {
                 device,
@@ -324,28 +346,6 @@ where
         .set_device(device.clone())
         .build(EpochView::evaluation(valid));
     (train_loader.build(train_view), valid_loader)
-}
-
-/// The newest epoch checkpoint Burn's own file checkpointer wrote (several devices).
-fn last_epoch_checkpoint(run: &RunDir) -> Result<usize, ZooError> {
-    let dir = run.checkpoint();
-    let epochs = std::fs::read_dir(&dir)
-        .map_err(|e| crate::fs::io(&dir, e))?
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().to_string();
-            name.strip_prefix("model-")?
-                .strip_suffix(".mpk")?
-                .parse::<usize>()
-                .ok()
-        })
-        .max();
-    epochs.ok_or_else(|| {
-        crate::fs::file_error(
-            &dir,
-            "no epoch checkpoint (model-<epoch>.mpk) to resume".into(),
-        )
-    })
 }
 
 /// A boxed renderer as a renderer.

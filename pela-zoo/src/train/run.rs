@@ -74,6 +74,49 @@ impl RunDir {
         write_atomic(&self.root.join(name), text.as_bytes())
     }
 
+    /// Records `json` (a JSON text) as the file `name` that describes the run (its settings,
+    /// model, plan, data): written when the run starts; when the folder holds a checkpoint
+    /// (a resumed run), compared with the saved file instead, and never rewritten, so that a
+    /// run resumes only with what it was started with.
+    ///
+    /// # Errors
+    /// [`ZooError::ResumeMismatch`] naming the file and every field that differs;
+    /// [`ZooError::Io`].
+    ///
+    /// ```
+    /// use pela_zoo::train::RunDir;
+    ///
+    /// let run = RunDir::new(std::env::temp_dir().join("pela-zoo-doc-record"))?;
+    /// run.record("plan.json", r#"{"ratio": 2.0}"#)?; // no checkpoint yet: written
+    /// # Ok::<(), pela_zoo::ZooError>(())
+    /// ```
+    pub fn record(&self, name: &str, json: &str) -> Result<(), ZooError> {
+        self.record_except(name, json, &[])
+    }
+
+    /// [`record`](Self::record), the top-level fields `free` allowed to change on a resume.
+    pub(crate) fn record_except(
+        &self,
+        name: &str,
+        json: &str,
+        free: &[&str],
+    ) -> Result<(), ZooError> {
+        let path = self.root.join(name);
+        if !self.has_checkpoint() || !path.is_file() {
+            return self.write(name, json);
+        }
+        let saved = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+        let differences = differences(&saved, json, free);
+        if differences.is_empty() {
+            return Ok(());
+        }
+        Err(ZooError::ResumeMismatch {
+            run_dir: self.root.display().to_string(),
+            file: name.to_string(),
+            differences,
+        })
+    }
+
     /// Appends one epoch's metrics to `metrics.jsonl`.
     pub(crate) fn log(&self, metrics: &EpochMetrics) -> Result<(), ZooError> {
         let path = self.root.join("metrics.jsonl");
@@ -105,5 +148,63 @@ impl RunDir {
     pub(crate) fn save_state(&self, state: &TrainState) -> Result<(), ZooError> {
         let json = serde_json::to_string_pretty(state).expect("the state is plain data");
         write_atomic(&self.checkpoint().join("state.json"), json.as_bytes())
+    }
+}
+
+/// The fields in which the JSON texts `saved` and `now` differ, as `field: saved → now`,
+/// leaving out the top-level fields `free`; texts that are not JSON are compared whole.
+fn differences(saved: &str, now: &str, free: &[&str]) -> Vec<String> {
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+    let (Some(saved_json), Some(now_json)) = (parse(saved), parse(now)) else {
+        return if saved.trim() == now.trim() {
+            Vec::new()
+        } else {
+            vec![format!("{} → {}", saved.trim(), now.trim())]
+        };
+    };
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    flatten("", &saved_json, &mut before);
+    flatten("", &now_json, &mut after);
+    let fields: std::collections::BTreeSet<&String> = before
+        .iter()
+        .chain(&after)
+        .map(|(field, _)| field)
+        .collect();
+    let value = |list: &[(String, String)], field: &str| {
+        list.iter()
+            .find(|(f, _)| f == field)
+            .map_or_else(|| "(none)".to_string(), |(_, v)| v.clone())
+    };
+    fields
+        .into_iter()
+        .filter(|field| !free.contains(&field.split('.').next().unwrap_or_default()))
+        .filter_map(|field| {
+            let (old, new) = (value(&before, field), value(&after, field));
+            (old != new).then(|| format!("`{field}`: {old} → {new}"))
+        })
+        .collect()
+}
+
+/// `value`'s leaves as `(dotted path, JSON text)`.
+fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    let join = |key: &str| {
+        if prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{prefix}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (key, value) in fields {
+                flatten(&join(key), value, out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, value) in items.iter().enumerate() {
+                flatten(&join(&i.to_string()), value, out);
+            }
+        }
+        leaf => out.push((prefix.to_string(), leaf.to_string())),
     }
 }

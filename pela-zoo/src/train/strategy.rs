@@ -106,10 +106,30 @@ impl<LC: LearningComponentsTypes> Resumable<LC> {
         let dir = self.run.checkpoint();
         let number = state.checkpoint + 1;
         checkpointer.checkpoint(learner, number, store);
-        saves
-            .wait(number, RECORDS.len())
-            .map_err(|e| file_error(&dir, format!("cannot write the checkpoint: {e}")))?;
         let previous = state.checkpoint;
+        if let Err(error) = saves.wait(number, RECORDS.len()) {
+            // Nothing of the failed checkpoint stays; `state.json` still names the previous.
+            for name in RECORDS {
+                for file in [
+                    AtomicCheckpointer::path(&dir, name, number),
+                    AtomicCheckpointer::path(&dir, &format!("{name}.partial"), number),
+                ] {
+                    std::fs::remove_file(file.with_extension("mpk")).ok();
+                }
+            }
+            let kept = if previous > 0 {
+                format!(
+                    "the previous checkpoint ({previous}, which `state.json` names) is kept: \
+                     make room and run the same command with --resume"
+                )
+            } else {
+                "no earlier checkpoint: the run starts over".to_string()
+            };
+            return Err(file_error(
+                &dir,
+                format!("cannot write checkpoint {number}: {error}; {kept}"),
+            ));
+        }
         state.checkpoint = number;
         self.run.save_state(state)?;
         if previous > 0 {

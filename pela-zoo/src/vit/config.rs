@@ -183,18 +183,18 @@ impl VitConfig {
     /// # Errors
     /// [`ZooError::InvalidConfig`] naming the field and the fix.
     pub fn validate(&self) -> Result<(), ZooError> {
+        use crate::family::bounds::{self, MAX_CHANNELS, MAX_DEPTH, MAX_IMAGE_SIZE, MAX_WIDTH, n};
         let invalid = |reason: String| Err(ZooError::InvalidConfig { reason });
-        let sizes = [
-            ("image_size", self.image_size),
-            ("patch_size", self.patch_size),
-            ("d_model", self.d_model),
-            ("depth", self.depth),
-            ("n_heads", self.n_heads),
-            ("channels", self.channels),
-        ];
-        if let Some((name, _)) = sizes.iter().find(|(_, size)| *size == 0) {
-            return invalid(format!("`{name}` is 0; it must be at least 1"));
-        }
+        bounds::sizes(&[
+            ("image_size", self.image_size, MAX_IMAGE_SIZE),
+            ("patch_size", self.patch_size, MAX_IMAGE_SIZE),
+            ("d_model", self.d_model, MAX_WIDTH),
+            ("depth", self.depth, MAX_DEPTH),
+            ("n_heads", self.n_heads, MAX_WIDTH),
+            ("channels", self.channels, MAX_CHANNELS),
+        ])?;
+        bounds::at_most("num_classes", self.num_classes, bounds::MAX_VOCABULARY)?;
+        bounds::mlp_ratio("mlp_ratio", self.mlp_ratio)?;
         if self.image_size % self.patch_size != 0 {
             return invalid(format!(
                 "`patch_size` {} does not divide `image_size` {}",
@@ -207,13 +207,24 @@ impl VitConfig {
                 self.n_heads, self.d_model
             ));
         }
-        if !(self.mlp_ratio.is_finite() && self.d_ff() > 0) {
+        if self.d_ff() == 0 {
             return invalid(format!(
                 "`mlp_ratio` {} gives no MLP width; use a positive ratio such as 4.0",
                 self.mlp_ratio
             ));
         }
-        if self.layer_scale.is_some_and(|value| !value.is_finite()) || self.layer_norm_eps <= 0.0 {
+        bounds::at_most(
+            "the tokens (image_size / patch_size)² + 1",
+            self.n_tokens(),
+            bounds::MAX_TOKENS,
+        )?;
+        let (d, d_ff) = (n(self.d_model), n(self.d_ff()));
+        let block = 4 * d * d + 2 * d * d_ff;
+        let patches = n(self.patch_size).pow(2) * n(self.channels) * d;
+        let rest = n(self.n_tokens()) * d + n(self.num_classes) * d;
+        bounds::parameters("ViT", n(self.depth) * block + patches + rest)?;
+        if self.layer_scale.is_some_and(|value| !value.is_finite()) || !(self.layer_norm_eps > 0.0)
+        {
             return invalid(
                 "`layer_scale` must be finite and `layer_norm_eps` positive".to_string(),
             );

@@ -315,6 +315,9 @@ fn vit_snapshots(
 /// # Shapes
 /// - positions: `[1, 1 + 37², dim]`
 /// - output: `[1, 1 + grid², dim]`
+///
+/// # Panics
+/// When the positions are not a class token and a square grid (`tokens − 1` not a square).
 pub fn resize_positions(positions: Tensor<Cpu, 3>, grid: usize) -> Tensor<Cpu, 3> {
     let [_, tokens, dim] = positions.dims();
     let side = ((tokens - 1) as f64).sqrt().round() as usize;

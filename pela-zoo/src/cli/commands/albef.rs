@@ -85,14 +85,10 @@ fn tokenizer(data: &DataArgs) -> Result<BertTokenizer> {
 
 /// Fails when `tokenizer`'s ids reach past the model's word embeddings.
 fn check_vocabulary(tokenizer: &BertTokenizer, config: &AlbefConfig) -> Result<()> {
-    if tokenizer.vocab_size() > config.text.vocab_size {
-        bail!(
-            "--tokenizer: its vocabulary has {} tokens, the model's word embeddings {}; give the \
-             tokenizer.json the model was trained with",
-            tokenizer.vocab_size(),
-            config.text.vocab_size
-        );
-    }
+    tokenizer
+        .clone()
+        .for_model(&config.text)
+        .context("--tokenizer")?;
     Ok(())
 }
 

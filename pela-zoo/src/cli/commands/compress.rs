@@ -1,5 +1,7 @@
 //! `pela compress`: teacher checkpoint in, student checkpoint and report out.
 
+use std::path::Path;
+
 use crate::backend::{Cpu, CpuDevice};
 use crate::bert::BertConfig;
 use crate::cli::Commands;
@@ -15,6 +17,14 @@ use crate::cli::printer::Printer;
 
 pub fn run<Z: Commands>(args: CompressArgs, printer: &Printer) -> Result<()> {
     inputs::check_output(&args.output, "--output")?;
+    let model = Path::new(&args.model.model);
+    let mut given = vec![("--model", model)];
+    given.extend(
+        args.checkpoint
+            .as_deref()
+            .map(|path| ("--checkpoint", path)),
+    );
+    inputs::check_not_input(&args.output, "--output", &given)?;
     let architecture = inputs::model::<Z>(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
     let report = architecture.compress(Compress {

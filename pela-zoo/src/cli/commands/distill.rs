@@ -60,8 +60,8 @@ pub struct DistillRun<'a, B: ParallelBackend> {
 }
 
 impl<B: ParallelBackend> DistillRun<'_, B> {
-    /// Writes the plan, the objective (the family's, with the flags given) and the model into
-    /// the run folder.
+    /// Records the inputs, the plan, the objective (the family's, with the flags given) and
+    /// the model in the run folder (compared with the saved ones when resuming).
     fn start<F: Family>(&self, config: &F) -> Result<PelaObjectiveConfig> {
         let args = self.args;
         let mut objective = config.pela_objective();
@@ -70,9 +70,11 @@ impl<B: ParallelBackend> DistillRun<'_, B> {
         objective.weight_perturbation.epsilon = args
             .epsilon
             .unwrap_or(objective.weight_perturbation.epsilon);
-        self.run.write("plan.json", &self.plan.to_string())?;
-        self.run.write("objective.json", &objective.to_string())?;
-        self.run.write("model.json", &config.to_string())?;
+        let given = serde_json::json!({"--checkpoint": args.checkpoint, "--student": args.student});
+        self.run.record("inputs.json", &given.to_string())?;
+        self.run.record("plan.json", &self.plan.to_string())?;
+        self.run.record("objective.json", &objective.to_string())?;
+        self.run.record("model.json", &config.to_string())?;
         Ok(objective)
     }
 }

@@ -31,6 +31,11 @@ impl Export<'_> {
     fn student_file<F: Family>(self) -> Result<()> {
         let args = self.args;
         crate::cli::inputs::check_output(&args.output, "--output")?;
+        crate::cli::inputs::check_not_input(
+            &args.output,
+            "--output",
+            &[("--student", &args.student)],
+        )?;
         let (config, student) =
             F::load_student::<Cpu>(&args.student, &CpuDevice::default()).context("--student")?;
         match args.layout {

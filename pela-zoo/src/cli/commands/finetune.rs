@@ -67,7 +67,9 @@ where
             student = F::with_new_head(student, classes, device);
             config = config.with_num_classes(classes);
         }
-        run.write("model.json", &config.to_string())?;
+        let given = serde_json::json!({"--student": args.student, "--keep-head": args.keep_head});
+        run.record("inputs.json", &given.to_string())?;
+        run.record("model.json", &config.to_string())?;
         let settings = super::training_settings(&config, &args.train.flags, printer);
         let task = ClassifyTask::supervised(settings.label_smoothing);
         super::StudentRun {

@@ -232,9 +232,17 @@ fn evaluate<B: Backend, M: SentenceEncoder<B>>(
 /// `pela export` of a BERT student: the authors' layout (a file), or dense as a Hugging Face
 /// model folder.
 pub fn export(args: &ExportArgs, printer: &Printer) -> Result<()> {
+    let student = [("--student", args.student.as_path())];
     match args.layout {
-        Layout::Compressed => inputs::check_output(&args.output, "--output")?,
-        Layout::Dense => inputs::check_output_folder(&args.output, "--output")?,
+        Layout::Compressed => {
+            inputs::check_output(&args.output, "--output")?;
+            inputs::check_not_input(&args.output, "--output", &student)?;
+        }
+        Layout::Dense => {
+            inputs::check_output_folder(&args.output, "--output")?;
+            inputs::check_not_input(&args.output.join("model.safetensors"), "--output", &student)?;
+            inputs::check_not_foreign_model(&args.output, "--output")?;
+        }
     }
     let (config, student) = BertConfig::load_student::<Cpu>(&args.student, &CpuDevice::default())
         .context("--student")?;

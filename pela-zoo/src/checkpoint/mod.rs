@@ -6,11 +6,14 @@ use std::path::Path;
 use burn::prelude::*;
 use burn::tensor::DType;
 use burn_store::{
-    KeyRemapper, ModuleAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore,
+    KeyRemapper, ModuleAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter,
     SafetensorsStore, TensorSnapshot,
 };
 use pela::PelaError;
 use pela::checkpoint::{CastFloats, check_applied};
+
+mod pickle;
+pub mod pth;
 
 /// The file formats a checkpoint can come in, told apart by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +55,8 @@ impl CheckpointFormat {
 /// lazily, when applied).
 ///
 /// # Errors
-/// [`PelaError::Checkpoint`] when the file is missing, of another format, or unreadable.
+/// [`PelaError::Checkpoint`] when the file is missing, of another format, unreadable or
+/// damaged (for a `.pth`: see [`pth`]), or when two of its keys become one by `key_map`.
 pub(crate) fn read_snapshots(
     path: &Path,
     key_map: KeyRemapper,
@@ -65,18 +69,24 @@ pub(crate) fn read_snapshots(
     if !path.is_file() {
         return Err(unreadable("no such file".to_string()));
     }
-    match format {
+    let snapshots: Vec<TensorSnapshot> = match format {
         CheckpointFormat::Safetensors => SafetensorsStore::from_file(path)
-            .remap(key_map)
             .get_all_snapshots()
             .map(|all| all.values().cloned().collect())
-            .map_err(|e| unreadable(e.to_string())),
-        CheckpointFormat::Pytorch => PytorchStore::from_file(path)
-            .remap(key_map)
-            .get_all_snapshots()
-            .map(|all| all.values().cloned().collect())
-            .map_err(|e| unreadable(e.to_string())),
+            .map_err(|e| unreadable(e.to_string()))?,
+        CheckpointFormat::Pytorch => pth::read(path).map_err(unreadable)?,
+    };
+    let (snapshots, names) = key_map.remap(snapshots);
+    let mut sources = std::collections::BTreeMap::new();
+    for (new, original) in names {
+        if let Some(first) = sources.insert(new.clone(), original.clone()) {
+            return Err(unreadable(format!(
+                "`{first}` and `{original}` both become `{new}` once the prefixes are removed; \
+                 keep one of them (a file with a model saved twice?)"
+            )));
+        }
     }
+    Ok(snapshots)
 }
 
 /// Loads the checkpoint at `path` (`.safetensors`, or a PyTorch `.pth`/`.pt`/`.bin` state dict;
@@ -119,6 +129,7 @@ pub(crate) fn apply_strict<B: Backend, M: ModuleSnapshot<B>>(
     snapshots: Vec<TensorSnapshot>,
     path: &Path,
 ) -> Result<(), PelaError> {
+    pela::checkpoint::check_dtypes(model, &snapshots, path)?;
     let adapter = PyTorchToBurnAdapter.chain(CastFloats(DType::F32));
     let result = model.apply(snapshots, None, Some(Box::new(adapter)), false);
     check_applied(path, &result)
