@@ -146,7 +146,24 @@ pub fn onnx_weights(bytes: &[u8], source: &str) -> Result<BTreeMap<String, Tenso
         if tensor.data_type != 1 {
             continue; // only float32 weights; the rest are shapes and constants
         }
-        let shape: Vec<usize> = tensor.dims.iter().map(|&d| d as usize).collect();
+        let shape: Vec<usize> = tensor
+            .dims
+            .iter()
+            .map(|&d| usize::try_from(d).ok())
+            .collect::<Option<_>>()
+            .ok_or_else(|| invalid(format!("`{}` has a negative dimension", tensor.name)))?;
+        let stored = if tensor.raw_data.is_empty() {
+            tensor.float_data.len()
+        } else {
+            tensor.raw_data.len() / 4
+        };
+        // Sizes from the file are checked against the data it holds before anything is made.
+        if shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) != Some(stored) {
+            return Err(invalid(format!(
+                "`{}` has the shape {shape:?} but {stored} values",
+                tensor.name
+            )));
+        }
         let values: Vec<f32> = if tensor.raw_data.is_empty() {
             tensor.float_data.clone()
         } else {
@@ -164,13 +181,19 @@ pub fn onnx_weights(bytes: &[u8], source: &str) -> Result<BTreeMap<String, Tenso
         let [_, weight] = node.input.as_slice() else {
             continue;
         };
-        let Some(data) = initialisers.get(weight) else {
+        let (Some(data), Some(output)) = (initialisers.get(weight), node.output.first()) else {
             continue;
         };
+        if data.shape.len() != 2 {
+            return Err(invalid(format!(
+                "the MatMul weight `{weight}` has the shape {:?}; a matrix was expected",
+                data.shape
+            )));
+        }
         let bias = graph
             .node
             .iter()
-            .filter(|add| add.op_type == "Add" && add.input.contains(&node.output[0]))
+            .filter(|add| add.op_type == "Add" && add.input.contains(output))
             .flat_map(|add| add.input.iter())
             .find(|input| input.ends_with(".bias") && initialisers.contains_key(*input));
         if let Some(bias) = bias {
