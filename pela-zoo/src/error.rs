@@ -99,6 +99,22 @@ pub enum ZooError {
         differences: Vec<String>,
     },
 
+    /// A training run stopped at an item it could not read (after the current step, with a
+    /// checkpoint).
+    #[error(
+        "{error}; the run stopped with a checkpoint in `{run_dir}` ({count} unreadable item(s) \
+         so far): fix or remove the file and run the same command with --resume, or let the \
+         run skip such items (--skip-unreadable)"
+    )]
+    UnreadableItem {
+        /// The first item's error, naming its file.
+        error: Box<ZooError>,
+        /// The items that could not be read.
+        count: usize,
+        /// The run folder.
+        run_dir: String,
+    },
+
     /// A training task that cannot train the model or the settings it is given.
     #[error("{task}: {reason}")]
     Task {

@@ -498,7 +498,7 @@ mod distillation {
         let set = if test { held_out } else { train };
         let items = (0..n)
             .map(|i| {
-                let item = TrainingSet::item(&set, i, None);
+                let item = TrainingSet::item(&set, i, None).unwrap();
                 CaptionItem {
                     image: item.pixels,
                     input_ids: vec![1, 4 + item.label as i64, 2],
@@ -951,7 +951,7 @@ mod annotations {
         let tokenizer = BertTokenizer::from_json(&tokenizer_json, 30).unwrap();
         let pairs = annotations.pairs(&tokenizer, 8, norm).unwrap();
         assert_eq!(TrainingSet::len(&pairs), 3);
-        let item = pairs.item(2, None);
+        let item = pairs.item(2, None).unwrap();
         assert_eq!(item.input_ids.first(), Some(&1)); // [CLS]
         assert_eq!(item.input_ids.last(), Some(&2)); // [SEP]
         assert_eq!(

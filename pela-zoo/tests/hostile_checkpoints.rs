@@ -63,7 +63,10 @@ fn two_keys_that_become_one_are_both_named() {
     let error = load_strict(&mut layer, &fixture("pth_collision.pth"), &STRIP_MODEL)
         .unwrap_err()
         .to_string();
-    assert!(error.contains("`bias`") && error.contains("`model.bias`"), "{error}");
+    assert!(
+        error.contains("`bias`") && error.contains("`model.bias`"),
+        "{error}"
+    );
     assert!(error.contains("both become `bias`"), "{error}");
 }
 
@@ -111,7 +114,10 @@ fn load_deit(path: &Path) -> String {
 fn a_missing_storage_is_named_with_its_tensor() {
     let error = load_deit(&damaged("missing", "0", |_| None));
     assert!(error.contains("is not in the archive"), "{error}");
-    assert!(error.contains("deit_test_fb") || error.contains("pela-zoo-missing"), "{error}");
+    assert!(
+        error.contains("deit_test_fb") || error.contains("pela-zoo-missing"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -119,7 +125,10 @@ fn a_short_storage_is_named_with_its_tensor() {
     let error = load_deit(&damaged("short", "0", |bytes| {
         Some(bytes[..bytes.len() / 2].to_vec())
     }));
-    assert!(error.contains("holds") && error.contains("the pickle says"), "{error}");
+    assert!(
+        error.contains("holds") && error.contains("the pickle says"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! ALBEF's annotation files: `[{"image": path, "caption": text or [texts]}]` with an image
 //! root, as the authors' `re_train_dataset` / `re_eval_dataset` read COCO and Flickr30K.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use burn::prelude::*;
 use image::imageops::FilterType;
@@ -53,6 +53,14 @@ pub struct Annotations {
     source: String,
     root: PathBuf,
     entries: Vec<Annotation>,
+}
+
+/// Whether `image`, joined to a root, stays inside it: relative, without `..` (checked on the
+/// text, so that a root reached through a link still works).
+fn inside_root(image: &str) -> bool {
+    Path::new(image)
+        .components()
+        .all(|part| matches!(part, Component::Normal(_) | Component::CurDir))
 }
 
 impl Annotations {
@@ -113,6 +121,12 @@ impl Annotations {
                     .collect::<Option<Vec<_>>>(),
                 _ => None,
             };
+            if let Some(image) = image.filter(|image| !inside_root(image)) {
+                return Err(annotations.invalid(format!(
+                    "entry {i}: the image path `{image}` leaves the image root (an absolute \
+                     path, or `..`); give paths relative to --image-root, inside it"
+                )));
+            }
             match (image, captions) {
                 (Some(image), Some(captions)) if !captions.is_empty() => {
                     annotations.entries.push(Annotation {
@@ -325,16 +339,15 @@ impl TrainingSet<CaptionItem> for AnnotatedPairs {
         self.pairs.len()
     }
 
-    fn item(&self, index: usize, augment: Option<&mut StdRng>) -> CaptionItem {
+    fn item(&self, index: usize, augment: Option<&mut StdRng>) -> Result<CaptionItem, ZooError> {
         let (image, ids) = &self.pairs[index];
         let pixels = self
             .annotations
-            .image(*image, self.size, &self.normalization, augment)
-            .unwrap_or_else(|e| panic!("{e}"));
-        CaptionItem {
+            .image(*image, self.size, &self.normalization, augment)?;
+        Ok(CaptionItem {
             image: pixels,
             input_ids: ids.clone(),
-        }
+        })
     }
 
     fn describe(&self) -> String {

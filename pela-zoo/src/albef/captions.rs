@@ -39,8 +39,12 @@ impl TrainingSet<CaptionItem> for Captions {
         self.items.len()
     }
 
-    fn item(&self, index: usize, _augment: Option<&mut StdRng>) -> CaptionItem {
-        self.items[index].clone()
+    fn item(
+        &self,
+        index: usize,
+        _augment: Option<&mut StdRng>,
+    ) -> Result<CaptionItem, crate::ZooError> {
+        Ok(self.items[index].clone())
     }
 
     fn describe(&self) -> String {

@@ -258,8 +258,8 @@ impl TrainingSet<String> for Sentences {
         self.texts.len()
     }
 
-    fn item(&self, index: usize, _augment: Option<&mut StdRng>) -> String {
-        self.texts[index].clone()
+    fn item(&self, index: usize, _augment: Option<&mut StdRng>) -> Result<String, ZooError> {
+        Ok(self.texts[index].clone())
     }
 
     fn epoch_order(&self, seed: u64) -> Vec<usize> {

@@ -125,6 +125,12 @@ pub struct TrainArgs {
     #[arg(long)]
     pub resume: bool,
 
+    /// Read the next item in place of an image that cannot be read, and count it in each
+    /// epoch's line. Without it the run stops at the first such image (with a checkpoint,
+    /// naming the file).
+    #[arg(long)]
+    pub skip_unreadable: bool,
+
     /// The backend. Default: flex, the faster CPU backend (a DeiT-Tiny distillation step
     /// 1.5× faster than `cpu`).
     #[arg(long, value_enum, default_value_t = Backend::Flex)]

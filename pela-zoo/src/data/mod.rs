@@ -100,16 +100,15 @@ impl ImageDataset for Box<dyn ImageDataset> {
     }
 }
 
-/// Every image set is a training set of the engine. An image that cannot be read stops the
-/// run with its path and the reason (the data loader's threads cannot return an error).
+/// Every image set is a training set of the engine. An image that cannot be read is an error
+/// naming its path and the reason (see [`TrainingSet::item`](crate::train::TrainingSet::item)).
 impl<D: ImageDataset> crate::train::TrainingSet<ImageItem> for D {
     fn len(&self) -> usize {
         ImageDataset::len(self)
     }
 
-    fn item(&self, index: usize, augment: Option<&mut StdRng>) -> ImageItem {
+    fn item(&self, index: usize, augment: Option<&mut StdRng>) -> Result<ImageItem, ZooError> {
         self.get(index, augment)
-            .unwrap_or_else(|error| panic!("{error}"))
     }
 
     fn describe(&self) -> String {

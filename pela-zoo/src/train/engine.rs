@@ -12,7 +12,7 @@ use burn::train::renderer::MetricsRenderer;
 use burn::train::{ExecutionStrategy, Interrupter, Learner, SupervisedTraining, TrainingStrategy};
 
 use super::checkpointer::CheckpointRecorder;
-use super::order::{EpochClock, EpochView, TrainingSet};
+use super::order::{EpochClock, EpochView, TrainingSet, Unreadable};
 use super::renderer::QuietRenderer;
 use super::strategy::{EpochHook, Resumable, RunOutcome};
 use super::trainable::{StepSettings, Trainable};
@@ -106,6 +106,7 @@ pub struct Engine<B: AutodiffBackend> {
     interrupter: Interrupter,
     devices: Vec<B::Device>,
     on_epoch: Option<EpochHook>,
+    skip_unreadable: bool,
 }
 
 impl<B: ParallelBackend> Engine<B> {
@@ -119,7 +120,17 @@ impl<B: ParallelBackend> Engine<B> {
             interrupter: Interrupter::new(),
             devices: Vec::new(),
             on_epoch: None,
+            skip_unreadable: false,
         }
+    }
+
+    /// Reads the next item in place of one that cannot be read (an image that does not
+    /// decode) and counts it ([`EpochMetrics::unreadable_items`]), instead of stopping the run
+    /// at it (the default: after the current step, with a checkpoint, and an error naming the
+    /// item).
+    pub fn skip_unreadable(mut self, skip: bool) -> Self {
+        self.skip_unreadable = skip;
+        self
     }
 
     /// Continues the run from its last checkpoint (`true`), or starts it (`false`, the
@@ -233,11 +244,14 @@ impl<B: ParallelBackend> Engine<B> {
         B::seed(&device, config.seed);
 
         let clock = EpochClock::default();
+        let unreadable = Arc::new(Unreadable::new(
+            self.skip_unreadable,
+            self.interrupter.clone(),
+        ));
         let (train_loader, valid_loader) = loaders::<B, T, I, Bt>(
             &config,
             &device,
-            several.then_some(config.seed),
-            &clock,
+            (several.then_some(config.seed), &clock, &unreadable),
             (train.clone(), valid),
             batcher,
         );
@@ -289,6 +303,7 @@ impl<B: ParallelBackend> Engine<B> {
                 train_items: train.len(),
                 seed: config.seed,
                 clock,
+                unreadable: unreadable.clone(),
                 outcome: outcome.clone(),
                 on_epoch: Mutex::new(self.on_epoch),
             };
@@ -300,6 +315,13 @@ impl<B: ParallelBackend> Engine<B> {
         if let Some(error) = outcome.error.take() {
             return Err(error);
         }
+        if let Some(error) = unreadable.stopping_error() {
+            return Err(ZooError::UnreadableItem {
+                error: Box::new(error),
+                count: unreadable.count(),
+                run_dir: run.root().display().to_string(),
+            });
+        }
         Ok(TrainOutcome {
             model: result.model.model,
             task: result.model.task,
@@ -310,13 +332,13 @@ impl<B: ParallelBackend> Engine<B> {
 }
 
 /// Burn's data loaders of a run: the training set in the resumable order of `clock` on one
-/// device, or shuffled by `shuffle_seed` across several; the validation set in order.
+/// device, or shuffled by `shuffle_seed` across several; the validation set in order; items
+/// that cannot be read recorded in `unreadable`.
 #[allow(clippy::type_complexity)]
 fn loaders<B, T, I, Bt>(
     config: &TrainingConfig,
     device: &B::Device,
-    shuffle_seed: Option<u64>,
-    clock: &EpochClock,
+    (shuffle_seed, clock, unreadable): (Option<u64>, &EpochClock, &Arc<Unreadable>),
     (train, valid): (Arc<dyn TrainingSet<I>>, Arc<dyn TrainingSet<I>>),
     batcher: Bt,
 ) -> (
@@ -330,8 +352,8 @@ where
     Bt: Batcher<B, I, T::Batch> + Batcher<B::InnerBackend, I, T::ValidBatch> + Clone + 'static,
 {
     let train_view = match shuffle_seed {
-        Some(_) => EpochView::evaluation(train),
-        None => EpochView::training(train, config.seed, clock.clone()),
+        Some(_) => EpochView::evaluation(train, unreadable.clone()),
+        None => EpochView::training(train, config.seed, clock.clone(), unreadable.clone()),
     };
     let mut train_loader = DataLoaderBuilder::<B, I, T::Batch>::new(batcher.clone())
         .batch_size(config.batch_size)
@@ -344,7 +366,7 @@ where
         .batch_size(config.batch_size)
         .num_workers(config.workers)
         .set_device(device.clone())
-        .build(EpochView::evaluation(valid));
+        .build(EpochView::evaluation(valid, unreadable.clone()));
     (train_loader.build(train_view), valid_loader)
 }
 

@@ -145,6 +145,10 @@ pub struct EpochMetrics {
     pub train: BTreeMap<String, f64>,
     /// The validation means by name.
     pub valid: BTreeMap<String, f64>,
+    /// The items that could not be read and were replaced by the next ones, in this run so far
+    /// (see [`Engine::skip_unreadable`](super::Engine::skip_unreadable)).
+    #[serde(default)]
+    pub unreadable_items: usize,
 }
 
 impl EpochMetrics {
@@ -187,8 +191,12 @@ impl EpochMetrics {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let unreadable = match self.unreadable_items {
+            0 => String::new(),
+            n => format!(", {n} unreadable items skipped"),
+        };
         format!(
-            "epoch {}: train {} | valid {} | lr {:.2e}, {:.0} items/s",
+            "epoch {}: train {} | valid {} | lr {:.2e}, {:.0} items/s{unreadable}",
             self.epoch,
             split(&self.train),
             split(&self.valid),

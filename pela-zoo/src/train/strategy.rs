@@ -57,6 +57,7 @@ pub(crate) struct Resumable<LC: LearningComponentsTypes> {
     pub(crate) train_items: usize,
     pub(crate) seed: u64,
     pub(crate) clock: EpochClock,
+    pub(crate) unreadable: Arc<super::order::Unreadable>,
     pub(crate) outcome: Arc<Mutex<RunOutcome>>,
     pub(crate) on_epoch: Mutex<Option<EpochHook>>,
 }
@@ -240,6 +241,7 @@ impl<LC: LearningComponentsTypes> Resumable<LC> {
                     items_per_second: items as f64 / seconds.max(1e-9),
                     train,
                     valid: valid.means(),
+                    unreadable_items: self.unreadable.count(),
                 };
                 self.run.log(&metrics)?;
                 if let Some(hook) = self.on_epoch.lock().expect("not poisoned").as_mut() {

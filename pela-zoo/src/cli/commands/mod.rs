@@ -167,6 +167,7 @@ impl<B: crate::train::ParallelBackend> StudentRun<'_, B> {
         let interrupter = ctrl_c(printer);
         let engine = crate::train::Engine::<B>::new(self.settings, run.clone())
             .resume(self.args.resume)
+            .skip_unreadable(self.args.skip_unreadable)
             .devices(self.devices)
             .interrupter(interrupter.clone());
         let engine = if self.args.dashboard {
