@@ -699,3 +699,71 @@ fn the_training_flags_help_states_the_engines_and_berts_defaults() {
     said("--seed", engine.seed.to_string());
     said("--workers", engine.workers.to_string());
 }
+
+#[test]
+fn an_output_that_is_an_input_is_refused() {
+    let dir = scratch("output-is-input");
+    let teacher = dir.join("teacher.safetensors");
+    std::fs::copy(fixture("deit_test.safetensors"), &teacher).unwrap();
+    let model = dir.join("model.json");
+    std::fs::write(
+        &model,
+        r#"{"image_size": 32, "patch_size": 8, "num_classes": 10, "d_model": 64, "depth": 2, "n_heads": 4}"#,
+    )
+    .unwrap();
+    let (model, teacher) = (model.display().to_string(), teacher.display().to_string());
+    let error = failure(&[
+        "compress",
+        "--model",
+        &model,
+        "--checkpoint",
+        &teacher,
+        "--output",
+        &teacher,
+    ]);
+    assert!(error.contains("is the --checkpoint input"), "{error}");
+    // The teacher is untouched: it still loads as one.
+    let student = dir.join("student.safetensors").display().to_string();
+    let output = pela(&[
+        "compress",
+        "--model",
+        &model,
+        "--checkpoint",
+        &teacher,
+        "--output",
+        &student,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let error = failure(&["export", "--student", &student, "--output", &student]);
+    assert!(error.contains("is the --student input"), "{error}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_config_too_large_to_allocate_is_refused_by_field() {
+    let dir = scratch("huge-config");
+    let model = dir.join("model.json");
+    for (text, expected) in [
+        (
+            r#"{"image_size": 224, "patch_size": 16, "num_classes": 10, "d_model": 1048576, "depth": 1, "n_heads": 1}"#,
+            "`d_model` 1048576 is more than 65536",
+        ),
+        (
+            r#"{"image_size": 224, "patch_size": 0, "num_classes": 10, "d_model": 64, "depth": 1, "n_heads": 1}"#,
+            "`patch_size` is 0",
+        ),
+        (
+            r#"{"image_size": 16384, "patch_size": 1, "num_classes": 10, "d_model": 64, "depth": 1, "n_heads": 1}"#,
+            "tokens",
+        ),
+    ] {
+        std::fs::write(&model, text).unwrap();
+        let error = failure(&["report", "--model", &model.display().to_string()]);
+        assert!(error.contains(expected), "{error}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

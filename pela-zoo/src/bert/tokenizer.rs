@@ -88,7 +88,8 @@ impl BertTokenizer {
             return Err(ZooError::InvalidData {
                 source_name: "tokenizer.json".into(),
                 reason: format!(
-                    "its vocabulary has {} tokens, the model's word embeddings {}                      (`vocab_size`): give the tokenizer the model was trained with",
+                    "its vocabulary has {} tokens, the model's word embeddings {} (`vocab_size`): \
+                     give the tokenizer the model was trained with",
                     self.vocab_size(),
                     config.vocab_size
                 ),

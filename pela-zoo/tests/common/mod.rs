@@ -6,6 +6,7 @@ use pela_zoo::backend::{Cpu, CpuDevice};
 use pela_zoo::train::RunDir;
 
 /// Every parameter's values, in visiting order.
+#[allow(dead_code)] // not every test file compares parameters
 pub fn values<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<f32>> {
     struct Collect(Vec<Vec<f32>>);
     impl<B: Backend> ModuleVisitor<B> for Collect {
@@ -19,6 +20,7 @@ pub fn values<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<f32>> {
 }
 
 /// The largest difference between the parameters of two models of one architecture.
+#[allow(dead_code)] // not every test file compares parameters
 pub fn max_difference(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
     a.iter()
         .zip(b)
