@@ -47,7 +47,17 @@ impl BertTokenizer {
             source_name: "tokenizer.json".into(),
             reason,
         };
-        let mut tokenizer = Tokenizer::from_bytes(json).map_err(|e| invalid(e.to_string()))?;
+        // `tokenizers` 0.22 panics on some malformed files (an `expect` in its decoder's
+        // deserialisation): such a file is an error here, like any other malformed one.
+        let parsed = std::panic::catch_unwind(|| Tokenizer::from_bytes(json)).map_err(|panic| {
+            let reason = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("the tokenizers crate failed on it");
+            invalid(format!("a malformed tokenizer: {reason}"))
+        })?;
+        let mut tokenizer = parsed.map_err(|e| invalid(e.to_string()))?;
         let pad_id = tokenizer.token_to_id("[PAD]").unwrap_or(0);
         tokenizer.with_padding(Some(PaddingParams {
             pad_id,

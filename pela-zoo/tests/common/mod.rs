@@ -54,6 +54,7 @@ pub fn alone(seed: u64) -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// An empty run folder for the test `name` of this process.
+#[allow(dead_code)] // not every test file trains
 pub fn scratch(name: &str) -> RunDir {
     let dir = std::env::temp_dir().join(format!("pela-zoo-test-{}-{name}", std::process::id()));
     std::fs::remove_dir_all(&dir).ok();
