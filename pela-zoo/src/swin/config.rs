@@ -308,7 +308,7 @@ impl SwinConfig {
         let ends = (n(self.patch_size).pow(2) * n(self.channels) + n(self.num_classes))
             * n(self.num_features());
         bounds::parameters("Swin", blocks + ends)?;
-        if !(self.layer_norm_eps > 0.0) {
+        if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0) {
             return invalid("`layer_norm_eps` must be positive".to_string());
         }
         Ok(())

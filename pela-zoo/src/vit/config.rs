@@ -223,7 +223,8 @@ impl VitConfig {
         let patches = n(self.patch_size).pow(2) * n(self.channels) * d;
         let rest = n(self.n_tokens()) * d + n(self.num_classes) * d;
         bounds::parameters("ViT", n(self.depth) * block + patches + rest)?;
-        if self.layer_scale.is_some_and(|value| !value.is_finite()) || !(self.layer_norm_eps > 0.0)
+        if self.layer_scale.is_some_and(|value| !value.is_finite())
+            || !(self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0)
         {
             return invalid(
                 "`layer_scale` must be finite and `layer_norm_eps` positive".to_string(),
