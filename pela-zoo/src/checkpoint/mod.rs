@@ -13,7 +13,7 @@ use pela::PelaError;
 use pela::checkpoint::{CastFloats, check_applied};
 
 mod pickle;
-pub mod pth;
+mod pth;
 
 /// The file formats a checkpoint can come in, told apart by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl CheckpointFormat {
 ///
 /// # Errors
 /// [`PelaError::Checkpoint`] when the file is missing, of another format, unreadable or
-/// damaged (for a `.pth`: see [`pth`]), or when two of its keys become one by `key_map`.
+/// damaged (for a `.pth`: see the `pth` module), or when two of its keys become one by `key_map`.
 pub(crate) fn read_snapshots(
     path: &Path,
     key_map: KeyRemapper,

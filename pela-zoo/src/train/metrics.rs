@@ -169,7 +169,8 @@ impl EpochMetrics {
     ///
     /// let m = EpochMetrics { epoch: 2, learning_rate: 1e-3, items_per_second: 900.0,
     ///     train: [("Loss".into(), 0.9), ("L_fd".into(), 0.2)].into(),
-    ///     valid: [("Loss".into(), 0.6), ("Accuracy".into(), 85.0)].into() };
+    ///     valid: [("Loss".into(), 0.6), ("Accuracy".into(), 85.0)].into(),
+    ///     unreadable_items: 0 };
     /// assert_eq!(m.summary(), "epoch 2: train Loss 0.9000, L_fd 0.2000 | valid Loss 0.6000, \
     ///     Accuracy 85.00 % | lr 1.00e-3, 900 items/s");
     /// ```
