@@ -1,5 +1,6 @@
 //! A run folder: the configuration, the metrics, and the checkpoint a run resumes from.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -162,31 +163,26 @@ fn differences(saved: &str, now: &str, free: &[&str]) -> Vec<String> {
             vec![format!("{} → {}", saved.trim(), now.trim())]
         };
     };
-    let (mut before, mut after) = (Vec::new(), Vec::new());
+    let (mut before, mut after) = (BTreeMap::new(), BTreeMap::new());
     flatten("", &saved_json, &mut before);
     flatten("", &now_json, &mut after);
-    let fields: std::collections::BTreeSet<&String> = before
-        .iter()
-        .chain(&after)
-        .map(|(field, _)| field)
-        .collect();
-    let value = |list: &[(String, String)], field: &str| {
-        list.iter()
-            .find(|(f, _)| f == field)
-            .map_or_else(|| "(none)".to_string(), |(_, v)| v.clone())
-    };
+    let fields: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    let none = "(none)".to_string();
     fields
         .into_iter()
         .filter(|field| !free.contains(&field.split('.').next().unwrap_or_default()))
         .filter_map(|field| {
-            let (old, new) = (value(&before, field), value(&after, field));
-            (old != new).then(|| format!("`{field}`: {old} → {new}"))
+            let (old, new) = (before.get(field), after.get(field));
+            (old != new).then(|| {
+                let show = |v: Option<&String>| v.unwrap_or(&none).clone();
+                format!("`{field}`: {} → {}", show(old), show(new))
+            })
         })
         .collect()
 }
 
 /// `value`'s leaves as `(dotted path, JSON text)`.
-fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
     let join = |key: &str| {
         if prefix.is_empty() {
             key.to_string()
@@ -205,6 +201,8 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, Strin
                 flatten(&join(&i.to_string()), value, out);
             }
         }
-        leaf => out.push((prefix.to_string(), leaf.to_string())),
+        leaf => {
+            out.insert(prefix.to_string(), leaf.to_string());
+        }
     }
 }

@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 
-mod common;
-
+use crate::common::{alone, scratch};
 use burn::train::Interrupter;
-use common::{alone, scratch};
 use pela_zoo::ZooError;
 use pela_zoo::backend::{CpuAutodiff, CpuDevice};
 use pela_zoo::data::{ImageBatcher, ImageDataset, ImageFolder, ImageItem, digits};

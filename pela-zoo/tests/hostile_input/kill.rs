@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-mod common;
-
-use common::{max_difference, values};
+use crate::common::{max_difference, values};
 use pela_zoo::Family;
 use pela_zoo::backend::{Cpu, CpuDevice};
 use pela_zoo::vit::VitConfig;

@@ -88,7 +88,7 @@ fn annotation_paths_that_leave_the_image_root_are_refused() {
 #[test]
 fn a_tokenizer_is_fitted_to_its_model() {
     let dir = scratch("tokenizer");
-    let json = std::fs::read(common::tiny_tokenizer(&dir)).unwrap(); // 35 tokens
+    let json = std::fs::read(crate::common::tiny_tokenizer(&dir)).unwrap(); // 35 tokens
     let tokenizer = BertTokenizer::from_json(&json, 512).unwrap();
     // Ids past the word embeddings would index out of range.
     let small = BertConfig::new(20, 32, 1, 4, 64, 512);
@@ -172,6 +172,3 @@ fn an_albef_position_embedding_that_is_not_a_square_grid_is_named() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
-
-#[allow(dead_code)] // only the tokenizer helper
-mod common;
