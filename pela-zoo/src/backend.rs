@@ -73,3 +73,57 @@ pub type CudaDevice = burn_cuda::CudaDevice;
 /// [`Cuda`] with automatic differentiation, for training.
 #[cfg(feature = "cuda")]
 pub type CudaAutodiff = burn::backend::Autodiff<Cuda>;
+
+/// Burn's wgpu backend (`burn-wgpu`, `f32`, fused kernels, autotuned): CubeCL kernels through
+/// wgpu on Vulkan, Metal or DirectX 12, the same compiler and fusion as [`Cuda`]. Without a GPU
+/// it runs on Mesa's lavapipe, a Vulkan driver on the CPU (slow, but the GPU code path).
+#[cfg(feature = "wgpu")]
+pub type Wgpu = burn_wgpu::Wgpu<f32, i32>;
+/// A wgpu device; the default is the best adapter wgpu finds ([`wgpu_adapter`] names it).
+#[cfg(feature = "wgpu")]
+pub type WgpuDevice = burn_wgpu::WgpuDevice;
+/// [`Wgpu`] with automatic differentiation, for training.
+#[cfg(feature = "wgpu")]
+pub type WgpuAutodiff = burn::backend::Autodiff<Wgpu>;
+
+/// The adapter [`WgpuDevice::default`] would run on, as `"<name> (<kind>, <API>)"`, or why
+/// there is none (no Vulkan driver installed, say). Asks wgpu without starting Burn's runtime,
+/// so a program can say why before a kernel fails.
+///
+/// ```no_run
+/// match pela_zoo::backend::wgpu_adapter() {
+///     Ok(adapter) => println!("wgpu runs on {adapter}"),
+///     Err(why) => println!("no wgpu adapter: {why}"),
+/// }
+/// ```
+#[cfg(feature = "wgpu")]
+pub fn wgpu_adapter() -> Result<String, String> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+    // Native wgpu enumerates synchronously: its future is ready at the first poll.
+    let mut enumerate = std::pin::pin!(instance.enumerate_adapters(wgpu::Backends::all()));
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    let adapters = loop {
+        if let std::task::Poll::Ready(adapters) = enumerate.as_mut().poll(&mut context) {
+            break adapters;
+        }
+        std::thread::yield_now();
+    };
+    // Burn's default device prefers a discrete GPU, then an integrated one, then the CPU.
+    let rank = |kind: wgpu::DeviceType| match kind {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    };
+    adapters
+        .iter()
+        .map(|adapter| adapter.get_info())
+        .min_by_key(|info| rank(info.device_type))
+        .map(|info| format!("{} ({:?}, {:?})", info.name, info.device_type, info.backend))
+        .ok_or_else(|| {
+            "wgpu found no adapter: install a GPU driver with Vulkan (or Metal, DirectX 12); \
+             without a GPU, Mesa's lavapipe (Debian: `apt install mesa-vulkan-drivers`)"
+                .to_string()
+        })
+}
