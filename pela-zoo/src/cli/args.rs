@@ -111,6 +111,9 @@ pub enum Backend {
     Flex,
     /// burn-cuda on an NVIDIA GPU (build with `--features cuda`).
     Cuda,
+    /// burn-wgpu on the best GPU wgpu finds through Vulkan, Metal or DirectX 12 (build with
+    /// `--features wgpu`); without a GPU, Mesa's lavapipe on the CPU (slow).
+    Wgpu,
 }
 
 /// Where and how a run trains: the run folder, the backend and devices, and every setting

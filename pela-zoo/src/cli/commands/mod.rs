@@ -30,6 +30,7 @@ pub fn run<Z: Commands>(command: Command, printer: &Printer) -> Result<()> {
             on_backend!(
                 args.train.backend,
                 &args.train.devices,
+                printer,
                 distill::run::<Z>(args, printer)
             )
         }
@@ -37,26 +38,27 @@ pub fn run<Z: Commands>(command: Command, printer: &Printer) -> Result<()> {
             on_backend!(
                 args.train.backend,
                 &args.train.devices,
+                printer,
                 finetune::run::<Z>(args, printer)
             )
         }
         Command::Eval(args) => {
-            on_backend!(args.backend, &[] as &[usize], eval::run::<Z>(args, printer))
+            on_backend!(args.backend, &[] as &[usize], printer, eval::run::<Z>(args, printer))
         }
         Command::Export(args) => export::run::<Z>(args, printer),
     }
 }
 
 /// Runs a command generic over the table `Z` and the autodiff backend `B` on the one
-/// `--backend` names, with the devices of `--devices` (CUDA indices; the CPU backends have
-/// one device).
+/// `--backend` names, with the devices of `--devices` (CUDA indices; the CPU backends and
+/// wgpu have one device). `$printer` says which adapter wgpu runs on.
 macro_rules! on_backend {
-    ($backend:expr, $devices:expr, $module:ident :: run::<$zoo:ty>($($arg:expr),*)) => {{
+    ($backend:expr, $devices:expr, $printer:expr, $module:ident :: run::<$zoo:ty>($($arg:expr),*)) => {{
         let indices: Vec<usize> = $devices.to_vec();
         match ($backend, indices.is_empty()) {
-            (Backend::Cpu | Backend::Flex, false) => anyhow::bail!(
-                "--devices: the CPU backends have one device (all cores); --devices takes CUDA \
-                 indices, with --backend cuda"
+            (Backend::Cpu | Backend::Flex | Backend::Wgpu, false) => anyhow::bail!(
+                "--devices: only --backend cuda trains on several devices; the CPU backends \
+                 have one device (all cores), and wgpu runs on its default adapter"
             ),
             #[cfg(not(feature = "ddp"))]
             (Backend::Cpu, true) => $module::run::<$zoo, crate::backend::CpuAutodiff>(
@@ -77,6 +79,25 @@ macro_rules! on_backend {
             (Backend::Cuda, _) => anyhow::bail!(
                 "--backend cuda: this `pela` was built without CUDA; rebuild it with \
                  `cargo build --release -p pela-zoo --features cuda`"
+            ),
+            #[cfg(all(feature = "wgpu", not(feature = "ddp")))]
+            (Backend::Wgpu, true) => {
+                let adapter = crate::backend::wgpu_adapter().map_err(|why| {
+                    anyhow::anyhow!("--backend wgpu: {why}")
+                })?;
+                $printer.status(format!("wgpu runs on {adapter}"));
+                $module::run::<$zoo, crate::backend::WgpuAutodiff>(
+                    $($arg,)* vec![crate::backend::WgpuDevice::default()])
+            }
+            #[cfg(all(feature = "wgpu", feature = "ddp"))]
+            (Backend::Wgpu, true) => anyhow::bail!(
+                "--backend wgpu: this `pela` was built with `--features ddp`, which trains on \
+                 CUDA only; build it without that feature for wgpu"
+            ),
+            #[cfg(not(feature = "wgpu"))]
+            (Backend::Wgpu, true) => anyhow::bail!(
+                "--backend wgpu: this `pela` was built without wgpu; rebuild it with \
+                 `cargo build --release -p pela-zoo --features wgpu`"
             ),
         }
     }};
