@@ -12,7 +12,10 @@ mod common;
 #[path = "../reference/mod.rs"]
 mod reference;
 
+mod cli;
+mod compress;
 mod parity;
+mod train;
 
 /// Whether a wgpu adapter is there to run on; prints why not, or fails under
 /// `PELA_REQUIRE_WGPU=1`.

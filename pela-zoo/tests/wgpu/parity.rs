@@ -6,7 +6,6 @@
 
 use burn::prelude::*;
 use pela::LayerFeatures;
-use pela_zoo::Family;
 use pela_zoo::albef::AlbefConfig;
 use pela_zoo::backend::{Cpu, Wgpu, WgpuDevice};
 use pela_zoo::bert::{BertConfig, BertInput, MiniLm, embed_texts};
@@ -100,7 +99,10 @@ fn minilm_embeddings_match_transformers() {
             .zip(expected.as_array().unwrap())
             .map(|(a, b)| (a - b.as_f64().unwrap() as f32).abs())
             .fold(0.0f32, f32::max);
-        assert!(max_difference < 1e-4, "{sentence}: max |Δ| {max_difference}");
+        assert!(
+            max_difference < 1e-4,
+            "{sentence}: max |Δ| {max_difference}"
+        );
     }
 }
 
@@ -118,7 +120,11 @@ fn dinov2_matches_onnxruntime() {
     assert_eq!(features.len(), 12);
     for i in [0, 5, 11] {
         let reference = tensor(&io, &format!("features.{i}"));
-        assert_close(on_cpu(features[i].clone()), reference, &format!("block {i}"));
+        assert_close(
+            on_cpu(features[i].clone()),
+            reference,
+            &format!("block {i}"),
+        );
     }
     let tokens = tensor::<3>(&io, "tokens");
     assert_close(
@@ -156,9 +162,17 @@ fn albef_matches_the_authors_code() {
         attention_mask: mask.clone(),
     };
     let (image, _) = model.encode_image(on_wgpu(tensor(&io, "images")));
-    assert_close(on_cpu(image.clone()), tensor(&io, "image_embeds"), "image_embeds");
+    assert_close(
+        on_cpu(image.clone()),
+        tensor(&io, "image_embeds"),
+        "image_embeds",
+    );
     let (text, _) = model.encode_text(input);
-    assert_close(on_cpu(text.clone()), tensor(&io, "text_embeds"), "text_embeds");
+    assert_close(
+        on_cpu(text.clone()),
+        tensor(&io, "text_embeds"),
+        "text_embeds",
+    );
     let (fused, _) = model.fuse(text.clone(), mask.clone(), image.clone());
     assert_close(on_cpu(fused.clone()), tensor(&io, "fused"), "fused");
     let features = [
@@ -169,5 +183,9 @@ fn albef_matches_the_authors_code() {
     for (ours, key) in features {
         assert_close(on_cpu(ours), tensor(&io, key), key);
     }
-    assert_close(on_cpu(model.mlm_logits(fused)), tensor(&io, "mlm_logits"), "MLM logits");
+    assert_close(
+        on_cpu(model.mlm_logits(fused)),
+        tensor(&io, "mlm_logits"),
+        "MLM logits",
+    );
 }

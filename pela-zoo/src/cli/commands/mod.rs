@@ -43,7 +43,12 @@ pub fn run<Z: Commands>(command: Command, printer: &Printer) -> Result<()> {
             )
         }
         Command::Eval(args) => {
-            on_backend!(args.backend, &[] as &[usize], printer, eval::run::<Z>(args, printer))
+            on_backend!(
+                args.backend,
+                &[] as &[usize],
+                printer,
+                eval::run::<Z>(args, printer)
+            )
         }
         Command::Export(args) => export::run::<Z>(args, printer),
     }

@@ -1,0 +1,102 @@
+//! The training engine on `Autodiff<Wgpu>`: a distillation of a tiny ViT lowers the loss,
+//! leaves the teacher bit-identical, and a run stopped at its first optimizer step and resumed
+//! ends where an uninterrupted one does.
+
+use std::sync::Arc;
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::train::Interrupter;
+use pela::{Distill, LowRank, PelaObjectiveConfig};
+use pela_zoo::backend::{Wgpu, WgpuAutodiff, WgpuDevice};
+use pela_zoo::data::{ImageBatcher, InMemoryImages, digits};
+use pela_zoo::train::{ClassifyTask, Engine, TrainOutcome, TrainingConfig};
+use pela_zoo::vit::{Vit, VitConfig, VitLowRank};
+
+use crate::common::{max_difference, scratch, values};
+
+type Task = ClassifyTask<VitLowRank<WgpuAutodiff>, Distill<WgpuAutodiff, Vit<Wgpu>>>;
+
+fn config() -> VitConfig {
+    VitConfig::new(8, 2, 10, 32, 2, 4).with_channels(1)
+}
+
+/// The teacher, drawn from seed 3 on the device.
+fn teacher() -> Vit<Wgpu> {
+    let device = WgpuDevice::default();
+    Wgpu::seed(&device, 3);
+    let teacher = config().init::<Wgpu>(&device);
+    let _ = values(&teacher); // draws every lazily initialised parameter now
+    teacher
+}
+
+fn fit(
+    engine: Engine<WgpuAutodiff>,
+    teacher: &Vit<Wgpu>,
+) -> Result<TrainOutcome<WgpuAutodiff, Task>, pela_zoo::ZooError> {
+    let (train, test) = digits();
+    let (train, test): (InMemoryImages, InMemoryImages) = (train.truncated(96), test.truncated(32));
+    let student = teacher.to_low_rank(&config().pela_plan()).unwrap();
+    let objective = PelaObjectiveConfig::new().with_beta(1.0).init();
+    let task = ClassifyTask::distill(Distill::new(teacher.clone(), objective), 0.1);
+    let batcher = ImageBatcher::new(&train);
+    engine.fit(
+        task,
+        student.train::<WgpuAutodiff>(),
+        Arc::new(train),
+        Arc::new(test),
+        batcher,
+    )
+}
+
+fn settings() -> TrainingConfig {
+    TrainingConfig::new()
+        .with_epochs(3)
+        .with_batch_size(32)
+        .with_learning_rate(2e-3)
+        .with_warmup_epochs(0)
+}
+
+#[test]
+fn distillation_lowers_the_loss_leaves_the_teacher_and_resumes() {
+    if !crate::adapter_present() {
+        return;
+    }
+    let _alone = crate::common::alone(21);
+    let teacher = teacher();
+    let before = values(&teacher);
+
+    let straight = scratch("wgpu-straight");
+    let outcome = fit(Engine::new(settings(), straight.clone()), &teacher).unwrap();
+    let history = &outcome.history;
+    assert_eq!(history.len(), 3);
+    let loss = |m: &pela_zoo::train::EpochMetrics| m.train("Loss").unwrap();
+    assert!(loss(&history[2]) < loss(&history[0]), "{history:?}");
+    assert_eq!(values(&outcome.task.teacher.teacher), before);
+    assert_eq!(values(&teacher), before);
+
+    // Stopped at its first optimizer step, then resumed.
+    let resumed_dir = scratch("wgpu-resumed");
+    let interrupter = Interrupter::new();
+    interrupter.stop(Some("test"));
+    let stopped = fit(
+        Engine::new(settings(), resumed_dir.clone()).interrupter(interrupter),
+        &teacher,
+    )
+    .unwrap();
+    assert!(stopped.interrupted && stopped.history.is_empty());
+    let resumed = fit(
+        Engine::new(settings(), resumed_dir.clone()).resume(true),
+        &teacher,
+    )
+    .unwrap();
+    assert_eq!(resumed.history.len(), 3);
+    // As on the CPU (`tests/train.rs`): round-off amplified by training stays far below the
+    // size of one Adam step (the learning rate, 2e-3), which a resume that lost the
+    // optimizer state or the data order would be off by.
+    let worst = max_difference(&values(&resumed.model), &values(&outcome.model));
+    assert!(worst < 4e-4, "parameters differ by up to {worst}");
+    assert_eq!(values(&teacher), before);
+    std::fs::remove_dir_all(straight.root()).ok();
+    std::fs::remove_dir_all(resumed_dir.root()).ok();
+}
