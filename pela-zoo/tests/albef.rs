@@ -22,21 +22,13 @@ use pela_zoo::albef::{
     mask_tokens, mlm_loss,
 };
 use pela_zoo::backend::{Cpu, CpuDevice};
-use pela_zoo::bert::{BertConfig, BertInput};
-use pela_zoo::vit::VitConfig;
+use pela_zoo::bert::BertInput;
 use rand::SeedableRng;
 use reference::{assert_close, fixture, tensor, tensors};
 
 /// The architecture of the fixtures (`TINY` and `TINY_BERT` in the script).
 fn config() -> AlbefConfig {
-    AlbefConfig::new(
-        VitConfig::new(32, 16, 0, 32, 2, 4),
-        BertConfig::new(50, 32, 4, 4, 64, 16)
-            .with_cross_attention_from(Some(2))
-            .with_encoder_width(Some(32)),
-    )
-    .with_embed_dim(16)
-    .with_queue_size(8)
+    common::albef_tiny_config()
 }
 
 fn load() -> AlbefState<Cpu> {

@@ -544,21 +544,10 @@ fn report_covers_albef_with_the_authors_plan() {
 
 #[test]
 fn compress_eval_distill_export_an_albef_on_an_annotation_file() {
-    use pela_zoo::albef::AlbefConfig;
-    use pela_zoo::bert::BertConfig;
-    use pela_zoo::vit::VitConfig;
-
     let dir = scratch("albef");
     let path = |name: &str| dir.join(name).display().to_string();
     // The fixtures' tiny ALBEF (tests/albef.rs), its checkpoint by the authors' keys.
-    let config = AlbefConfig::new(
-        VitConfig::new(32, 16, 0, 32, 2, 4),
-        BertConfig::new(50, 32, 4, 4, 64, 16)
-            .with_cross_attention_from(Some(2))
-            .with_encoder_width(Some(32)),
-    )
-    .with_embed_dim(16)
-    .with_queue_size(8);
+    let config = common::albef_tiny_config();
     std::fs::write(path("albef.json"), config.to_string()).unwrap();
     let checkpoint = fixture("albef_tiny.safetensors");
     // Twelve images of stripes and their captions; every 10th caption is held out.

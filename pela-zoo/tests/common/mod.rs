@@ -122,3 +122,19 @@ pub fn tiny_tokenizer(dir: &std::path::Path) -> std::path::PathBuf {
     std::fs::write(&path, json.to_string()).unwrap();
     path
 }
+
+/// The tiny ALBEF of the fixtures (`TINY` and `TINY_BERT` in
+/// `scripts/make_albef_fixtures.py`; its checkpoint is `fixtures/albef_tiny.safetensors`).
+#[allow(dead_code)] // only the ALBEF tests use it
+pub fn albef_tiny_config() -> pela_zoo::albef::AlbefConfig {
+    use pela_zoo::bert::BertConfig;
+    use pela_zoo::vit::VitConfig;
+    pela_zoo::albef::AlbefConfig::new(
+        VitConfig::new(32, 16, 0, 32, 2, 4),
+        BertConfig::new(50, 32, 4, 4, 64, 16)
+            .with_cross_attention_from(Some(2))
+            .with_encoder_width(Some(32)),
+    )
+    .with_embed_dim(16)
+    .with_queue_size(8)
+}

@@ -7,11 +7,10 @@ use std::path::PathBuf;
 use burn::module::Param;
 use burn::prelude::*;
 use burn_store::{ModuleStore, SafetensorsStore};
-use pela_zoo::albef::{AlbefConfig, Annotations};
+use pela_zoo::albef::Annotations;
 use pela_zoo::backend::{Cpu, CpuDevice};
 use pela_zoo::bert::{BertConfig, BertTokenizer};
 use pela_zoo::data::read_idx;
-use pela_zoo::vit::VitConfig;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pela-zoo-hostile-{}-{name}", std::process::id()));
@@ -149,14 +148,7 @@ fn an_albef_position_embedding_that_is_not_a_square_grid_is_named() {
     SafetensorsStore::from_file(&path)
         .collect_from(&file)
         .unwrap();
-    let config = AlbefConfig::new(
-        VitConfig::new(32, 16, 0, 32, 2, 4),
-        BertConfig::new(50, 32, 4, 4, 64, 16)
-            .with_cross_attention_from(Some(2))
-            .with_encoder_width(Some(32)),
-    )
-    .with_embed_dim(16)
-    .with_queue_size(8);
+    let config = crate::common::albef_tiny_config();
     let error = config
         .load_state::<Cpu>(&path, &device)
         .map(|_| ())

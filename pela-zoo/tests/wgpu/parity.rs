@@ -6,9 +6,8 @@
 
 use burn::prelude::*;
 use pela::LayerFeatures;
-use pela_zoo::albef::AlbefConfig;
 use pela_zoo::backend::{Cpu, Wgpu, WgpuDevice};
-use pela_zoo::bert::{BertConfig, BertInput, MiniLm, embed_texts};
+use pela_zoo::bert::{BertInput, MiniLm, embed_texts};
 use pela_zoo::swin::SwinConfig;
 use pela_zoo::vit::{Dinov2, VitConfig};
 
@@ -139,14 +138,7 @@ fn albef_matches_the_authors_code() {
     if !crate::adapter_present() {
         return;
     }
-    let config = AlbefConfig::new(
-        VitConfig::new(32, 16, 0, 32, 2, 4),
-        BertConfig::new(50, 32, 4, 4, 64, 16)
-            .with_cross_attention_from(Some(2))
-            .with_encoder_width(Some(32)),
-    )
-    .with_embed_dim(16)
-    .with_queue_size(8);
+    let config = crate::common::albef_tiny_config();
     let device = WgpuDevice::default();
     let state = config
         .load_state::<Wgpu>(fixture("albef_tiny.safetensors"), &device)
