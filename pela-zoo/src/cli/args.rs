@@ -229,6 +229,10 @@ pub struct ReportArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// The backend the model is built and, with --svd, factorised on (the SVD itself runs on
+    /// the host). Default: cpu (burn-ndarray).
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
 }
 
 #[derive(Debug, Args)]
@@ -246,6 +250,10 @@ pub struct CompressArgs {
     /// tokenizer, in the header).
     #[arg(long, short, value_hint = clap::ValueHint::FilePath)]
     pub output: PathBuf,
+    /// The backend the model is loaded, factorised and written on (the SVD itself runs on the
+    /// host). Default: cpu (burn-ndarray).
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
 }
 
 #[derive(Debug, Args)]
@@ -345,6 +353,9 @@ pub struct ExportArgs {
     /// The layout.
     #[arg(long, value_enum, default_value_t = Layout::Compressed)]
     pub layout: Layout,
+    /// The backend the student is loaded and multiplied out on. Default: cpu (burn-ndarray).
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
 }
 
 /// Export layouts.

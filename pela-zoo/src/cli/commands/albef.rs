@@ -9,7 +9,6 @@ use crate::albef::{
     Albef, AlbefConfig, AlbefDistillTask, AlbefModel, AlbefObjectives, AnnotatedPairs, Annotations,
     CaptionBatcher, CaptionItem, MlmTokens, RetrievalSettings, student_training,
 };
-use crate::backend::{Cpu, CpuDevice};
 use crate::bert::{BertTokenizer, MiniLm};
 use crate::train::{ParallelBackend, RunDir, TrainingSet};
 use anyhow::{Context, Result, bail};
@@ -44,14 +43,14 @@ fn teacher<B: Backend>(
 
 /// `pela compress` of ALBEF: the online model compressed; its momentum copy is dropped (a
 /// distillation starts its own from the student).
-pub fn compress(
+pub fn compress<B: Backend>(
     args: &CompressArgs,
     config: &AlbefConfig,
     plan: &RankPlan,
+    device: &B::Device,
     printer: &Printer,
 ) -> Result<CompressionReport> {
-    let device = CpuDevice::default();
-    let teacher = teacher::<Cpu>(config, args.checkpoint.as_deref(), &device, printer)?;
+    let teacher = teacher::<B>(config, args.checkpoint.as_deref(), device, printer)?;
     let (student, report) = compression_report_and_student(&teacher, plan, printer)?;
     printer.result(&report);
     config

@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
-use crate::backend::{Cpu, CpuDevice};
 use crate::bert::BertConfig;
 use crate::cli::Commands;
 use crate::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
 use crate::family::{ImageFamily, VisitKind};
 use anyhow::{Context, Result};
+use burn::prelude::Backend;
 use pela::{CompressionReport, RankPlan};
 
 use super::compression_report_and_student;
@@ -15,7 +15,11 @@ use crate::cli::args::CompressArgs;
 use crate::cli::inputs;
 use crate::cli::printer::Printer;
 
-pub fn run<Z: Commands>(args: CompressArgs, printer: &Printer) -> Result<()> {
+pub fn run<Z: Commands, B: Backend>(
+    args: CompressArgs,
+    printer: &Printer,
+    device: B::Device,
+) -> Result<()> {
     inputs::check_output(&args.output, "--output")?;
     let model = Path::new(&args.model.model);
     let mut given = vec![("--model", model)];
@@ -27,7 +31,8 @@ pub fn run<Z: Commands>(args: CompressArgs, printer: &Printer) -> Result<()> {
     inputs::check_not_input(&args.output, "--output", &given)?;
     let architecture = inputs::model::<Z>(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
-    let report = architecture.compress(Compress {
+    let report = architecture.compress(Compress::<B> {
+        device: &device,
         args: &args,
         plan: &plan,
         printer,
@@ -44,27 +49,29 @@ pub fn run<Z: Commands>(args: CompressArgs, printer: &Printer) -> Result<()> {
 }
 
 /// The compression of a teacher into `--output`; it gives the report.
-pub struct Compress<'a> {
+pub struct Compress<'a, B: Backend> {
+    device: &'a B::Device,
     args: &'a CompressArgs,
     plan: &'a RankPlan,
     printer: &'a Printer,
 }
 
-impl<'a, F: ImageFamily> VisitKind<Compress<'a>, F> for ImageClassification {
+impl<'a, B: Backend, F: ImageFamily> VisitKind<Compress<'a, B>, F> for ImageClassification {
     type Output = Result<CompressionReport>;
 
     fn visit(
         Compress {
+            device,
             args,
             plan,
             printer,
-        }: Compress<'a>,
+        }: Compress<'a, B>,
         config: F,
     ) -> Self::Output {
         let checkpoint = inputs::image_checkpoint(args.checkpoint.as_ref())?;
         printer.status(format!("loading {}", checkpoint.display()));
         let teacher = config
-            .load_checkpoint::<Cpu>(checkpoint, &CpuDevice::default())
+            .load_checkpoint::<B>(checkpoint, device)
             .with_context(|| format!("--checkpoint for --model {}", args.model.model))?;
         let (student, report) = compression_report_and_student(&teacher, plan, printer)?;
         printer.result(&report);
@@ -75,32 +82,34 @@ impl<'a, F: ImageFamily> VisitKind<Compress<'a>, F> for ImageClassification {
     }
 }
 
-impl<'a> VisitKind<Compress<'a>, BertConfig> for TextEmbedding {
+impl<'a, B: Backend> VisitKind<Compress<'a, B>, BertConfig> for TextEmbedding {
     type Output = Result<CompressionReport>;
 
     fn visit(
         Compress {
+            device,
             args,
             plan,
             printer,
-        }: Compress<'a>,
+        }: Compress<'a, B>,
         _: BertConfig,
     ) -> Self::Output {
-        super::text::compress(args, plan, printer)
+        super::text::compress::<B>(args, plan, device, printer)
     }
 }
 
-impl<'a> VisitKind<Compress<'a>, crate::albef::AlbefConfig> for ImageTextRetrieval {
+impl<'a, B: Backend> VisitKind<Compress<'a, B>, crate::albef::AlbefConfig> for ImageTextRetrieval {
     type Output = Result<CompressionReport>;
 
     fn visit(
         Compress {
+            device,
             args,
             plan,
             printer,
-        }: Compress<'a>,
+        }: Compress<'a, B>,
         config: crate::albef::AlbefConfig,
     ) -> Self::Output {
-        super::albef::compress(args, &config, plan, printer)
+        super::albef::compress::<B>(args, &config, plan, device, printer)
     }
 }

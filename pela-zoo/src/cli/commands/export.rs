@@ -2,31 +2,37 @@
 
 use crate::Family;
 use crate::albef::AlbefConfig;
-use crate::backend::{Cpu, CpuDevice};
 use crate::bert::BertConfig;
 use crate::cli::Commands;
 use crate::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
 use crate::family::{ImageFamily, VisitKind};
 use anyhow::{Context, Result};
+use burn::prelude::Backend;
 
 use crate::cli::args::{ExportArgs, Layout};
 use crate::cli::printer::Printer;
 
-pub fn run<Z: Commands>(args: ExportArgs, printer: &Printer) -> Result<()> {
+pub fn run<Z: Commands, B: Backend>(
+    args: ExportArgs,
+    printer: &Printer,
+    device: B::Device,
+) -> Result<()> {
     let architecture = Z::of_student(&args.student).context("--student")?;
-    architecture.export(Export {
+    architecture.export(Export::<B> {
+        device: &device,
         args: &args,
         printer,
     })
 }
 
 /// The export of `--student` to `--output`.
-pub struct Export<'a> {
+pub struct Export<'a, B: Backend> {
+    device: &'a B::Device,
     args: &'a ExportArgs,
     printer: &'a Printer,
 }
 
-impl Export<'_> {
+impl<B: Backend> Export<'_, B> {
     /// A student of a family whose dense layout is its teacher's checkpoint.
     fn student_file<F: Family>(self) -> Result<()> {
         let args = self.args;
@@ -37,7 +43,7 @@ impl Export<'_> {
             &[("--student", &args.student)],
         )?;
         let (config, student) =
-            F::load_student::<Cpu>(&args.student, &CpuDevice::default()).context("--student")?;
+            F::load_student::<B>(&args.student, self.device).context("--student")?;
         match args.layout {
             Layout::Compressed => config.save_student(&student, &args.output),
             Layout::Dense => config.save_dense(&student, &args.output),
@@ -49,26 +55,33 @@ impl Export<'_> {
     }
 }
 
-impl<'a, F: ImageFamily> VisitKind<Export<'a>, F> for ImageClassification {
+impl<'a, B: Backend, F: ImageFamily> VisitKind<Export<'a, B>, F> for ImageClassification {
     type Output = Result<()>;
 
-    fn visit(export: Export<'a>, _: F) -> Result<()> {
+    fn visit(export: Export<'a, B>, _: F) -> Result<()> {
         export.student_file::<F>()
     }
 }
 
-impl<'a> VisitKind<Export<'a>, AlbefConfig> for ImageTextRetrieval {
+impl<'a, B: Backend> VisitKind<Export<'a, B>, AlbefConfig> for ImageTextRetrieval {
     type Output = Result<()>;
 
-    fn visit(export: Export<'a>, _: AlbefConfig) -> Result<()> {
+    fn visit(export: Export<'a, B>, _: AlbefConfig) -> Result<()> {
         export.student_file::<AlbefConfig>()
     }
 }
 
-impl<'a> VisitKind<Export<'a>, BertConfig> for TextEmbedding {
+impl<'a, B: Backend> VisitKind<Export<'a, B>, BertConfig> for TextEmbedding {
     type Output = Result<()>;
 
-    fn visit(Export { args, printer }: Export<'a>, _: BertConfig) -> Result<()> {
-        super::text::export(args, printer)
+    fn visit(
+        Export {
+            device,
+            args,
+            printer,
+        }: Export<'a, B>,
+        _: BertConfig,
+    ) -> Result<()> {
+        super::text::export::<B>(args, device, printer)
     }
 }

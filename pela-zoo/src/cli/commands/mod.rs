@@ -24,8 +24,12 @@ use crate::cli::printer::Printer;
 /// Runs `command` on the table of families `Z`.
 pub fn run<Z: Commands>(command: Command, printer: &Printer) -> Result<()> {
     match command {
-        Command::Report(args) => report::run::<Z>(args, printer),
-        Command::Compress(args) => compress::run::<Z>(args, printer),
+        Command::Report(args) => {
+            on_inference_backend!(args.backend, printer, report::run::<Z>(args, printer))
+        }
+        Command::Compress(args) => {
+            on_inference_backend!(args.backend, printer, compress::run::<Z>(args, printer))
+        }
         Command::Distill(args) => {
             on_backend!(
                 args.train.backend,
@@ -50,12 +54,14 @@ pub fn run<Z: Commands>(command: Command, printer: &Printer) -> Result<()> {
                 eval::run::<Z>(args, printer)
             )
         }
-        Command::Export(args) => export::run::<Z>(args, printer),
+        Command::Export(args) => {
+            on_inference_backend!(args.backend, printer, export::run::<Z>(args, printer))
+        }
     }
 }
 
-/// Runs a command generic over the table `Z` and the autodiff backend `B` on the one
-/// `--backend` names, with the devices of `--devices` (CUDA indices; the CPU backends and
+/// Runs a training command generic over the table `Z` and the autodiff backend `B` on the
+/// one `--backend` names, with the devices of `--devices` (CUDA indices; the CPU backends and
 /// wgpu have one device). `$printer` says which adapter wgpu runs on.
 macro_rules! on_backend {
     ($backend:expr, $devices:expr, $printer:expr, $module:ident :: run::<$zoo:ty>($($arg:expr),*)) => {{
@@ -81,16 +87,10 @@ macro_rules! on_backend {
             (Backend::Cuda, _) => $module::run::<$zoo, crate::backend::CudaAutodiff>(
                 $($arg,)* cuda_devices(&indices)),
             #[cfg(not(feature = "cuda"))]
-            (Backend::Cuda, _) => anyhow::bail!(
-                "--backend cuda: this `pela` was built without CUDA; rebuild it with \
-                 `cargo build --release -p pela-zoo --features cuda`"
-            ),
+            (Backend::Cuda, _) => Err(no_cuda()),
             #[cfg(all(feature = "wgpu", not(feature = "ddp")))]
             (Backend::Wgpu, true) => {
-                let adapter = crate::backend::wgpu_adapter().map_err(|why| {
-                    anyhow::anyhow!("--backend wgpu: {why}")
-                })?;
-                $printer.status(format!("wgpu runs on {adapter}"));
+                announce_wgpu($printer)?;
                 $module::run::<$zoo, crate::backend::WgpuAutodiff>(
                     $($arg,)* vec![crate::backend::WgpuDevice::default()])
             }
@@ -100,14 +100,66 @@ macro_rules! on_backend {
                  CUDA only; build it without that feature for wgpu"
             ),
             #[cfg(not(feature = "wgpu"))]
-            (Backend::Wgpu, true) => anyhow::bail!(
-                "--backend wgpu: this `pela` was built without wgpu; rebuild it with \
-                 `cargo build --release -p pela-zoo --features wgpu`"
-            ),
+            (Backend::Wgpu, true) => Err(no_wgpu()),
         }
     }};
 }
 use on_backend;
+
+/// Runs a command that does not train (report, compress, export) generic over the table `Z`
+/// and the backend `B` that `--backend` names, on that backend's first device. Every build
+/// has the CPU backends here, `ddp` included.
+macro_rules! on_inference_backend {
+    ($backend:expr, $printer:expr, $module:ident :: run::<$zoo:ty>($($arg:expr),*)) => {{
+        match $backend {
+            Backend::Cpu => $module::run::<$zoo, crate::backend::Cpu>(
+                $($arg,)* crate::backend::CpuDevice::default()),
+            Backend::Flex => $module::run::<$zoo, crate::backend::Flex>(
+                $($arg,)* crate::backend::FlexDevice::default()),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => $module::run::<$zoo, crate::backend::Cuda>(
+                $($arg,)* crate::backend::CudaDevice::default()),
+            #[cfg(not(feature = "cuda"))]
+            Backend::Cuda => Err(no_cuda()),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => {
+                announce_wgpu($printer)?;
+                $module::run::<$zoo, crate::backend::Wgpu>(
+                    $($arg,)* crate::backend::WgpuDevice::default())
+            }
+            #[cfg(not(feature = "wgpu"))]
+            Backend::Wgpu => Err(no_wgpu()),
+        }
+    }};
+}
+use on_inference_backend;
+
+/// The refusal of `--backend cuda` by a build without the `cuda` feature.
+#[cfg(not(feature = "cuda"))]
+fn no_cuda() -> anyhow::Error {
+    anyhow::anyhow!(
+        "--backend cuda: this `pela` was built without CUDA; rebuild it with \
+         `cargo build --release -p pela-zoo --features cuda`"
+    )
+}
+
+/// The refusal of `--backend wgpu` by a build without the `wgpu` feature.
+#[cfg(not(feature = "wgpu"))]
+fn no_wgpu() -> anyhow::Error {
+    anyhow::anyhow!(
+        "--backend wgpu: this `pela` was built without wgpu; rebuild it with \
+         `cargo build --release -p pela-zoo --features wgpu`"
+    )
+}
+
+/// Says which adapter wgpu runs on, or why there is none (the fix included).
+#[cfg(feature = "wgpu")]
+fn announce_wgpu(printer: &Printer) -> Result<()> {
+    let adapter =
+        crate::backend::wgpu_adapter().map_err(|why| anyhow::anyhow!("--backend wgpu: {why}"))?;
+    printer.status(format!("wgpu runs on {adapter}"));
+    Ok(())
+}
 
 /// The CUDA devices of `--devices`; the first GPU without it.
 #[cfg(feature = "cuda")]

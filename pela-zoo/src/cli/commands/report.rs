@@ -1,9 +1,9 @@
 //! `pela report`: the per-layer table of a model under a plan.
 
 use crate::Family;
-use crate::backend::{Cpu, CpuDevice};
 use crate::family::{Visit, Zoo};
 use anyhow::Result;
+use burn::prelude::Backend;
 use pela::{CompressionReport, RankPlan};
 
 use super::compression_report;
@@ -11,7 +11,11 @@ use crate::cli::args::ReportArgs;
 use crate::cli::inputs;
 use crate::cli::printer::Printer;
 
-pub fn run<Z: Zoo>(args: ReportArgs, printer: &Printer) -> Result<()> {
+pub fn run<Z: Zoo, B: Backend>(
+    args: ReportArgs,
+    printer: &Printer,
+    device: B::Device,
+) -> Result<()> {
     let architecture = inputs::model::<Z>(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
     printer.status(format!(
@@ -19,7 +23,8 @@ pub fn run<Z: Zoo>(args: ReportArgs, printer: &Printer) -> Result<()> {
         args.model.model,
         architecture.family()
     ));
-    let (report, lines) = architecture.visit(Report {
+    let (report, lines) = architecture.visit(Report::<B> {
+        device: &device,
         plan: &plan,
         svd: args.svd,
         printer,
@@ -37,17 +42,18 @@ pub fn run<Z: Zoo>(args: ReportArgs, printer: &Printer) -> Result<()> {
 
 /// The report of a family's model with random weights, and the lines below its table: the
 /// family's notes and the FLOPs.
-struct Report<'a> {
+struct Report<'a, B: Backend> {
+    device: &'a B::Device,
     plan: &'a RankPlan,
     svd: bool,
     printer: &'a Printer,
 }
 
-impl Visit for Report<'_> {
+impl<B: Backend> Visit for Report<'_, B> {
     type Output = Result<(CompressionReport, Vec<String>)>;
 
     fn visit<F: Family>(self, config: F) -> Self::Output {
-        let model = config.init::<Cpu>(&CpuDevice::default());
+        let model = config.init::<B>(self.device);
         let report = compression_report(&model, self.plan, self.svd, self.printer)?;
         let mut lines = config.report_notes(&report);
         lines.push(config.flops(&report).to_string());

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::Family;
-use crate::backend::{Cpu, CpuDevice};
 use crate::bert::{
     Bert, BertConfig, BertFiles, BertTokenizer, SentenceEncoder, Sentences, TextBatcher,
     TextDistillTask, TextObjective, cosine, embed_texts, pair_correlations,
@@ -59,16 +58,16 @@ impl<B: Backend> Teacher<B> {
 
 /// `pela compress` of a BERT: the student file holds the config and, when the teacher has
 /// one, the tokenizer.
-pub fn compress(
+pub fn compress<B: Backend>(
     args: &CompressArgs,
     plan: &RankPlan,
+    device: &B::Device,
     printer: &Printer,
 ) -> Result<CompressionReport> {
-    let device = CpuDevice::default();
-    let teacher = Teacher::<Cpu>::load(
+    let teacher = Teacher::<B>::load(
         &args.model.model,
         args.checkpoint.as_deref(),
-        &device,
+        device,
         printer,
     )?;
     let tokenizer = teacher.files.tokenizer().ok();
@@ -231,7 +230,7 @@ fn evaluate<B: Backend, M: SentenceEncoder<B>>(
 
 /// `pela export` of a BERT student: the authors' layout (a file), or dense as a Hugging Face
 /// model folder.
-pub fn export(args: &ExportArgs, printer: &Printer) -> Result<()> {
+pub fn export<B: Backend>(args: &ExportArgs, device: &B::Device, printer: &Printer) -> Result<()> {
     let student = [("--student", args.student.as_path())];
     match args.layout {
         Layout::Compressed => {
@@ -244,8 +243,8 @@ pub fn export(args: &ExportArgs, printer: &Printer) -> Result<()> {
             inputs::check_not_foreign_model(&args.output, "--output")?;
         }
     }
-    let (config, student) = BertConfig::load_student::<Cpu>(&args.student, &CpuDevice::default())
-        .context("--student")?;
+    let (config, student) =
+        BertConfig::load_student::<B>(&args.student, device).context("--student")?;
     let tokenizer = BertConfig::student_tokenizer(&args.student).context("--student")?;
     match args.layout {
         Layout::Compressed => {
