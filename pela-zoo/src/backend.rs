@@ -73,6 +73,9 @@ pub type CudaDevice = burn_cuda::CudaDevice;
 /// [`Cuda`] with automatic differentiation, for training.
 #[cfg(feature = "cuda")]
 pub type CudaAutodiff = burn::backend::Autodiff<Cuda>;
+/// [`Cuda`] in half precision: `f16` parameters, activations and gradients.
+#[cfg(feature = "cuda")]
+pub type CudaF16 = burn_cuda::Cuda<burn::tensor::f16, i32>;
 
 /// Burn's wgpu backend (`burn-wgpu`, `f32`, fused kernels, autotuned): CubeCL kernels through
 /// wgpu on Vulkan, Metal or DirectX 12, the same compiler and fusion as [`Cuda`]. Without a GPU
@@ -85,6 +88,63 @@ pub type WgpuDevice = burn_wgpu::WgpuDevice;
 /// [`Wgpu`] with automatic differentiation, for training.
 #[cfg(feature = "wgpu")]
 pub type WgpuAutodiff = burn::backend::Autodiff<Wgpu>;
+/// [`Wgpu`] in half precision (needs the adapter's `shader-f16` feature).
+#[cfg(feature = "wgpu")]
+pub type WgpuF16 = burn_wgpu::Wgpu<burn::tensor::f16, i32>;
+
+/// What CubeCL's memory pools hold on one GPU device, in bytes: the device memory Burn has
+/// taken for this process. Both floats of a device ([`Cuda`] and [`CudaF16`]) share its pools.
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceMemory {
+    /// Held by live tensors now.
+    pub in_use: u64,
+    /// Reserved by the pools: the most the run has needed at once, unless the pools were
+    /// cleaned since (Burn keeps freed pages for the next allocation).
+    pub reserved: u64,
+}
+
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+fn cube_memory<R: burn_cubecl::cubecl::Runtime>(
+    device: &R::Device,
+) -> Result<DeviceMemory, String> {
+    let usage = R::client(device)
+        .memory_usage()
+        .map_err(|error| format!("the device's memory usage: {error:?}"))?;
+    Ok(DeviceMemory {
+        in_use: usage.bytes_in_use,
+        reserved: usage.bytes_reserved,
+    })
+}
+
+/// The memory Burn holds on a CUDA device ([`DeviceMemory`]).
+///
+/// ```no_run
+/// let device = pela_zoo::backend::CudaDevice::new(0);
+/// let memory = pela_zoo::backend::cuda_memory(&device).unwrap();
+/// println!("{:.1} GiB reserved", memory.reserved as f64 / (1u64 << 30) as f64);
+/// ```
+///
+/// # Errors
+/// The runtime's error, when the device cannot answer.
+#[cfg(feature = "cuda")]
+pub fn cuda_memory(device: &CudaDevice) -> Result<DeviceMemory, String> {
+    cube_memory::<burn_cubecl::cubecl::cuda::CudaRuntime>(device)
+}
+
+/// The memory Burn holds on a wgpu device ([`DeviceMemory`]).
+///
+/// ```no_run
+/// let memory = pela_zoo::backend::wgpu_memory(&Default::default()).unwrap();
+/// println!("{} bytes reserved", memory.reserved);
+/// ```
+///
+/// # Errors
+/// The runtime's error, when the device cannot answer.
+#[cfg(feature = "wgpu")]
+pub fn wgpu_memory(device: &WgpuDevice) -> Result<DeviceMemory, String> {
+    cube_memory::<burn_wgpu::WgpuRuntime>(device)
+}
 
 /// The adapter [`WgpuDevice::default`] would run on, as `"<name> (<kind>, <API>)"`, or why
 /// there is none (no Vulkan driver installed, say). Asks wgpu without starting Burn's runtime,

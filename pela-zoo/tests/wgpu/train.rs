@@ -189,10 +189,28 @@ mod text {
         )
         .unwrap();
         assert_eq!(resumed.history.len(), 3);
-        // Round-off only, as on the CPU (`tests/text_distill.rs`): an Adam step is up to 2e-3.
+        // Round-off only. On the CPU (`tests/text_distill.rs`) the resumed run ends within
+        // 4e-4 of the straight one (an Adam step is up to 2e-3). On wgpu a second straight run
+        // in the same process differs from the first too (measured: 0.018, and the resumed run
+        // ended exactly where the second did): the first runs while CubeCL's autotune is still
+        // choosing kernels, whose round-off differs, and 3 epochs amplify it. So the resumed
+        // run must be as close as a second straight run is.
+        let again_dir = scratch("wgpu-text-again");
+        let again = fit(
+            Engine::new(settings(), again_dir.clone()),
+            (&bert, &teacher),
+            &inputs,
+        )
+        .unwrap();
+        let spread = max_difference(&values(&again.model), &values(&outcome.model));
         let worst = max_difference(&values(&resumed.model), &values(&outcome.model));
-        assert!(worst < 4e-4, "parameters differ by up to {worst}");
+        eprintln!("resumed vs straight: {worst}; two straight runs: {spread}");
+        assert!(
+            worst < 4e-4f32.max(4.0 * spread),
+            "parameters differ by up to {worst} (two straight runs: {spread})"
+        );
         assert_eq!(values(&teacher), before);
+        std::fs::remove_dir_all(again_dir.root()).ok();
         std::fs::remove_dir_all(straight.root()).ok();
         std::fs::remove_dir_all(resumed_dir.root()).ok();
     }
