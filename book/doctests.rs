@@ -18,6 +18,7 @@ chapters! {
     what_pela_does => "what-pela-does.md",
     annotate => "annotate.md",
     distil => "distil.md",
+    ranks => "ranks.md",
     deploy => "deploy.md",
     zoo => "zoo.md",
     zoo_reference => "zoo-reference.md",

@@ -756,3 +756,112 @@ fn a_config_too_large_to_allocate_is_refused_by_field() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn compress_within_a_budget_writes_a_plan_that_reproduces_the_student() {
+    let dir = scratch("budget");
+    // The fixtures' tiny DeiT: 2 blocks of qkv 64→192, proj 64→64, fc1 64→256, fc2 256→64.
+    let config = dir.join("deit_test.json");
+    std::fs::write(
+        &config,
+        r#"{"image_size": 32, "patch_size": 8, "num_classes": 10, "d_model": 64, "depth": 2,
+            "n_heads": 4}"#,
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let teacher = fixture("deit_test.safetensors");
+    let path = |name: &str| dir.join(name).display().to_string();
+    let compress = |extra: &[&str], output: &str| {
+        let args = [
+            &["compress", "--model", &config, "--checkpoint", &teacher][..],
+            extra,
+            &["--output", output],
+        ]
+        .concat();
+        let output = pela(&args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let first = path("allocated.safetensors");
+    let printed = compress(&["--budget", "kappa=2", "--rank-multiple", "4"], &first);
+    assert!(printed.contains("rank allocation: spectrum"), "{printed}");
+    let allocation: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("allocated.allocation.json")).unwrap())
+            .unwrap();
+    // κ = 2 of the uniform rule: ranks 24, 16, 25, 25 at widths 256, 128, 320, 320, twice.
+    assert_eq!(
+        allocation["budget"],
+        2 * (24 * 256 + 16 * 128 + 25 * 320 + 25 * 320)
+    );
+    assert!(allocation["parameters"].as_u64() <= allocation["budget"].as_u64());
+    let layers = allocation["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 8);
+    assert!(
+        layers
+            .iter()
+            .all(|l| l["rank"].is_null() || l["rank"].as_u64().unwrap() % 4 == 0),
+        "{layers:?}"
+    );
+    // The plan file reproduces the student: the same tensors, bit for bit (the header's
+    // key order is free).
+    let second = path("replayed.safetensors");
+    compress(&["--plan", &path("allocated.plan.json")], &second);
+    let tensors = |path: &str| {
+        use burn_store::{ModuleStore, SafetensorsStore};
+        let mut store = SafetensorsStore::from_file(path);
+        let snapshots = store.get_all_snapshots().unwrap().clone();
+        snapshots
+            .into_iter()
+            .map(|(name, snapshot)| {
+                let data = snapshot.to_data().unwrap();
+                (name, (data.shape.clone(), data.as_bytes().to_vec()))
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (first, second) = (tensors(&first), tensors(&second));
+    assert!(first.len() > 20);
+    assert!(first == second, "the replayed student differs");
+    // Bad budgets name the flag and the fix.
+    for (budget, expected) in [
+        ("150%", "at most 100"),
+        ("kappa=1", "greater than 1"),
+        ("lots", "expected a number of parameters"),
+    ] {
+        let output = pela(&[
+            "compress",
+            "--model",
+            &config,
+            "--checkpoint",
+            &teacher,
+            "--budget",
+            budget,
+            "--output",
+            &path("x.safetensors"),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("--budget") && stderr.contains(expected),
+            "{stderr}"
+        );
+    }
+    let error = failure(&[
+        "compress",
+        "--model",
+        &config,
+        "--checkpoint",
+        &teacher,
+        "--budget",
+        "100",
+        "--output",
+        &path("x.safetensors"),
+    ]);
+    assert!(
+        error.contains("--budget") && error.contains("below the smallest allocation"),
+        "{error}"
+    );
+}

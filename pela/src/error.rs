@@ -219,6 +219,38 @@ pub enum PelaError {
         layers: Vec<String>,
     },
 
+    /// A rank budget that is no size.
+    #[error("rank budget {budget}: {reason}")]
+    InvalidBudget {
+        /// The budget as given.
+        budget: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A rank budget smaller than the smallest model the allocation can make.
+    #[error(
+        "a rank budget of {budget} parameters is below the smallest allocation of the {layers} \
+         allocated layers ({smallest} parameters, each at its lowest rank); raise the budget, \
+         lower the rank multiple, or keep fewer layers in the plan"
+    )]
+    BudgetTooSmall {
+        /// The budget in parameters.
+        budget: usize,
+        /// The parameters at every layer's lowest rank.
+        smallest: usize,
+        /// How many layers were allocated.
+        layers: usize,
+    },
+
+    /// A data-aware rank allocation asked for without calibration inputs.
+    #[error(
+        "the data-aware allocation measures output errors on calibration inputs: use \
+         `Allocator::allocate_data_aware` with a calibration twin that has seen a few batches \
+         (or `Allocation::Spectrum`, which needs no data)"
+    )]
+    AllocationNeedsCalibration,
+
     /// A tensor required by the authors' PyTorch layout is absent.
     #[error(
         "tensor `{key}` is missing from the state dict; expected the authors' layout \

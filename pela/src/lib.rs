@@ -39,6 +39,7 @@
 // Lets the derive's `::pela::…` paths resolve inside this crate too.
 extern crate self as pela;
 
+pub mod allocation;
 mod calibration;
 pub mod checkpoint;
 mod conversion;
@@ -56,6 +57,9 @@ mod student_linear;
 mod svd;
 mod twin;
 
+pub use allocation::{
+    Allocation, AllocationReport, Allocator, Budget, LayerAllocation, LayerCurve,
+};
 pub use calibration::{CalibratingLinear, CalibratingLinearRecord, InputGram};
 pub use conversion::{Conversion, ModulePath, NoProgress, Progress};
 pub use distill::{Distill, DistillOutput};
@@ -78,7 +82,7 @@ pub use report::{CompressionReport, LayerReport, ReportTotals, thousands};
 pub use student_linear::{StudentLinear, StudentLinearRecord};
 pub use svd::{
     Factorization, OutputError, ReconstructionError, SvdMethod, factorize, factorize_data_aware,
-    factorize_with, output_error,
+    factorize_with, output_energies, output_error, weight_energies,
 };
 pub use twin::{LayerPair, LowRank, LowRankStudent, report};
 

@@ -328,6 +328,16 @@ impl RankPlan {
         Ok(LayerDecision::LowRank { rank })
     }
 
+    /// Whether one of the plan's overrides (a rank or κ of its own) matches the layer at `layer`.
+    pub(crate) fn overrides_layer(&self, layer: &str) -> Result<bool, PelaError> {
+        for over in self.overrides.iter() {
+            if compile(&over.pattern)?.is_match(to_glob_path(layer)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The plan's patterns (exclusions and overrides) that match none of `layers`.
     ///
     /// ```

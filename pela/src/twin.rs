@@ -209,27 +209,7 @@ pub trait LowRank<B: Backend>: Module<B> {
         plan: &RankPlan,
         calibrated: &Self::Twin,
     ) -> Result<(Self::Twin, CompressionReport), PelaError> {
-        let mut grams = std::collections::HashMap::new();
-        let mut missing = Vec::new();
-        calibrated.visit_student_linears(&mut ModulePath::default(), &mut |path, layer| {
-            if let StudentLinear::Calibrating(calibrating) = layer {
-                match calibrating.inputs.matrix() {
-                    Some(gram) => {
-                        grams.insert(path.to_string(), gram);
-                    }
-                    None => missing.push(path.to_string()),
-                }
-            }
-        });
-        if grams.is_empty() || !missing.is_empty() {
-            return Err(PelaError::NotCalibrated {
-                layers: if grams.is_empty() {
-                    vec!["(every layer)".into()]
-                } else {
-                    missing
-                },
-            });
-        }
+        let grams = calibration_grams(calibrated)?;
         convert_model(
             self,
             Conversion::new(plan, &NoProgress).with_mode(Mode::DataAware(grams)),
@@ -244,6 +224,38 @@ pub trait LowRank<B: Backend>: Module<B> {
         });
         pairs
     }
+}
+
+/// The `XᵀX` each layer of a calibration twin recorded, by layer path.
+///
+/// # Errors
+/// [`PelaError::NotCalibrated`] when a layer recorded no inputs, or the twin has no
+/// calibrating layer.
+pub(crate) fn calibration_grams<B: Backend, T: LowRankStudent<B>>(
+    calibrated: &T,
+) -> Result<std::collections::HashMap<String, ndarray::Array2<f64>>, PelaError> {
+    let mut grams = std::collections::HashMap::new();
+    let mut missing = Vec::new();
+    calibrated.visit_student_linears(&mut ModulePath::default(), &mut |path, layer| {
+        if let StudentLinear::Calibrating(calibrating) = layer {
+            match calibrating.inputs.matrix() {
+                Some(gram) => {
+                    grams.insert(path.to_string(), gram);
+                }
+                None => missing.push(path.to_string()),
+            }
+        }
+    });
+    if grams.is_empty() || !missing.is_empty() {
+        return Err(PelaError::NotCalibrated {
+            layers: if grams.is_empty() {
+                vec!["(every layer)".into()]
+            } else {
+                missing
+            },
+        });
+    }
+    Ok(grams)
 }
 
 /// Validates the plan against the model, then converts it.

@@ -74,6 +74,83 @@ pub struct PlanArgs {
     /// Give the layers matching a glob this rank (repeatable), e.g. `blocks.*.attn.qkv=256`.
     #[arg(long = "rank-for", value_name = "PATTERN=RANK")]
     pub rank_for: Vec<String>,
+
+    /// A rank plan file (JSON) to use as it is, instead of the family's preset and the flags
+    /// above: the `.plan.json` that `pela compress` writes beside a student reproduces it.
+    #[arg(long = "plan", value_name = "FILE", conflicts_with_all = ["ratio", "keep_dense", "rank_for"], value_hint = clap::ValueHint::FilePath)]
+    pub plan_file: Option<PathBuf>,
+}
+
+/// Ranks chosen per layer within a budget, instead of one κ (`pela::Allocator`).
+#[derive(Debug, Args)]
+pub struct AllocationArgs {
+    /// The size of the compressed layers' weights: a number of parameters (`40000000`), a
+    /// percentage of their dense size (`45%`), or the size of a uniform κ (`kappa=2`). The
+    /// layers the plan compresses share it out by --allocation; its exclusions stay dense
+    /// and its --rank-for layers keep their ranks.
+    #[arg(long, value_name = "BUDGET", value_parser = parse_budget, conflicts_with = "plan_file")]
+    pub budget: Option<pela::Budget>,
+    /// How the budget is shared out: `spectrum` (by each weight's singular values: least
+    /// weight error in all) or `uniform` (PELA's one κ that fits). Default: spectrum.
+    #[arg(long, value_enum, default_value_t = AllocationKind::Spectrum, requires = "budget")]
+    pub allocation: AllocationKind,
+    /// Ranks are multiples of this (8 suits GPU kernels). Default: 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), requires = "budget")]
+    pub rank_multiple: u64,
+}
+
+/// `--allocation`: the allocations the command offers (the data-aware one needs calibration
+/// batches through the model: `pela::Allocator::allocate_data_aware` in your own program).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AllocationKind {
+    /// By each weight's singular values.
+    Spectrum,
+    /// One κ for every layer, the smallest that fits.
+    Uniform,
+}
+
+impl AllocationKind {
+    /// The library's allocation.
+    pub fn allocation(self) -> pela::Allocation {
+        match self {
+            Self::Spectrum => pela::Allocation::Spectrum,
+            Self::Uniform => pela::Allocation::Uniform,
+        }
+    }
+}
+
+/// `--budget`: `N` parameters, `P%`, or `kappa=K` (also `κ=K`, `ratio=K`).
+fn parse_budget(text: &str) -> Result<pela::Budget, String> {
+    let text = text.trim();
+    let expected = "expected a number of parameters (40000000), a percentage (45%) or the size \
+                    of a κ (kappa=2)";
+    if let Some(percent) = text.strip_suffix('%') {
+        let value: f64 = percent
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{text}`: {expected}"))?;
+        if !(value > 0.0 && value <= 100.0) {
+            return Err(format!("`{text}`: a percentage is above 0 and at most 100"));
+        }
+        return Ok(pela::Budget::Fraction(value / 100.0));
+    }
+    for prefix in ["kappa=", "κ=", "ratio="] {
+        if let Some(ratio) = text.strip_prefix(prefix) {
+            let value: f64 = ratio
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{text}`: {expected}"))?;
+            if !(value.is_finite() && value > 1.0) {
+                return Err(format!("`{text}`: κ must be greater than 1"));
+            }
+            return Ok(pela::Budget::Ratio(value));
+        }
+    }
+    let digits: String = text.chars().filter(|c| !matches!(c, '_' | ',')).collect();
+    digits
+        .parse::<usize>()
+        .map(pela::Budget::Parameters)
+        .map_err(|_| format!("`{text}`: {expected}"))
 }
 
 /// Where the images or texts come from.
@@ -246,6 +323,8 @@ pub struct CompressArgs {
     pub checkpoint: Option<PathBuf>,
     #[command(flatten)]
     pub plan: PlanArgs,
+    #[command(flatten)]
+    pub allocation: AllocationArgs,
     /// Where to write the student (safetensors, the authors' layout; the config, and a BERT's
     /// tokenizer, in the header).
     #[arg(long, short, value_hint = clap::ValueHint::FilePath)]

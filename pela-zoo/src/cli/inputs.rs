@@ -7,6 +7,7 @@ use crate::data::{ImageDataset, ImageFolder, InMemoryImages, digits, read_idx};
 use crate::family::{ImageShape, Zoo};
 use crate::text::{Gensim, WordSim353};
 use anyhow::{Context, Result, bail};
+use burn::config::Config;
 use pela::RankPlan;
 
 use crate::cli::args::{DataArgs, PlanArgs};
@@ -61,6 +62,13 @@ pub fn image_checkpoint(checkpoint: Option<&PathBuf>) -> Result<&Path> {
 
 /// The authors' plan for `config`, with the `--ratio`, `--keep-dense` and `--rank-for` flags.
 pub fn plan<Z: Zoo>(config: &Z, args: &PlanArgs) -> Result<RankPlan> {
+    if let Some(path) = &args.plan_file {
+        let plan = RankPlan::load(path)
+            .map_err(|e| anyhow::anyhow!("--plan {}: not a rank plan ({e})", path.display()))?;
+        plan.validate()
+            .with_context(|| format!("--plan {}", path.display()))?;
+        return Ok(plan);
+    }
     let mut plan = config.pela_plan();
     if let Some(ratio) = args.ratio {
         plan.ratio = ratio;

@@ -18,9 +18,11 @@ mod exact;
 mod gram;
 mod linalg;
 mod randomized;
+mod spectrum;
 mod whitened;
 
 pub(crate) use linalg::matmul;
+pub use spectrum::{output_energies, weight_energies};
 pub use whitened::output_error;
 
 use burn::config::Config;

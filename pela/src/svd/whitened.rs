@@ -44,6 +44,19 @@ fn whitening(layer: &str, gram: ArrayView2<f64>) -> Result<Mat<f64>, PelaError> 
     })
 }
 
+/// `Lᵀ·W`: the weight in the metric of its inputs, whose singular values are those of `X·W`
+/// (up to the jitter [`whitening`] may add).
+pub(super) fn whitened_weight(
+    layer: &str,
+    w: &Array2<f64>,
+    gram: ArrayView2<f64>,
+) -> Result<Array2<f64>, PelaError> {
+    let m = w.nrows();
+    let l = whitening(layer, gram)?;
+    let lt = Array2::from_shape_fn((m, m), |(i, j)| l[(j, i)]);
+    Ok(matmul(lt.view(), w.view()))
+}
+
 /// The rank-`rank` data-aware factors of `w` (`[d_input, d_output]`) for inputs whose
 /// second-moment matrix is `gram` (`XᵀX`, `[d_input, d_input]`).
 pub(super) fn truncated_svd(

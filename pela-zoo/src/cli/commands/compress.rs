@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use burn::prelude::Backend;
 use pela::{CompressionReport, RankPlan};
 
-use super::compression_report_and_student;
+use super::compress_teacher;
 use crate::cli::args::CompressArgs;
 use crate::cli::inputs;
 use crate::cli::printer::Printer;
@@ -41,9 +41,10 @@ pub fn run<Z: Commands, B: Backend>(
     std::fs::write(&report_path, report.to_json())
         .with_context(|| format!("writing {}", report_path.display()))?;
     printer.finished(format!(
-        "wrote {} and {}",
+        "wrote {}, {} and {}",
         args.output.display(),
-        report_path.display()
+        report_path.display(),
+        args.output.with_extension("plan.json").display()
     ));
     Ok(())
 }
@@ -73,7 +74,7 @@ impl<'a, B: Backend, F: ImageFamily> VisitKind<Compress<'a, B>, F> for ImageClas
         let teacher = config
             .load_checkpoint::<B>(checkpoint, device)
             .with_context(|| format!("--checkpoint for --model {}", args.model.model))?;
-        let (student, report) = compression_report_and_student(&teacher, plan, printer)?;
+        let (student, report) = compress_teacher(&teacher, plan, args, printer)?;
         printer.result(&report);
         config
             .save_student(&student, &args.output)

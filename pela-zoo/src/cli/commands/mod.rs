@@ -9,7 +9,7 @@ mod finetune;
 mod report;
 mod text;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 pub use compress::Compress;
 pub use distill::DistillRun;
@@ -322,6 +322,42 @@ pub fn compression_report_and_student<B: burn::prelude::Backend, M: pela::LowRan
     let converted = teacher
         .to_low_rank_with_progress(plan, &crate::cli::printer::ConversionBar(bar.clone()))?;
     bar.finish_and_clear();
+    Ok(converted)
+}
+
+/// `pela compress`'s conversion of `teacher`: ranks allocated within `--budget` when it is
+/// given (the allocation printed, and written to `<output>.allocation.json`), then the SVDs.
+/// The plan it used, every rank written out, goes to `<output>.plan.json`: `--plan` with it
+/// reproduces the student.
+pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
+    teacher: &M,
+    plan: &pela::RankPlan,
+    args: &crate::cli::args::CompressArgs,
+    printer: &Printer,
+) -> Result<(M::Twin, pela::CompressionReport)> {
+    let allocation = &args.allocation;
+    let plan = match allocation.budget {
+        Some(budget) => {
+            let allocator = pela::Allocator::new(budget, allocation.allocation.allocation())
+                .with_rank_multiple(allocation.rank_multiple as usize);
+            printer.status(format!(
+                "allocating ranks within {budget} ({} allocation)",
+                allocator.allocation
+            ));
+            let (plan, report) = allocator
+                .allocate(teacher, plan)
+                .context("--budget / --allocation")?;
+            printer.result(&report);
+            let path = args.output.with_extension("allocation.json");
+            let json = serde_json::to_string_pretty(&report)?;
+            crate::fs::write_atomic(&path, json.as_bytes())?;
+            plan
+        }
+        None => plan.clone(),
+    };
+    let converted = compression_report_and_student(teacher, &plan, printer)?;
+    let path = args.output.with_extension("plan.json");
+    crate::fs::write_atomic(&path, plan.to_string().as_bytes())?;
     Ok(converted)
 }
 

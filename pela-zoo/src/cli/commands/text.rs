@@ -77,7 +77,7 @@ pub fn compress<B: Backend>(
              evaluated only with a --model that has one",
         );
     }
-    let (student, report) = compression_report_and_student(&teacher.model, plan, printer)?;
+    let (student, report) = super::compress_teacher(&teacher.model, plan, args, printer)?;
     printer.result(&report);
     teacher
         .config

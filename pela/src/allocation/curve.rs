@@ -1,0 +1,87 @@
+//! One layer's error as a function of its rank.
+
+use serde::{Deserialize, Serialize};
+
+use crate::max_shrinking_rank;
+
+/// What a layer loses at each rank: the squared singular values (largest first) of its
+/// weight, or of its weight in its inputs' metric (see [`weight_energies`](crate::weight_energies)
+/// and [`output_energies`](crate::output_energies)), and how much its error counts.
+///
+/// At rank `r` the layer keeps the first `r` energies: its relative error is
+/// `ε(r) = √(Σ_{i>r} λ_i / Σ λ_i)`, and the allocation minimises `Σ weight · ε(r)²` over the
+/// layers.
+///
+/// ```
+/// use pela::LayerCurve;
+///
+/// let curve = LayerCurve::new("fc", 4, 4, vec![9.0, 4.0, 2.0, 1.0]);
+/// assert_eq!(curve.relative_error(Some(1)), (7.0f64 / 16.0).sqrt());
+/// assert_eq!(curve.relative_error(None), 0.0); // dense
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerCurve {
+    /// Module path of the layer.
+    pub path: String,
+    /// Input size.
+    pub d_input: usize,
+    /// Output size.
+    pub d_output: usize,
+    /// The squared singular values, largest first.
+    pub energies: Vec<f64>,
+    /// How much this layer's `ε(r)²` counts. Default 1: every layer's relative error the same.
+    pub weight: f64,
+}
+
+impl LayerCurve {
+    /// The curve of a `[d_input, d_output]` layer, weight 1.
+    pub fn new(
+        path: impl Into<String>,
+        d_input: usize,
+        d_output: usize,
+        energies: Vec<f64>,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            d_input,
+            d_output,
+            energies,
+            weight: 1.0,
+        }
+    }
+
+    /// The relative error at `rank` (`None`: dense, 0).
+    pub fn relative_error(&self, rank: Option<usize>) -> f64 {
+        self.squared_error(rank).sqrt()
+    }
+
+    /// `ε(r)²`, the fraction of the energy the rank leaves out.
+    pub(crate) fn squared_error(&self, rank: Option<usize>) -> f64 {
+        let Some(rank) = rank else { return 0.0 };
+        let total: f64 = self.energies.iter().sum();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        let tail: f64 = self.energies.iter().skip(rank).sum();
+        (tail / total).clamp(0.0, 1.0)
+    }
+
+    /// The choices of this layer, cheapest first: each multiple of `multiple` up to the largest
+    /// rank that still shrinks it, then dense. Each is `(rank, parameters, weighted error)`.
+    pub(crate) fn choices(&self, multiple: usize) -> Vec<(Option<usize>, usize, f64)> {
+        let width = self.d_input + self.d_output;
+        let top = max_shrinking_rank(self.d_input, self.d_output);
+        let mut choices: Vec<_> = (1..=top / multiple.max(1))
+            .map(|k| {
+                let rank = k * multiple.max(1);
+                (
+                    Some(rank),
+                    rank * width,
+                    self.weight * self.squared_error(Some(rank)),
+                )
+            })
+            .collect();
+        choices.push((None, self.d_input * self.d_output, 0.0));
+        choices
+    }
+}

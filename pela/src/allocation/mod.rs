@@ -1,0 +1,383 @@
+//! Ranks chosen per layer under one budget, instead of one κ for every layer.
+//!
+//! PELA gives every layer the rank of the same compression ratio κ. At the same size, ranks
+//! chosen per layer lose less (ASVD, SVD-LLM V2, LEMS): a layer whose spectrum falls fast can
+//! give up more rank than one whose spectrum is flat. An [`Allocator`] takes a [`Budget`]
+//! (parameters, a fraction of them, or the size of a κ) and an [`Allocation`], measures each
+//! layer's error as a function of its rank ([`LayerCurve`]) and chooses all ranks together to
+//! minimise the summed error within the budget (a multiple-choice knapsack, solved by
+//! marginal gains on the curves' convex hulls: optimal for the budget it uses, with less than
+//! one rank step of the budget unused). The result is a [`RankPlan`] with every layer's rank
+//! written out, so a run is reproducible from the plan file, and an [`AllocationReport`].
+//!
+//! ```
+//! use burn::nn::{Linear, LinearConfig};
+//! use pela::{Allocation, Allocator, Budget, LowRank, RankPlan};
+//! type B = burn_ndarray::NdArray<f32>;
+//!
+//! let device = Default::default();
+//! let layers: Vec<Linear<B>> = (0..3).map(|_| LinearConfig::new(64, 64).init(&device)).collect();
+//! let allocator = Allocator::new(Budget::Ratio(2.0), Allocation::Spectrum);
+//! let (plan, report) = allocator.allocate(&layers, &RankPlan::new(2.0))?;
+//! println!("{report}");
+//! assert!(report.parameters <= report.budget);
+//! let student = layers.to_low_rank(&plan)?; // the ranks the allocation chose
+//! # let _ = student;
+//! # Ok::<(), pela::PelaError>(())
+//! ```
+
+mod budget;
+mod curve;
+mod report;
+mod solve;
+
+pub use budget::Budget;
+pub use curve::LayerCurve;
+pub use report::{AllocationReport, LayerAllocation};
+
+use std::collections::HashMap;
+
+use burn::config::Config;
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+
+use crate::twin::calibration_grams;
+use crate::{
+    LowRank, ModulePath, PelaError, RankPlan, output_energies, rank_for_ratio, weight_energies,
+};
+
+/// How an [`Allocator`] measures what a layer loses at each rank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Allocation {
+    /// PELA's rule: one κ for every layer, the κ whose ranks fit the budget (the baseline).
+    Uniform,
+    /// From each weight's own singular values: the relative weight error `‖W − W_r‖ / ‖W‖`.
+    /// Needs no data.
+    Spectrum,
+    /// From calibration: the singular values of `X·W` give each layer's relative output
+    /// error `‖X·W − X·Ŵ_r‖ / ‖X·W‖` at every rank exactly, for the data-aware
+    /// (whitened) factors. See [`Allocator::allocate_data_aware`].
+    DataAware,
+}
+
+impl core::fmt::Display for Allocation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Uniform => "uniform",
+            Self::Spectrum => "spectrum",
+            Self::DataAware => "data-aware",
+        })
+    }
+}
+
+/// Chooses each layer's rank within a [`Budget`] (see the [module](self)).
+///
+/// It is a Burn [`Config`]: save it beside the plan it wrote.
+#[derive(Config, Debug, PartialEq)]
+pub struct Allocator {
+    /// What the allocated layers may keep.
+    pub budget: Budget,
+    /// How each layer's error is measured.
+    pub allocation: Allocation,
+    /// Ranks are multiples of this (8 suits GPU kernels). Default 1.
+    #[config(default = 1)]
+    pub rank_multiple: usize,
+    /// How much each layer's squared relative error counts, by layer path (e.g. measured
+    /// sensitivities); a layer not named counts 1. Default: none.
+    #[config(default = "HashMap::new()")]
+    pub layer_weights: HashMap<String, f64>,
+}
+
+impl Allocator {
+    /// Allocates ranks to the layers `plan` compresses, by [`Allocation::Uniform`] or
+    /// [`Allocation::Spectrum`]: `plan`'s exclusions stay dense and its overrides keep their
+    /// ranks (their parameters are outside the budget). Returns `plan` with every allocated
+    /// layer's rank (or `keep_dense`) written out, and the report.
+    ///
+    /// # Errors
+    /// [`PelaError::NotCalibrated`] for [`Allocation::DataAware`] (use
+    /// [`allocate_data_aware`](Self::allocate_data_aware)); an invalid budget, or one below
+    /// the smallest model; the plan's own errors.
+    pub fn allocate<B: Backend, M: LowRank<B>>(
+        &self,
+        model: &M,
+        plan: &RankPlan,
+    ) -> Result<(RankPlan, AllocationReport), PelaError> {
+        if self.allocation == Allocation::DataAware {
+            return Err(PelaError::AllocationNeedsCalibration);
+        }
+        self.solve(model, plan, None)
+    }
+
+    /// [`allocate`](Self::allocate) from the inputs `calibrated` (a
+    /// [`calibration_twin`](LowRank::calibration_twin) run on calibration data) recorded:
+    /// [`Allocation::DataAware`] measures output errors on them; the other two ignore them.
+    /// Initialise the student with [`LowRank::to_low_rank_data_aware`] and the returned plan,
+    /// for which the report's errors are exact.
+    ///
+    /// # Errors
+    /// As [`allocate`](Self::allocate); [`PelaError::NotCalibrated`] when a layer recorded no
+    /// inputs.
+    pub fn allocate_data_aware<B: Backend, M: LowRank<B>>(
+        &self,
+        model: &M,
+        plan: &RankPlan,
+        calibrated: &M::Twin,
+    ) -> Result<(RankPlan, AllocationReport), PelaError> {
+        let grams = calibration_grams(calibrated)?;
+        self.solve(model, plan, Some(&grams))
+    }
+
+    fn solve<B: Backend, M: LowRank<B>>(
+        &self,
+        model: &M,
+        plan: &RankPlan,
+        grams: Option<&HashMap<String, ndarray::Array2<f64>>>,
+    ) -> Result<(RankPlan, AllocationReport), PelaError> {
+        if self.rank_multiple == 0 {
+            return Err(PelaError::ZeroRank {
+                scope: "as the allocation's rank multiple".into(),
+            });
+        }
+        let preview = model.preview(plan)?;
+        let mut allocated = Vec::new();
+        for layer in &preview.layers {
+            if layer.decision.rank().is_some() && !plan.overrides_layer(&layer.path)? {
+                allocated.push((layer.path.clone(), layer.d_input, layer.d_output));
+            }
+        }
+        let shapes: Vec<(usize, usize)> = allocated.iter().map(|l| (l.1, l.2)).collect();
+        let budget = self.budget.parameters(&shapes)?;
+        let mut weights = HashMap::new();
+        model.visit_linears(&mut ModulePath::default(), &mut |path, linear| {
+            weights.insert(path.to_string(), linear.weight.val());
+        });
+        let data_aware = self.allocation == Allocation::DataAware;
+        let mut curves = Vec::with_capacity(allocated.len());
+        for (path, d_input, d_output) in &allocated {
+            let weight = weights
+                .remove(path)
+                .ok_or_else(|| PelaError::UnknownLayers {
+                    layers: vec![path.clone()],
+                    known: Vec::new(),
+                })?;
+            let energies = match (data_aware, grams) {
+                (true, Some(grams)) => {
+                    let gram = grams.get(path).ok_or_else(|| PelaError::NotCalibrated {
+                        layers: vec![path.clone()],
+                    })?;
+                    output_energies(path, weight, gram.view())?
+                }
+                _ => weight_energies(path, weight)?,
+            };
+            let mut curve = LayerCurve::new(path.clone(), *d_input, *d_output, energies);
+            curve.weight = self.layer_weights.get(path).copied().unwrap_or(1.0);
+            curves.push(curve);
+        }
+        let choices = match self.allocation {
+            Allocation::Uniform => self.uniform(&curves, budget)?,
+            Allocation::Spectrum | Allocation::DataAware => {
+                solve::allocate(&curves, budget, self.rank_multiple)?.choices
+            }
+        };
+        let mut written = plan.clone();
+        let mut layers = Vec::with_capacity(curves.len());
+        for (curve, choice) in curves.iter().zip(&choices) {
+            written = match choice {
+                Some(rank) => written.rank_for(curve.path.clone(), *rank),
+                None => written.keep_dense(curve.path.clone()),
+            };
+            layers.push(LayerAllocation {
+                path: curve.path.clone(),
+                d_input: curve.d_input,
+                d_output: curve.d_output,
+                rank: *choice,
+                relative_error: curve.relative_error(*choice),
+                weight: curve.weight,
+            });
+        }
+        let report = AllocationReport::new(self.clone(), budget, layers);
+        Ok((written, report))
+    }
+
+    /// The uniform rule: the smallest κ (on a grid of 1/1000) whose ranks, rounded down to the
+    /// rank multiple, fit the budget.
+    fn uniform(
+        &self,
+        curves: &[LayerCurve],
+        budget: usize,
+    ) -> Result<Vec<Option<usize>>, PelaError> {
+        let multiple = self.rank_multiple;
+        let ranks = |ratio: f64| -> Vec<Option<usize>> {
+            curves
+                .iter()
+                .map(|c| {
+                    let top = crate::max_shrinking_rank(c.d_input, c.d_output);
+                    let rank = rank_for_ratio(c.d_input, c.d_output, ratio).min(top);
+                    let rank = (rank / multiple * multiple).max(multiple);
+                    (rank <= top).then_some(rank)
+                })
+                .collect()
+        };
+        let cost = |ranks: &[Option<usize>]| -> usize {
+            curves
+                .iter()
+                .zip(ranks)
+                .map(|(c, r)| r.map_or(c.d_input * c.d_output, |r| r * (c.d_input + c.d_output)))
+                .sum()
+        };
+        // The cost falls as κ rises: bisect κ = k / 1000 over (1, 1000].
+        let (mut low, mut high) = (1001usize, 1_000_000usize);
+        while low < high {
+            let middle = (low + high) / 2;
+            if cost(&ranks(middle as f64 / 1000.0)) <= budget {
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+        let chosen = ranks(low as f64 / 1000.0);
+        let spent = cost(&chosen);
+        if spent > budget {
+            return Err(PelaError::BudgetTooSmall {
+                budget,
+                smallest: spent,
+                layers: curves.len(),
+            });
+        }
+        Ok(chosen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Param;
+    use burn::nn::{Linear, LinearConfig};
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::*;
+    use crate::LowRankStudent;
+
+    type B = burn_ndarray::NdArray<f32>;
+
+    /// Three 48×48 layers: a spectrum that falls fast, a flat one, and one between.
+    fn layers() -> Vec<Linear<B>> {
+        let device = Default::default();
+        B::seed(&device, 3);
+        [0.6f32, 1.0, 0.85]
+            .iter()
+            .map(|&decay| {
+                let mut layer = LinearConfig::new(48, 48).init::<B>(&device);
+                let a = Tensor::<B, 2>::random([48, 48], Distribution::Normal(0.0, 1.0), &device);
+                let scale = Tensor::<B, 1>::from_floats(
+                    core::array::from_fn::<f32, 48, _>(|i| decay.powi(i as i32)),
+                    &device,
+                );
+                layer.weight = Param::from_tensor(a * scale.unsqueeze());
+                layer
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_spectrum_allocation_beats_uniform_at_the_same_size() {
+        let model = layers();
+        let plan = RankPlan::new(2.0);
+        let uniform = Allocator::new(Budget::Ratio(2.0), Allocation::Uniform);
+        let spectrum = Allocator::new(Budget::Ratio(2.0), Allocation::Spectrum);
+        let (uniform_plan, uniform) = uniform.allocate(&model, &plan).unwrap();
+        let (spectrum_plan, spectrum) = spectrum.allocate(&model, &plan).unwrap();
+        // Uniform at the budget of its own κ is PELA's plan: rank 12 everywhere.
+        assert_eq!(
+            uniform.ranks().values().copied().collect::<Vec<_>>(),
+            vec![12; 3]
+        );
+        assert_eq!(uniform.budget, 3 * 12 * 96);
+        assert!(spectrum.parameters <= spectrum.budget);
+        assert!(
+            spectrum.budget - spectrum.parameters < 96,
+            "less than one rank step unused"
+        );
+        assert!(spectrum.weighted_squared_error() < uniform.weighted_squared_error());
+        // The flat spectrum gets the most rank (or stays dense), the fast one the least.
+        let rank = |i: usize| spectrum.layers[i].rank.unwrap_or(48);
+        assert!(
+            rank(0) < rank(2) && rank(2) < rank(1),
+            "{:?}",
+            spectrum.ranks()
+        );
+        // The written plans convert to exactly those ranks, with the predicted weight errors.
+        for (plan, report) in [(uniform_plan, uniform), (spectrum_plan, spectrum)] {
+            let (_, converted) = model.to_low_rank_with_report(&plan).unwrap();
+            for (layer, allocated) in converted.layers.iter().zip(&report.layers) {
+                assert_eq!(layer.decision.rank(), allocated.rank);
+                let measured = layer.error.map_or(0.0, |e| e.relative);
+                assert!(
+                    (measured - allocated.relative_error).abs() < 1e-4,
+                    "{}",
+                    layer.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_data_aware_allocation_predicts_the_output_errors_it_gets() {
+        let model = layers();
+        let device = Default::default();
+        let calibrated = model.calibration_twin().unwrap();
+        // Each layer sees inputs of unequal scales along its axes.
+        let x = Tensor::<B, 2>::random([256, 48], Distribution::Normal(0.0, 1.0), &device)
+            * Tensor::<B, 1>::from_floats(
+                core::array::from_fn::<f32, 48, _>(|i| 0.05 + (i % 7) as f32),
+                &device,
+            )
+            .unsqueeze();
+        for layer in &calibrated {
+            let _ = layer.forward(x.clone());
+        }
+        let plan = RankPlan::new(2.0);
+        let allocator =
+            Allocator::new(Budget::Fraction(0.3), Allocation::DataAware).with_rank_multiple(4);
+        assert!(matches!(
+            allocator.allocate(&model, &plan),
+            Err(PelaError::AllocationNeedsCalibration)
+        ));
+        let (written, report) = allocator
+            .allocate_data_aware(&model, &plan, &calibrated)
+            .unwrap();
+        assert!(report.parameters <= report.budget);
+        assert!(report.ranks().values().all(|r| r % 4 == 0));
+        let (student, converted) = model.to_low_rank_data_aware(&written, &calibrated).unwrap();
+        for (layer, allocated) in converted.layers.iter().zip(&report.layers) {
+            assert_eq!(layer.decision.rank(), allocated.rank);
+            let measured = layer.output_error.unwrap().data_aware;
+            assert!(
+                (measured - allocated.relative_error).abs() < 1e-4,
+                "{}: predicted {}, measured {measured}",
+                layer.path,
+                allocated.relative_error
+            );
+        }
+        assert_eq!(student.low_rank_layers().len(), 3);
+    }
+
+    #[test]
+    fn a_layer_with_an_override_keeps_its_rank_outside_the_budget() {
+        let model = layers();
+        let plan = RankPlan::new(2.0).rank_for("1", 5).keep_dense("2");
+        let allocator = Allocator::new(Budget::Parameters(20 * 96), Allocation::Spectrum);
+        let (written, report) = allocator.allocate(&model, &plan).unwrap();
+        assert_eq!(report.layers.len(), 1);
+        assert_eq!(report.ranks()["0"], 20);
+        let converted = model.preview(&written).unwrap();
+        let ranks: Vec<_> = converted.layers.iter().map(|l| l.decision.rank()).collect();
+        assert_eq!(ranks, vec![Some(20), Some(5), None]);
+        // Too small for even rank 1 of layer 0.
+        let tiny = Allocator::new(Budget::Parameters(95), Allocation::Spectrum);
+        assert!(matches!(
+            tiny.allocate(&model, &plan),
+            Err(PelaError::BudgetTooSmall { smallest: 96, .. })
+        ));
+    }
+}

@@ -1,0 +1,329 @@
+//! Choosing every layer's rank at once: a multiple-choice knapsack over the layers' error
+//! curves, solved by marginal gains on their lower convex hulls.
+//!
+//! Each layer offers its ranks (multiples of the rank step up to the largest that shrinks it)
+//! and dense, each with a cost (parameters) and a weighted error `w · ε(r)²`. The greedy
+//! starts every layer at its cheapest choice and then buys, across all layers, the hull
+//! segment with the largest error drop per parameter, while it fits:
+//!
+//! 1. Every allocation the greedy reaches this way minimises `Σ error + λ · Σ cost` for the
+//!    `λ` of the next segment (every segment steeper than it is taken, none flatter), so no
+//!    allocation of at most the same cost has a smaller error: it is optimal for its own
+//!    budget, whatever the curves' shapes (the tests check it against brute force).
+//! 2. It then takes whatever further segments, and then single steps off the hull, still fit,
+//!    best drop per parameter first: less error, and less than one step of budget left unused.
+//!
+//! The squared singular values fall, so `ε(r)²` is convex in the rank and its hull is the
+//! curve itself, except where a layer's dense choice (error 0) is a better buy than its last
+//! ranks.
+
+use crate::PelaError;
+
+use super::LayerCurve;
+
+/// One layer's choice: a rank, or dense (`None`).
+pub(crate) type Choice = Option<usize>;
+
+/// The solver's result: each layer's choice, and the cost and error of the hull-optimal
+/// allocation it started from (for the tests).
+#[derive(Debug, Clone)]
+pub(crate) struct Solution {
+    pub choices: Vec<Choice>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub cost: usize,
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub optimal_cost: usize,
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub optimal_error: f64,
+    /// The hull greedy's choices, and the price `λ` per parameter (the drop per parameter of
+    /// the first segment left out; 0 when every one was taken) they minimise
+    /// `error + λ · cost` for.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub optimal_choices: Vec<usize>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub price: f64,
+    /// The cost of that first segment left out: it did not fit.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub left_out: Option<usize>,
+}
+
+/// The lower convex hull of `points` (`(cost, error)`, costs increasing), as indices from the
+/// first point.
+fn lower_hull(points: &[(usize, f64)]) -> Vec<usize> {
+    let mut hull: Vec<usize> = Vec::new();
+    for i in 0..points.len() {
+        while hull.len() >= 2 {
+            let (a, b) = (points[hull[hull.len() - 2]], points[hull[hull.len() - 1]]);
+            let c = points[i];
+            // b lies on or above the segment a→c: drop it.
+            let cross =
+                (b.0 as f64 - a.0 as f64) * (c.1 - a.1) - (b.1 - a.1) * (c.0 as f64 - a.0 as f64);
+            if cross <= 0.0 {
+                hull.pop();
+            } else {
+                break;
+            }
+        }
+        hull.push(i);
+    }
+    hull
+}
+
+/// Allocates ranks to `curves` within `budget` parameters, ranks in steps of `multiple`.
+///
+/// # Errors
+/// [`PelaError::BudgetTooSmall`] when even the smallest choice of every layer exceeds it.
+pub(crate) fn allocate(
+    curves: &[LayerCurve],
+    budget: usize,
+    multiple: usize,
+) -> Result<Solution, PelaError> {
+    let options: Vec<Vec<(Choice, usize, f64)>> =
+        curves.iter().map(|c| c.choices(multiple)).collect();
+    let smallest: usize = options.iter().map(|o| o[0].1).sum();
+    if smallest > budget {
+        return Err(PelaError::BudgetTooSmall {
+            budget,
+            smallest,
+            layers: curves.len(),
+        });
+    }
+    // Each layer's hull segments: (slope, layer, from, to), in option indices.
+    let mut segments = Vec::new();
+    for (layer, option) in options.iter().enumerate() {
+        let points: Vec<(usize, f64)> = option.iter().map(|o| (o.1, o.2)).collect();
+        let hull = lower_hull(&points);
+        for pair in hull.windows(2) {
+            let (a, b) = (points[pair[0]], points[pair[1]]);
+            let slope = (b.1 - a.1) / (b.0 - a.0) as f64;
+            segments.push((slope, layer, pair[0], pair[1]));
+        }
+    }
+    // Steepest drop first; within a layer the hull's slopes rise, so its order is kept.
+    segments.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut at: Vec<usize> = vec![0; curves.len()];
+    let mut cost = smallest;
+    let error = |at: &[usize]| -> f64 { at.iter().zip(&options).map(|(&i, o)| o[i].2).sum() };
+    // 1. The hull greedy, up to the first segment that does not fit.
+    let mut next = 0;
+    while next < segments.len() {
+        let (_, layer, from, to) = segments[next];
+        let step = options[layer][to].1 - options[layer][from].1;
+        if at[layer] != from || cost + step > budget {
+            break;
+        }
+        at[layer] = to;
+        cost += step;
+        next += 1;
+    }
+    let (optimal_cost, optimal_error) = (cost, error(&at));
+    let optimal_choices = at.clone();
+    let price = segments.get(next).map_or(0.0, |s| -s.0);
+    let left_out = segments
+        .get(next)
+        .map(|&(_, layer, from, to)| options[layer][to].1 - options[layer][from].1);
+    // 2. The segments after it that still fit.
+    for &(_, layer, from, to) in &segments[next..] {
+        let step = options[layer][to].1 - options[layer][from].1;
+        if at[layer] == from && cost + step <= budget {
+            at[layer] = to;
+            cost += step;
+        }
+    }
+    // 3. Single steps, best drop per parameter first, while one fits.
+    loop {
+        let best = (0..curves.len())
+            .filter(|&l| at[l] + 1 < options[l].len())
+            .map(|l| {
+                let (now, then) = (options[l][at[l]], options[l][at[l] + 1]);
+                (
+                    l,
+                    then.1 - now.1,
+                    (now.2 - then.2) / (then.1 - now.1) as f64,
+                )
+            })
+            .filter(|&(_, step, _)| cost + step <= budget)
+            .max_by(|a, b| a.2.total_cmp(&b.2));
+        let Some((layer, step, _)) = best else { break };
+        at[layer] += 1;
+        cost += step;
+    }
+    Ok(Solution {
+        choices: at.iter().zip(&options).map(|(&i, o)| o[i].0).collect(),
+        cost,
+        optimal_cost,
+        optimal_error,
+        optimal_choices,
+        price,
+        left_out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// Falling energies, with a few flat stretches (ties) and a heavy tail.
+    fn random_curve(rng: &mut StdRng, path: &str, d_input: usize, d_output: usize) -> LayerCurve {
+        let n = d_input.min(d_output);
+        let mut energies: Vec<f64> = (0..n)
+            .map(|_| rng.random_range(0.0..10.0f64).powi(3))
+            .collect();
+        energies.sort_by(|a, b| b.total_cmp(a));
+        let mut curve = LayerCurve::new(path, d_input, d_output, energies);
+        curve.weight = rng.random_range(0.2..5.0);
+        curve
+    }
+
+    /// Every allocation: (cost, weighted error), by brute force over all choices.
+    fn every_allocation(curves: &[LayerCurve], multiple: usize) -> Vec<(usize, f64)> {
+        let options: Vec<_> = curves.iter().map(|c| c.choices(multiple)).collect();
+        let mut all = vec![(0usize, 0.0f64)];
+        for option in &options {
+            all = all
+                .iter()
+                .flat_map(|&(c, e)| option.iter().map(move |o| (c + o.1, e + o.2)))
+                .collect();
+        }
+        all
+    }
+
+    fn total_error(curves: &[LayerCurve], choices: &[Choice]) -> f64 {
+        curves
+            .iter()
+            .zip(choices)
+            .map(|(c, &r)| c.weight * c.squared_error(r))
+            .sum()
+    }
+
+    fn cost(curves: &[LayerCurve], choices: &[Choice]) -> usize {
+        curves
+            .iter()
+            .zip(choices)
+            .map(|(c, r)| r.map_or(c.d_input * c.d_output, |r| r * (c.d_input + c.d_output)))
+            .sum()
+    }
+
+    #[test]
+    fn the_greedy_is_optimal_for_its_budget_and_leaves_less_than_a_step() {
+        let mut rng = StdRng::seed_from_u64(32);
+        for case in 0..40 {
+            let multiple = if case % 4 == 3 { 2 } else { 1 };
+            let shapes = [(12, 9), (10, 10), (16, 6), (7, 14)];
+            let curves: Vec<LayerCurve> = shapes
+                .iter()
+                .enumerate()
+                .map(|(i, &(a, b))| random_curve(&mut rng, &format!("l{i}"), a, b))
+                .collect();
+            let all = every_allocation(&curves, multiple);
+            let dense: usize = shapes.iter().map(|(a, b)| a * b).sum();
+            let smallest = all.iter().map(|a| a.0).min().unwrap();
+            for budget in (smallest..=dense).step_by(7) {
+                let solution = allocate(&curves, budget, multiple).unwrap();
+                let reached = total_error(&curves, &solution.choices);
+                assert_eq!(solution.cost, cost(&curves, &solution.choices));
+                assert!(solution.cost <= budget, "case {case}: over the budget");
+                // Optimal among every allocation that costs no more than the hull greedy's.
+                let best = all
+                    .iter()
+                    .filter(|a| a.0 <= solution.optimal_cost)
+                    .map(|a| a.1)
+                    .fold(f64::INFINITY, f64::min);
+                assert!(
+                    (solution.optimal_error - best).abs() <= 1e-9 * best.max(1.0),
+                    "case {case}, budget {budget}: {} against the optimum {best}",
+                    solution.optimal_error
+                );
+                assert!(reached <= solution.optimal_error + 1e-12);
+                // It stopped where the next segment did not fit: within one segment of the budget.
+                if let Some(step) = solution.left_out {
+                    assert!(
+                        budget - solution.optimal_cost < step,
+                        "case {case}, budget {budget}"
+                    );
+                }
+                // The certificate: each layer's choice minimises error + λ · cost on its own.
+                for (curve, &chosen) in curves.iter().zip(&solution.optimal_choices) {
+                    let options = curve.choices(multiple);
+                    let value = |o: &(Choice, usize, f64)| o.2 + solution.price * o.1 as f64;
+                    let best = options.iter().map(value).fold(f64::INFINITY, f64::min);
+                    assert!(
+                        value(&options[chosen]) <= best + 1e-9 * best.abs().max(1.0),
+                        "case {case}, budget {budget}, {}: not a minimiser at λ = {}",
+                        curve.path,
+                        solution.price
+                    );
+                }
+                // No better than the optimum for the whole budget, and no step left that fits.
+                let optimum = all
+                    .iter()
+                    .filter(|a| a.0 <= budget)
+                    .map(|a| a.1)
+                    .fold(f64::INFINITY, f64::min);
+                assert!(reached >= optimum - 1e-9);
+                for (curve, choice) in curves.iter().zip(&solution.choices) {
+                    let options = curve.choices(multiple);
+                    let here = options.iter().position(|o| o.0 == *choice).unwrap();
+                    if let Some(next) = options.get(here + 1) {
+                        assert!(solution.cost + next.1 - options[here].1 > budget);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn convex_curves_of_equal_steps_are_solved_exactly() {
+        // Equal costs per step and convex curves: the classic case where the marginal-gain greedy
+        // is exact for every budget. Compared with brute force at every budget.
+        // Geometric energies (ratio below 1/2): every tail is below the energy before it, so
+        // the dense choice continues the convex curve.
+        let mut rng = StdRng::seed_from_u64(7);
+        let curves: Vec<LayerCurve> = (0..3)
+            .map(|i| {
+                let ratio: f64 = rng.random_range(0.2..0.45);
+                let energies = (0..20).map(|k| ratio.powi(k)).collect();
+                let mut curve = LayerCurve::new(format!("l{i}"), 20, 20, energies);
+                curve.weight = rng.random_range(0.2..5.0);
+                curve
+            })
+            .collect();
+        let all = every_allocation(&curves, 1);
+        for budget in (120..=1200).step_by(40) {
+            let solution = allocate(&curves, budget, 1).unwrap();
+            let optimum = all
+                .iter()
+                .filter(|a| a.0 <= budget)
+                .map(|a| a.1)
+                .fold(f64::INFINITY, f64::min);
+            let reached = total_error(&curves, &solution.choices);
+            assert!(
+                (reached - optimum).abs() <= 1e-9 * optimum.max(1.0),
+                "budget {budget}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_budget_below_the_smallest_model_is_an_error() {
+        let curves = vec![LayerCurve::new("fc", 8, 8, vec![1.0; 8])];
+        let error = allocate(&curves, 15, 1).unwrap_err();
+        assert!(
+            matches!(error, PelaError::BudgetTooSmall { smallest: 16, .. }),
+            "{error}"
+        );
+        // Rank steps of 3: the smallest is rank 3.
+        assert!(allocate(&curves, 47, 3).is_err());
+        assert_eq!(allocate(&curves, 48, 3).unwrap().choices, vec![Some(3)]);
+    }
+
+    #[test]
+    fn a_layer_that_would_save_nothing_stays_dense() {
+        // 8×8 shrinks up to rank 3 (48 < 64); its dense choice costs 64.
+        let curves = vec![LayerCurve::new("fc", 8, 8, vec![1.0; 8])];
+        assert_eq!(allocate(&curves, 64, 1).unwrap().choices, vec![None]);
+        assert_eq!(allocate(&curves, 63, 1).unwrap().choices, vec![Some(3)]);
+    }
+}
