@@ -826,12 +826,9 @@ fn compress_within_a_budget_writes_a_plan_that_reproduces_the_student() {
     assert!(first.len() > 20);
     assert!(first == second, "the replayed student differs");
     // Bad budgets name the flag and the fix.
-    for (budget, expected) in [
-        ("150%", "at most 100"),
-        ("kappa=1", "greater than 1"),
-        ("lots", "expected a number of parameters"),
-    ] {
-        let output = pela(&[
+    let scratch_output = path("x.safetensors");
+    let with_budget = |budget: &'static str| {
+        [
             "compress",
             "--model",
             &config,
@@ -840,8 +837,15 @@ fn compress_within_a_budget_writes_a_plan_that_reproduces_the_student() {
             "--budget",
             budget,
             "--output",
-            &path("x.safetensors"),
-        ]);
+            &scratch_output,
+        ]
+    };
+    for (budget, expected) in [
+        ("150%", "at most 100"),
+        ("kappa=1", "greater than 1"),
+        ("lots", "expected a number of parameters"),
+    ] {
+        let output = pela(&with_budget(budget));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{stderr}");
         assert!(
@@ -849,17 +853,7 @@ fn compress_within_a_budget_writes_a_plan_that_reproduces_the_student() {
             "{stderr}"
         );
     }
-    let error = failure(&[
-        "compress",
-        "--model",
-        &config,
-        "--checkpoint",
-        &teacher,
-        "--budget",
-        "100",
-        "--output",
-        &path("x.safetensors"),
-    ]);
+    let error = failure(&with_budget("100"));
     assert!(
         error.contains("--budget") && error.contains("below the smallest allocation"),
         "{error}"
