@@ -23,6 +23,9 @@
 //! Distilled students are saved to `target/minilm-pela/` (the authors' layout); a rerun reuses
 //! them, so a stopped run goes on where it stopped (`--fresh` distils again).
 
+#[path = "support/minilm.rs"]
+mod minilm;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -32,11 +35,11 @@ use clap::Parser;
 use pela::{Distill, LowRank, PelaObjectiveConfig};
 use pela_zoo::ZooError;
 use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
+
+use minilm::{Bench, Texts};
 use pela_zoo::bert::{
-    BertTokenizer, MiniLm, SentenceEncoder, Sentences, TextBatcher, TextDistillTask, TextObjective,
-    cosine, embed_texts, wordsim_spearman,
+    MiniLm, Sentences, TextBatcher, TextDistillTask, TextObjective, embed_texts,
 };
-use pela_zoo::text::{Gensim, WordSim353};
 use pela_zoo::train::{Engine, ProgressRenderer, RunDir, TrainingConfig};
 
 /// PELA on all-MiniLM-L6-v2: plain, data-aware and distilled students at each κ.
@@ -89,128 +92,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// One line of the result table.
-struct Row {
-    name: String,
-    params: usize,
-    mflops_per_token: f64,
-    latency_ms: f64,
-    spearman: f64,
-    cosine_to_teacher: f64,
-}
-
-/// What is measured on every model.
-struct Bench<'a> {
-    tokenizer: &'a BertTokenizer,
-    wordsim: &'a WordSim353,
-    held_out: Vec<&'a str>,
-    teacher_embeddings: Vec<Vec<f32>>,
-    device: CpuDevice,
-}
-
-impl Bench<'_> {
-    fn row<M: SentenceEncoder<Cpu> + Module<Cpu>>(
-        &self,
-        name: String,
-        model: &M,
-        mflops_per_token: f64,
-    ) -> Result<Row, ZooError> {
-        let spearman = wordsim_spearman(model, self.tokenizer, self.wordsim, &self.device)?;
-        let embeddings = embed_texts(model, self.tokenizer, &self.held_out, 64, &self.device)?;
-        let cosine_to_teacher = embeddings
-            .iter()
-            .zip(&self.teacher_embeddings)
-            .map(|(a, b)| cosine(a, b))
-            .sum::<f64>()
-            / embeddings.len() as f64;
-        // The fastest of 7 times to embed 32 held-out sentences (the embeddings above warm up):
-        // other load on the machine can only slow a run down, so the minimum is the stable
-        // figure; the median moved by ±10 % between runs of the same model.
-        let batch = &self.held_out[..32.min(self.held_out.len())];
-        let times: Vec<f64> = (0..7)
-            .map(|_| {
-                let started = Instant::now();
-                embed_texts(model, self.tokenizer, batch, 32, &self.device).map(|_| ())?;
-                Ok(started.elapsed().as_secs_f64() * 1e3)
-            })
-            .collect::<Result<_, ZooError>>()?;
-        let row = Row {
-            name,
-            params: model.num_params(),
-            mflops_per_token,
-            latency_ms: times.iter().copied().fold(f64::INFINITY, f64::min),
-            spearman,
-            cosine_to_teacher,
-        };
-        eprintln!(
-            "  {}: WordSim ρ {:.4}, cosine to the teacher {:.4}",
-            row.name, row.spearman, row.cosine_to_teacher
-        );
-        Ok(row)
-    }
-}
-
 fn run(args: &Args) -> Result<(), ZooError> {
     let started = Instant::now();
     let device = CpuDevice::default();
     let minilm = MiniLm::open(MiniLm::default_path())?;
     let teacher = minilm.load::<Cpu>(&device)?;
     let tokenizer = minilm.tokenizer()?;
-    let gensim = Gensim::open(Gensim::default_path())?;
-    let wordsim = gensim.wordsim353()?;
-    let news = gensim.news_sentences()?;
-    let reviews = gensim.review_sentences()?;
-    let (mut train, mut held_out) = (Vec::new(), Vec::new());
-    for (i, sentence) in news.iter().enumerate() {
-        if i % 10 == 9 {
-            held_out.push(sentence.as_str());
-        } else {
-            train.push(sentence.clone());
-        }
-    }
-    // Single words of the news text too (a sentence encoder also embeds short queries), but
-    // none of WordSim-353's, which stay unseen.
-    let wordsim_words: std::collections::HashSet<String> =
-        wordsim.words().iter().map(|w| w.to_lowercase()).collect();
-    let mut seen = std::collections::HashSet::new();
-    let words: Vec<String> = train
-        .iter()
-        .flat_map(|s| s.split_whitespace())
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
-        .filter(|w| w.len() >= 3 && w.chars().all(char::is_alphabetic))
-        .map(str::to_lowercase)
-        .filter(|w| !wordsim_words.contains(w) && seen.insert(w.clone()))
-        .take(args.words)
-        .collect();
-    train.retain(|s| s.split_whitespace().count() <= 40);
-    train.truncate(args.sentences);
-    let calibration_texts: Vec<String> = train
-        .iter()
-        .take(256)
-        .chain(words.iter().take(512))
-        .cloned()
-        .collect();
-    let calibration_texts: Vec<&str> = calibration_texts.iter().map(String::as_str).collect();
-    let sentence_count = train.len();
-    train.extend(words);
-    held_out.extend(reviews.iter().map(String::as_str));
+    let texts = Texts::load(args.sentences, args.words)?;
+    let train = texts.train.clone();
     eprintln!(
         "all-MiniLM-L6-v2: {} parameters; distillation text: {} news sentences and {} words; \
          held out: {} (news and movie reviews); WordSim-353: {} pairs",
         teacher.num_params(),
-        sentence_count,
-        train.len() - sentence_count,
-        held_out.len(),
-        wordsim.pairs.len()
+        texts.sentences,
+        train.len() - texts.sentences,
+        texts.held_out.len(),
+        texts.wordsim.pairs.len()
     );
-
-    let bench = Bench {
-        tokenizer: &tokenizer,
-        wordsim: &wordsim,
-        teacher_embeddings: embed_texts(&teacher, &tokenizer, &held_out, 64, &device)?,
-        held_out,
-        device,
-    };
+    let bench = Bench::new(&teacher, &tokenizer, &texts)?;
     let teacher_report = teacher.preview(&pela::RankPlan::new(2.0))?;
     let mflops = |macs: usize| 2.0 * macs as f64 / 1e6;
     let mut rows = vec![bench.row(
@@ -223,8 +122,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
     std::fs::create_dir_all(out).map_err(|e| ZooError::io(out, e))?;
     // Data-aware initialisation (SVD-LLM): each layer's inputs on a few calibration texts.
     let calibration = teacher.calibration_twin()?;
-    embed_texts(&calibration, &tokenizer, &calibration_texts, 64, &device)?;
-    drop(calibration_texts);
+    embed_texts(&calibration, &tokenizer, &texts.calibration(), 64, &device)?;
     for &ratio in &args.ratios {
         let plan = minilm.config()?.pela_plan(ratio);
         let (plain, report) = teacher.to_low_rank_with_report(&plan)?;

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use burn::tensor::TensorData;
 use ndarray::Array2;
 
 use crate::{CompressionReport, LayerReport, RankPlan};
@@ -21,6 +22,19 @@ pub(crate) enum Mode {
     /// Layers at the given ranks by path, with untrained factors (to load a checkpoint into);
     /// every other layer stays dense. The plan is not consulted.
     Ranks(HashMap<String, usize>),
+    /// A stage of the sequential initialisation (see [`crate::sequential`]).
+    Staged(Staged),
+}
+
+/// Where the sequential initialisation stands: the layers fitted so far become low-rank with
+/// their factors, the layer being fitted (if any) records its inputs row by row, every other
+/// layer stays dense. With no target, the finished student: the report lists every layer.
+#[derive(Default)]
+pub(crate) struct Staged {
+    /// The fitted layers by path: `U`, `V` as stored, and their report rows.
+    pub done: HashMap<String, (TensorData, TensorData, LayerReport)>,
+    /// The layer whose inputs to record.
+    pub target: Option<String>,
 }
 
 /// A module path as Burn records spell it: field names and indices joined by `.`.

@@ -219,6 +219,22 @@ pub enum PelaError {
         layers: Vec<String>,
     },
 
+    /// A sequential initialisation whose calibration fed the teacher and the student different
+    /// batches: the rows of the two passes cannot be paired.
+    #[error(
+        "the calibration passes of `{layer}` fed the teacher batches of shapes {teacher:?} and \
+         the student {student:?}; the calibration closure must feed the same batches in the \
+         same order every time it is called (no shuffling, no random augmentation)"
+    )]
+    UnalignedCalibration {
+        /// The layer being fitted.
+        layer: String,
+        /// `[rows, d_input]` of each batch the teacher's pass recorded.
+        teacher: Vec<(usize, usize)>,
+        /// The same for the student's pass.
+        student: Vec<(usize, usize)>,
+    },
+
     /// A rank budget that is no size.
     #[error("rank budget {budget}: {reason}")]
     InvalidBudget {

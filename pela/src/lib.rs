@@ -53,6 +53,7 @@ pub mod ops;
 mod plan;
 pub mod pytorch_layout;
 mod report;
+mod sequential;
 mod student_linear;
 mod svd;
 mod twin;
@@ -81,8 +82,9 @@ pub use pytorch_layout::pytorch_keys;
 pub use report::{CompressionReport, LayerReport, ReportTotals, thousands};
 pub use student_linear::{StudentLinear, StudentLinearRecord};
 pub use svd::{
-    Factorization, OutputError, ReconstructionError, SvdMethod, factorize, factorize_data_aware,
-    factorize_with, output_energies, output_error, weight_energies,
+    Factorization, OutputError, PairedGrams, ReconstructionError, SvdMethod, factorize,
+    factorize_data_aware, factorize_sequential, factorize_with, output_energies, output_error,
+    weight_energies,
 };
 pub use twin::{LayerPair, LowRank, LowRankStudent, report};
 

@@ -216,6 +216,72 @@ pub trait LowRank<B: Backend>: Module<B> {
         )
     }
 
+    /// The student initialised sequentially: layer after layer, each factorised on the inputs
+    /// the *compressed* earlier layers give it, to fit the teacher's outputs
+    /// ([`factorize_sequential`](crate::factorize_sequential)), so that errors do not compound
+    /// as in the one-shot [`to_low_rank_data_aware`](Self::to_low_rank_data_aware).
+    ///
+    /// `calibrate` runs the twin's forward on the calibration batches. It is called `2n − 1`
+    /// times for `n` layers to compress (a teacher pass and a student pass for each layer after
+    /// the first) and must feed the same batches in the same order every time. The report's
+    /// output errors are those of each layer on the student's inputs against the teacher's
+    /// outputs. See [`to_low_rank_sequential_with_progress`](Self::to_low_rank_sequential_with_progress)
+    /// to hear about each layer.
+    ///
+    /// ```
+    /// use burn::nn::{Linear, LinearConfig};
+    /// use burn::tensor::{Distribution, Tensor, activation::relu, backend::Backend};
+    /// use pela::{LowRank, PelaError, RankPlan, StudentLinear};
+    /// type B = burn_ndarray::NdArray<f32>;
+    ///
+    /// let device = Default::default();
+    /// B::seed(&device, 0);
+    /// let teacher: Vec<Linear<B>> =
+    ///     (0..2).map(|_| LinearConfig::new(32, 32).init(&device)).collect();
+    /// let batches: Vec<Tensor<B, 2>> = (0..4)
+    ///     .map(|_| Tensor::random([64, 32], Distribution::Normal(0.0, 1.0), &device))
+    ///     .collect();
+    /// let forward = |layers: &Vec<StudentLinear<B>>, x: Tensor<B, 2>| {
+    ///     layers[1].forward(relu(layers[0].forward(x)))
+    /// };
+    /// let (student, report) = teacher.to_low_rank_sequential(&RankPlan::new(4.0), |twin| {
+    ///     for x in &batches {
+    ///         forward(twin, x.clone());
+    ///     }
+    ///     Ok::<(), PelaError>(())
+    /// })?;
+    /// assert_eq!(student[1].rank(), Some(4));
+    /// let error = report.layers[1].output_error.unwrap();
+    /// assert!(error.data_aware < error.plain);
+    /// # Ok::<(), PelaError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`to_low_rank_data_aware`](Self::to_low_rank_data_aware);
+    /// [`PelaError::UnalignedCalibration`] when two passes fed different batches; whatever
+    /// `calibrate` returns.
+    fn to_low_rank_sequential<E: From<PelaError>>(
+        &self,
+        plan: &RankPlan,
+        calibrate: impl FnMut(&Self::Twin) -> Result<(), E>,
+    ) -> Result<(Self::Twin, CompressionReport), E> {
+        crate::sequential::convert_sequential(self, plan, &NoProgress, calibrate)
+    }
+
+    /// [`to_low_rank_sequential`](Self::to_low_rank_sequential), telling `progress` about each
+    /// layer as it is fitted.
+    ///
+    /// # Errors
+    /// As [`to_low_rank_sequential`](Self::to_low_rank_sequential).
+    fn to_low_rank_sequential_with_progress<E: From<PelaError>>(
+        &self,
+        plan: &RankPlan,
+        progress: &dyn Progress,
+        calibrate: impl FnMut(&Self::Twin) -> Result<(), E>,
+    ) -> Result<(Self::Twin, CompressionReport), E> {
+        crate::sequential::convert_sequential(self, plan, progress, calibrate)
+    }
+
     /// The pairs of teacher and student layers, in model order.
     fn pairs<'a>(&'a self, twin: &'a Self::Twin) -> Vec<LayerPair<'a, B>> {
         let mut pairs = Vec::new();
@@ -259,7 +325,7 @@ pub(crate) fn calibration_grams<B: Backend, T: LowRankStudent<B>>(
 }
 
 /// Validates the plan against the model, then converts it.
-fn convert_model<B: Backend, M: LowRank<B>>(
+pub(crate) fn convert_model<B: Backend, M: LowRank<B>>(
     model: &M,
     mut cx: Conversion<'_>,
 ) -> Result<(M::Twin, CompressionReport), PelaError> {
@@ -390,6 +456,33 @@ impl<B: Backend> LowRank<B> for Linear<B> {
                 };
                 cx.report.push(row);
                 return Ok(StudentLinear::Dense(self.clone()));
+            }
+            Mode::Staged(staged) => {
+                let finished = staged.target.is_none();
+                if let Some((u, v, report)) = staged.done.get(&path) {
+                    let (device, dtype) = (self.weight.device(), self.weight.val().dtype());
+                    let low_rank = LowRankLinear::from_factors(
+                        Tensor::from_data(u.clone(), (&device, dtype)),
+                        Tensor::from_data(v.clone(), (&device, dtype)),
+                        self.bias.as_ref().map(|b| b.val()),
+                    )?;
+                    if finished {
+                        let report = report.clone();
+                        cx.record(report, started);
+                    }
+                    return Ok(StudentLinear::LowRank(low_rank));
+                }
+                if staged.target.as_deref() == Some(path.as_str()) {
+                    return Ok(StudentLinear::Calibrating(CalibratingLinear {
+                        linear: self.clone(),
+                        inputs: InputGram::keeping_rows(),
+                    }));
+                }
+                if !finished {
+                    return Ok(StudentLinear::Dense(self.clone()));
+                }
+                // The finished student: a layer not fitted is one the plan keeps dense, and
+                // the plan's decision below records why.
             }
             Mode::Plain | Mode::DataAware(_) => {}
         }

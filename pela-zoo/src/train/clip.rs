@@ -8,6 +8,12 @@ use burn::tensor::backend::AutodiffBackend;
 
 /// Scales every gradient of `model` in `grads` by `max_norm / ‖g‖` when the L2 norm `‖g‖` of
 /// all of them together exceeds `max_norm`; returns `‖g‖` before clipping.
+///
+/// Each gradient's sum of squares is a reduction along one dimension (`sum_dim`), not `sum()`:
+/// on CubeCL backends (`burn-cuda`, `burn-wgpu`) `sum()` adds with atomics where the device has
+/// them, so its last bits change from run to run, and Adam turns a changed clipping factor into
+/// steps of another sign on near-zero gradients. Reductions along a dimension add in a fixed
+/// order, so a clipped run on the GPU repeats itself and resumes where it would have been.
 pub fn clip_global_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     model: &M,
     grads: &mut GradientsParams,
@@ -20,7 +26,8 @@ pub fn clip_global_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_, B> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
             if let Some(grad) = self.grads.get::<B::InnerBackend, D>(param.id) {
-                let squares = grad.powi_scalar(2).sum();
+                let count = grad.shape().num_elements();
+                let squares = grad.powi_scalar(2).reshape([count]).sum_dim(0);
                 self.sum = Some(match self.sum.take() {
                     Some(sum) => sum + squares,
                     None => squares,

@@ -21,7 +21,7 @@ mod randomized;
 mod spectrum;
 mod whitened;
 
-pub(crate) use linalg::matmul;
+pub(crate) use linalg::{accumulate, matmul};
 pub use spectrum::{output_energies, weight_energies};
 pub use whitened::output_error;
 
@@ -326,6 +326,144 @@ pub fn factorize_data_aware<B: Backend>(
         plain: relative(&plain),
     };
     Ok((aware.factors, output))
+}
+
+/// The second moments of one layer's inputs on the same calibration rows in the teacher (`X`)
+/// and in a student whose earlier layers are already compressed (`X̂`): what
+/// [`factorize_sequential`] fits. All `[d_input, d_input]`, `f64`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairedGrams {
+    /// `XᵀX`.
+    pub teacher: Array2<f64>,
+    /// `X̂ᵀX̂`.
+    pub student: Array2<f64>,
+    /// `X̂ᵀX`: row `i` of `X̂` and row `i` of `X` come from the same input.
+    pub cross: Array2<f64>,
+}
+
+impl PairedGrams {
+    /// The moments of the row-aligned batches `teacher[b]` and `student[b]`
+    /// (`[rows_b, d_input]` each).
+    ///
+    /// # Errors
+    /// [`PelaError::UnalignedCalibration`] when the two sides differ in their batches'
+    /// shapes; [`PelaError::NotCalibrated`] when there is no row.
+    pub fn from_rows(
+        layer: &str,
+        teacher: &[Array2<f64>],
+        student: &[Array2<f64>],
+    ) -> Result<Self, PelaError> {
+        let shapes = |rows: &[Array2<f64>]| rows.iter().map(Array2::dim).collect::<Vec<_>>();
+        if shapes(teacher) != shapes(student) {
+            return Err(PelaError::UnalignedCalibration {
+                layer: layer.to_string(),
+                teacher: shapes(teacher),
+                student: shapes(student),
+            });
+        }
+        let Some(first) = teacher.first().filter(|x| x.nrows() > 0) else {
+            return Err(PelaError::NotCalibrated {
+                layers: vec![layer.to_string()],
+            });
+        };
+        let d = first.ncols();
+        let mut grams = Self {
+            teacher: Array2::zeros((d, d)),
+            student: Array2::zeros((d, d)),
+            cross: Array2::zeros((d, d)),
+        };
+        for (x, x_hat) in teacher.iter().zip(student) {
+            accumulate(&mut grams.teacher, 1.0, x.t(), x.view());
+            accumulate(&mut grams.student, 1.0, x_hat.t(), x_hat.view());
+            accumulate(&mut grams.cross, 1.0, x_hat.t(), x.view());
+        }
+        Ok(grams)
+    }
+
+    /// The same inputs on both sides (`X̂ = X`): the first compressed layer of a model.
+    pub fn unpaired(gram: Array2<f64>) -> Self {
+        Self {
+            teacher: gram.clone(),
+            student: gram.clone(),
+            cross: gram,
+        }
+    }
+}
+
+/// Factorises `weight` for a student whose earlier layers are already compressed: the rank-`rank`
+/// factors minimising `‖X·W − X̂·U·Vᵀ‖_F`, the distance between the teacher's outputs and this
+/// layer's outputs on the inputs `X̂` the student gives it (`grams`). So the earlier layers'
+/// errors are compensated instead of compounded (the layer-wise update of SVD-LLM, Wang et al.
+/// 2024). With `X̂ = X` this is [`factorize_data_aware`]. The [`OutputError`] is measured the
+/// same way, relative to `‖X·W‖_F`, for these factors and for the plain SVD's.
+///
+/// ```
+/// use burn::tensor::{Distribution, Tensor, backend::Backend};
+/// use pela::{PairedGrams, factorize_data_aware, factorize_sequential};
+/// type B = burn_ndarray::NdArray<f32>;
+///
+/// let device = Default::default();
+/// B::seed(&device, 0);
+/// let w = Tensor::<B, 2>::random([16, 16], Distribution::Normal(0.0, 1.0), &device);
+/// let x = Tensor::<B, 2>::random([64, 16], Distribution::Normal(0.0, 1.0), &device);
+/// let x = ndarray::Array2::from_shape_vec((64, 16), x.into_data().to_vec::<f32>().unwrap())
+///     .unwrap()
+///     .mapv(f64::from);
+/// // The same inputs on both sides: the one-shot data-aware factorisation.
+/// let gram = x.t().dot(&x);
+/// let (_, sequential) = factorize_sequential("fc", w.clone(), 4, &PairedGrams::unpaired(gram.clone()))?;
+/// let (_, one_shot) = factorize_data_aware("fc", w, 4, gram.view())?;
+/// assert!((sequential.data_aware - one_shot.data_aware).abs() < 1e-4);
+/// # Ok::<(), pela::PelaError>(())
+/// ```
+///
+/// # Errors
+/// As [`factorize_data_aware`], for any of the three matrices.
+pub fn factorize_sequential<B: Backend>(
+    layer: &str,
+    weight: Tensor<B, 2>,
+    rank: usize,
+    grams: &PairedGrams,
+) -> Result<(Factorization<B>, OutputError), PelaError> {
+    let [d_input, d_output] = weight.dims();
+    check_rank_range(layer, rank, d_input, d_output)?;
+    for (what, gram) in [
+        ("XᵀX", &grams.teacher),
+        ("X̂ᵀX̂", &grams.student),
+        ("X̂ᵀX", &grams.cross),
+    ] {
+        if gram.dim() != (d_input, d_input) {
+            return Err(PelaError::ShapeMismatch {
+                what: format!("calibration {what} of `{layer}`"),
+                student: vec![gram.nrows(), gram.ncols()],
+                teacher: vec![d_input, d_input],
+            });
+        }
+    }
+    let (device, dtype) = (weight.device(), weight.dtype());
+    let w = to_array(layer, weight)?;
+    let plain = store::<B>(
+        layer,
+        &w,
+        plain_svd(layer, &w, rank, SvdMethod::Auto)?,
+        &device,
+        dtype,
+    )?;
+    let compensated =
+        whitened::compensated_weight(layer, &w, grams.student.view(), grams.cross.view())?;
+    let fitted = whitened::truncated_svd(layer, &compensated, grams.student.view(), rank)?;
+    let fitted = store::<B>(layer, &w, fitted, &device, dtype)?;
+    let reference = whitened::input_weighted_norm(grams.teacher.view(), w.view()); // ‖X·W‖
+    let relative = |stored: &Stored<B>| {
+        let e = whitened::paired_output_error(grams, w.view(), stored.u.view(), stored.v.view());
+        if reference > 0.0 { e / reference } else { 0.0 }
+    };
+    let output = OutputError {
+        data_aware: relative(&fitted),
+        plain: relative(&plain),
+    };
+    // `factors.error` is against the teacher's `W`, as everywhere: how far the fit moved it.
+    Ok((fitted.factors, output))
 }
 
 /// Reads a 2-D tensor into an `f64` array, refusing NaN and infinities.

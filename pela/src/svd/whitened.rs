@@ -80,6 +80,58 @@ pub(super) fn truncated_svd(
     })
 }
 
+/// `W* = (X̂ᵀX̂ + λ·I)⁻¹·(X̂ᵀX·W + λ·W)` (`[d_input, d_output]`): the weight that, applied to
+/// the inputs `X̂` a partly compressed student gives the layer, best fits the teacher's outputs
+/// `X·W` (least squares). From the normal equations `X̂ᵀ·(X·W − X̂·W*) = 0`, for any `Ŵ`
+///
+/// ```text
+/// ‖X·W − X̂·Ŵ‖² = ‖X·W − X̂·W*‖² + ‖X̂·(W* − Ŵ)‖²
+/// ```
+///
+/// so the best rank-`r` weight is the whitened truncation ([`truncated_svd`]) of `W*` in the
+/// metric of `X̂`. The ridge `λ = 1e-6` of `X̂ᵀX̂`'s mean diagonal pulls `W*` towards `W`, not
+/// towards 0, in the directions the calibration inputs never take (an image's border pixels):
+/// there the fit knows nothing, and the teacher's weight is the better guess for other inputs.
+/// With `X̂ = X`, `W* = W`.
+pub(super) fn compensated_weight(
+    layer: &str,
+    w: &Array2<f64>,
+    student_gram: ArrayView2<f64>,
+    cross: ArrayView2<f64>,
+) -> Result<Array2<f64>, PelaError> {
+    let d = student_gram.nrows();
+    let mean_diagonal = (0..d).map(|i| student_gram[[i, i]]).sum::<f64>() / d.max(1) as f64;
+    let ridge = 1e-6 * mean_diagonal.max(f64::MIN_POSITIVE);
+    let mut damped = student_gram.to_owned();
+    damped.diag_mut().mapv_inplace(|x| x + ridge);
+    let l = whitening(layer, damped.view())?;
+    let target = matmul(cross, w.view()) + &(w * ridge); // X̂ᵀX·W + λ·W
+    let (rows, cols) = target.dim();
+    let mut solved = Mat::<f64>::from_fn(rows, cols, |i, j| target[[i, j]]);
+    // (L·Lᵀ)·W* = X̂ᵀX·W + λ·W: two triangular solves.
+    l.solve_lower_triangular_in_place(solved.as_mut());
+    l.transpose().solve_upper_triangular_in_place(solved.as_mut());
+    Ok(Array2::from_shape_fn((rows, cols), |(i, j)| solved[(i, j)]))
+}
+
+/// `‖X·W − X̂·U·Vᵀ‖_F` from `XᵀX`, `X̂ᵀX̂` and `X̂ᵀX` alone:
+/// `tr(Wᵀ·XᵀX·W) − 2·tr(Ŵᵀ·X̂ᵀX·W) + tr(Ŵᵀ·X̂ᵀX̂·Ŵ)`, with `Ŵ = U·Vᵀ`.
+pub(super) fn paired_output_error(
+    grams: &super::PairedGrams,
+    w: ArrayView2<f64>,
+    u: ArrayView2<f64>,
+    v: ArrayView2<f64>,
+) -> f64 {
+    let approx = matmul(u, v.t());
+    let teacher = input_weighted_norm(grams.teacher.view(), w);
+    let student = input_weighted_norm(grams.student.view(), approx.view());
+    let cross_w = matmul(grams.cross.view(), w);
+    let cross: f64 = approx.iter().zip(cross_w.iter()).map(|(a, b)| a * b).sum();
+    (teacher * teacher - 2.0 * cross + student * student)
+        .max(0.0)
+        .sqrt()
+}
+
 /// `‖X·E‖_F = √tr(Eᵀ·XᵀX·E)` from `XᵀX`.
 pub(super) fn input_weighted_norm(gram: ArrayView2<f64>, e: ArrayView2<f64>) -> f64 {
     let ge = matmul(gram, e);
