@@ -32,15 +32,12 @@ use std::time::Instant;
 
 use burn::module::Module;
 use clap::Parser;
-use pela::{Distill, LowRank, PelaObjectiveConfig};
+use pela::LowRank;
 use pela_zoo::ZooError;
-use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
+use pela_zoo::backend::{Cpu, CpuDevice};
+use pela_zoo::bert::{MiniLm, SentenceEncoder, embed_texts};
 
-use minilm::{Bench, Texts};
-use pela_zoo::bert::{
-    MiniLm, Sentences, TextBatcher, TextDistillTask, TextObjective, embed_texts,
-};
-use pela_zoo::train::{Engine, ProgressRenderer, RunDir, TrainingConfig};
+use minilm::{Bench, Distillation};
 
 /// PELA on all-MiniLM-L6-v2: plain, data-aware and distilled students at each κ.
 #[derive(Debug, Clone, Parser)]
@@ -49,33 +46,9 @@ struct Args {
     /// Compression ratios κ, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "2,3")]
     ratios: Vec<f64>,
-    /// Distillation epochs.
-    #[arg(long, default_value_t = 2)]
-    epochs: usize,
-    /// News sentences to distil on (at most 40 words each).
-    #[arg(long, default_value_t = 640)]
-    sentences: usize,
-    /// Single words of the news text to distil on (none of WordSim-353's).
-    #[arg(long, default_value_t = 4000)]
-    words: usize,
-    /// Texts a batch.
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    /// Peak learning rate (AdamW, cosine decay to 1/100 of it).
-    #[arg(long = "lr", default_value_t = 1e-4)]
-    learning_rate: f64,
-    /// Weight α of `L_fd`.
-    #[arg(long, default_value_t = 1.0)]
-    alpha: f64,
-    /// Weight β of `L_rwp` (0 = off).
-    #[arg(long, default_value_t = 0.0)]
-    beta: f64,
-    /// Weight γ of `L_emb`.
-    #[arg(long, default_value_t = TextObjective::default().embedding)]
-    gamma: f64,
-    /// Weight δ of `L_sim`.
-    #[arg(long, default_value_t = TextObjective::default().similarity)]
-    delta: f64,
+    /// The distillation's settings.
+    #[command(flatten)]
+    distillation: Distillation,
     /// Distil again even when a saved student of these settings exists.
     #[arg(long)]
     fresh: bool,
@@ -98,21 +71,21 @@ fn run(args: &Args) -> Result<(), ZooError> {
     let minilm = MiniLm::open(MiniLm::default_path())?;
     let teacher = minilm.load::<Cpu>(&device)?;
     let tokenizer = minilm.tokenizer()?;
-    let texts = Texts::load(args.sentences, args.words)?;
-    let train = texts.train.clone();
+    let texts = args.distillation.texts()?;
     eprintln!(
         "all-MiniLM-L6-v2: {} parameters; distillation text: {} news sentences and {} words; \
          held out: {} (news and movie reviews); WordSim-353: {} pairs",
         teacher.num_params(),
         texts.sentences,
-        train.len() - texts.sentences,
+        texts.train.len() - texts.sentences,
         texts.held_out.len(),
         texts.wordsim.pairs.len()
     );
     let bench = Bench::new(&teacher, &tokenizer, &texts)?;
     let teacher_report = teacher.preview(&pela::RankPlan::new(2.0))?;
     let mflops = |macs: usize| 2.0 * macs as f64 / 1e6;
-    let mut rows = vec![bench.row(
+    let mut rows = vec![row(
+        &bench,
         "teacher".into(),
         &teacher,
         mflops(teacher_report.totals().macs_before),
@@ -127,9 +100,15 @@ fn run(args: &Args) -> Result<(), ZooError> {
         let plan = minilm.config()?.pela_plan(ratio);
         let (plain, report) = teacher.to_low_rank_with_report(&plan)?;
         let student_mflops = mflops(report.totals().macs_after);
-        rows.push(bench.row(format!("κ = {ratio}, plain SVD"), &plain, student_mflops)?);
+        rows.push(row(
+            &bench,
+            format!("κ = {ratio}, plain SVD"),
+            &plain,
+            student_mflops,
+        )?);
         let (student, _) = teacher.to_low_rank_data_aware(&plan, &calibration)?;
-        rows.push(bench.row(
+        rows.push(row(
+            &bench,
             format!("κ = {ratio}, data-aware SVD"),
             &student,
             student_mflops,
@@ -140,45 +119,13 @@ fn run(args: &Args) -> Result<(), ZooError> {
             eprintln!("  reusing {} (--fresh distils again)", file.display());
             pela::checkpoint::load_student(&teacher, &file)?
         } else {
-            let objective = PelaObjectiveConfig::new()
-                .with_alpha(args.alpha)
-                .with_beta(args.beta)
-                .init();
-            let distill = Distill::new(teacher.clone(), objective);
-            let config = TrainingConfig::new()
-                .with_epochs(args.epochs)
-                .with_batch_size(args.batch_size)
-                .with_learning_rate(args.learning_rate)
-                .with_min_learning_rate(args.learning_rate / 100.0)
-                .with_warmup_epochs(0)
-                .with_weight_decay(0.01)
-                .with_grad_clip(1.0);
-            let text_objective = TextObjective {
-                embedding: args.gamma,
-                similarity: args.delta,
-            };
-            // Validation each epoch on 256 of the held-out sentences.
-            let valid: Vec<String> = bench
-                .held_out
-                .iter()
-                .take(256)
-                .map(|s| s.to_string())
-                .collect();
-            let run = file.with_extension("run");
-            if run.exists() {
-                std::fs::remove_dir_all(&run).map_err(|e| ZooError::io(&run, e))?;
-            }
-            let outcome = Engine::<CpuAutodiff>::new(config.clone(), RunDir::new(&run)?)
-                .renderer(ProgressRenderer::new(false))
-                .on_epoch(|metrics| eprintln!("    {}", metrics.summary()))
-                .fit(
-                    TextDistillTask::new(distill, text_objective),
-                    student.train::<CpuAutodiff>(),
-                    std::sync::Arc::new(Sentences::new(train.clone(), config.batch_size)),
-                    std::sync::Arc::new(Sentences::new(valid, config.batch_size)),
-                    TextBatcher::new(tokenizer.clone()),
-                )?;
-            let student = outcome.model;
+            let student = args.distillation.run(
+                &teacher,
+                student,
+                &texts,
+                &tokenizer,
+                &file.with_extension("run"),
+            )?;
             pela::checkpoint::save_student(
                 &student,
                 &file,
@@ -189,7 +136,8 @@ fn run(args: &Args) -> Result<(), ZooError> {
             )?;
             student
         };
-        rows.push(bench.row(
+        rows.push(row(
+            &bench,
             format!("κ = {ratio}, distilled"),
             &distilled,
             student_mflops,
@@ -213,15 +161,9 @@ fn run(args: &Args) -> Result<(), ZooError> {
         );
     }
     println!(
-        "({:.0} s in all; distillation: {} epochs, batch {}, lr {:e}, α {}, β {}, γ {}, δ {})",
+        "({:.0} s in all; distillation: {})",
         started.elapsed().as_secs_f64(),
-        args.epochs,
-        args.batch_size,
-        args.learning_rate,
-        args.alpha,
-        args.beta,
-        args.gamma,
-        args.delta
+        args.distillation.describe()
     );
     Ok(())
 }
@@ -230,15 +172,51 @@ fn run(args: &Args) -> Result<(), ZooError> {
 /// rerun with other settings does not reuse it.
 fn student_file(out: &Path, ratio: f64, args: &Args) -> PathBuf {
     out.join(format!(
-        "minilm_k{ratio}_e{}_n{}_w{}_b{}_lr{:e}_a{}_b{}_g{}_d{}.safetensors",
-        args.epochs,
-        args.sentences.min(99_999_999),
-        args.words,
-        args.batch_size,
-        args.learning_rate,
-        args.alpha,
-        args.beta,
-        args.gamma,
-        args.delta
+        "minilm_k{ratio}_{}.safetensors",
+        args.distillation.key()
     ))
+}
+
+/// One model's measurements.
+struct Row {
+    name: String,
+    params: usize,
+    mflops_per_token: f64,
+    latency_ms: f64,
+    spearman: f64,
+    cosine_to_teacher: f64,
+}
+
+/// Every measurement of `model` on `bench`, latency included.
+fn row<M: SentenceEncoder<Cpu> + Module<Cpu>>(
+    bench: &Bench,
+    name: String,
+    model: &M,
+    mflops_per_token: f64,
+) -> Result<Row, ZooError> {
+    let (spearman, cosine_to_teacher) = bench.quality(model)?;
+    // The fastest of 7 times to embed 32 held-out sentences (the embeddings above warm up):
+    // other load on the machine can only slow a run down, so the minimum is the stable
+    // figure; the median moved by ±10 % between runs of the same model.
+    let batch = &bench.held_out[..32.min(bench.held_out.len())];
+    let times: Vec<f64> = (0..7)
+        .map(|_| {
+            let started = Instant::now();
+            embed_texts(model, bench.tokenizer, batch, 32, &bench.device).map(|_| ())?;
+            Ok(started.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<Result<_, ZooError>>()?;
+    let row = Row {
+        name,
+        params: model.num_params(),
+        mflops_per_token,
+        latency_ms: times.iter().copied().fold(f64::INFINITY, f64::min),
+        spearman,
+        cosine_to_teacher,
+    };
+    eprintln!(
+        "  {}: WordSim ρ {:.4}, cosine to the teacher {:.4}",
+        row.name, row.spearman, row.cosine_to_teacher
+    );
+    Ok(row)
 }

@@ -157,7 +157,12 @@ fn sequential_init_fits_the_teachers_outputs_through_the_compressed_layers() {
     let reference: f32 = (target.clone() - bias).square().sum().sqrt().into_scalar();
     let fc2_error = |fc1: &pela::StudentLinear<Cpu>, fc2: &pela::StudentLinear<Cpu>| -> f32 {
         let output = fc2.forward(fc1.forward(x.clone()).tanh());
-        (output - target.clone()).square().sum().sqrt().into_scalar() / reference
+        (output - target.clone())
+            .square()
+            .sum()
+            .sqrt()
+            .into_scalar()
+            / reference
     };
     let sequential_error = fc2_error(&sequential.fc1, &sequential.fc2);
     let one_shot_error = fc2_error(&one_shot.fc1, &one_shot.fc2);

@@ -1,13 +1,19 @@
 //! What the all-MiniLM-L6-v2 examples share: the texts (distillation, calibration, held out)
-//! and the measurements of a model (WordSim-353 ρ, cosine to the teacher, latency).
+//! the measurements of a model (WordSim-353 ρ, cosine to the teacher) and the distillation.
 
-use std::time::Instant;
+use std::path::Path;
+use std::sync::Arc;
 
 use burn::module::Module;
+use pela::{Distill, PelaObjectiveConfig};
 use pela_zoo::ZooError;
-use pela_zoo::backend::{Cpu, CpuDevice};
-use pela_zoo::bert::{BertTokenizer, SentenceEncoder, cosine, embed_texts, wordsim_spearman};
+use pela_zoo::backend::{Cpu, CpuAutodiff, CpuDevice};
+use pela_zoo::bert::{
+    Bert, BertLowRank, BertTokenizer, SentenceEncoder, Sentences, TextBatcher, TextDistillTask,
+    TextObjective, cosine, embed_texts, wordsim_spearman,
+};
 use pela_zoo::text::{Gensim, WordSim353};
+use pela_zoo::train::{Engine, ProgressRenderer, RunDir, TrainingConfig};
 
 /// The texts of a run, from the Lee news corpus and the movie reviews of `gensim`'s wheel.
 pub struct Texts {
@@ -80,16 +86,6 @@ impl Texts {
     }
 }
 
-/// One model's measurements.
-pub struct Row {
-    pub name: String,
-    pub params: usize,
-    pub mflops_per_token: f64,
-    pub latency_ms: f64,
-    pub spearman: f64,
-    pub cosine_to_teacher: f64,
-}
-
 /// What is measured on every model.
 pub struct Bench<'a> {
     pub tokenizer: &'a BertTokenizer,
@@ -129,38 +125,119 @@ impl<'a> Bench<'a> {
             / embeddings.len() as f64;
         Ok((spearman, cosine_to_teacher))
     }
+}
 
-    /// Every measurement of `model`, latency included.
-    pub fn row<M: SentenceEncoder<Cpu> + Module<Cpu>>(
+/// The distillation's settings, as flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Distillation {
+    /// News sentences to distil on (at most 40 words each).
+    #[arg(long, default_value_t = 640)]
+    pub sentences: usize,
+    /// Single words of the news text to distil on (none of WordSim-353's).
+    #[arg(long, default_value_t = 4000)]
+    pub words: usize,
+    /// Distillation epochs.
+    #[arg(long, default_value_t = 2)]
+    pub epochs: usize,
+    /// Texts a batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Peak learning rate (AdamW, cosine decay to 1/100 of it).
+    #[arg(long = "lr", default_value_t = 1e-4)]
+    pub learning_rate: f64,
+    /// Weight α of `L_fd`.
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
+    /// Weight β of `L_rwp` (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub beta: f64,
+    /// Weight γ of `L_emb`.
+    #[arg(long, default_value_t = TextObjective::default().embedding)]
+    pub gamma: f64,
+    /// Weight δ of `L_sim`.
+    #[arg(long, default_value_t = TextObjective::default().similarity)]
+    pub delta: f64,
+}
+
+impl Distillation {
+    /// The texts of these settings.
+    pub fn texts(&self) -> Result<Texts, ZooError> {
+        Texts::load(self.sentences, self.words)
+    }
+
+    /// The settings in a file name, so that a rerun with other settings does not reuse a
+    /// student distilled with these.
+    pub fn key(&self) -> String {
+        format!(
+            "n{}_w{}_e{}_b{}_lr{:e}_a{}_b{}_g{}_d{}",
+            self.sentences,
+            self.words,
+            self.epochs,
+            self.batch_size,
+            self.learning_rate,
+            self.alpha,
+            self.beta,
+            self.gamma,
+            self.delta
+        )
+    }
+
+    /// `student` distilled from `teacher` on `texts.train` (`L_fd` over every layer's tokens,
+    /// plus γ·`L_emb` and δ·`L_sim`, `L_rwp` with β), validated each epoch on 256 held-out
+    /// sentences; the run's files in `run` (emptied first).
+    pub fn run(
         &self,
-        name: String,
-        model: &M,
-        mflops_per_token: f64,
-    ) -> Result<Row, ZooError> {
-        let (spearman, cosine_to_teacher) = self.quality(model)?;
-        // The fastest of 7 times to embed 32 held-out sentences (the embeddings above warm up):
-        // other load on the machine can only slow a run down, so the minimum is the stable
-        // figure; the median moved by ±10 % between runs of the same model.
-        let batch = &self.held_out[..32.min(self.held_out.len())];
-        let times: Vec<f64> = (0..7)
-            .map(|_| {
-                let started = Instant::now();
-                embed_texts(model, self.tokenizer, batch, 32, &self.device).map(|_| ())?;
-                Ok(started.elapsed().as_secs_f64() * 1e3)
-            })
-            .collect::<Result<_, ZooError>>()?;
-        let row = Row {
-            name,
-            params: model.num_params(),
-            mflops_per_token,
-            latency_ms: times.iter().copied().fold(f64::INFINITY, f64::min),
-            spearman,
-            cosine_to_teacher,
+        teacher: &Bert<Cpu>,
+        student: BertLowRank<Cpu>,
+        texts: &Texts,
+        tokenizer: &BertTokenizer,
+        run: &Path,
+    ) -> Result<BertLowRank<Cpu>, ZooError> {
+        let objective = PelaObjectiveConfig::new()
+            .with_alpha(self.alpha)
+            .with_beta(self.beta)
+            .init();
+        let distill = Distill::new(teacher.clone(), objective);
+        let config = TrainingConfig::new()
+            .with_epochs(self.epochs)
+            .with_batch_size(self.batch_size)
+            .with_learning_rate(self.learning_rate)
+            .with_min_learning_rate(self.learning_rate / 100.0)
+            .with_warmup_epochs(0)
+            .with_weight_decay(0.01)
+            .with_grad_clip(1.0);
+        let text_objective = TextObjective {
+            embedding: self.gamma,
+            similarity: self.delta,
         };
-        eprintln!(
-            "  {}: WordSim ρ {:.4}, cosine to the teacher {:.4}",
-            row.name, row.spearman, row.cosine_to_teacher
-        );
-        Ok(row)
+        let valid: Vec<String> = texts.held_out.iter().take(256).cloned().collect();
+        if run.exists() {
+            std::fs::remove_dir_all(run).map_err(|e| ZooError::io(run, e))?;
+        }
+        let outcome = Engine::<CpuAutodiff>::new(config.clone(), RunDir::new(run)?)
+            .renderer(ProgressRenderer::new(false))
+            .on_epoch(|metrics| eprintln!("    {}", metrics.summary()))
+            .fit(
+                TextDistillTask::new(distill, text_objective),
+                student.train::<CpuAutodiff>(),
+                Arc::new(Sentences::new(texts.train.clone(), config.batch_size)),
+                Arc::new(Sentences::new(valid, config.batch_size)),
+                TextBatcher::new(tokenizer.clone()),
+            )?;
+        Ok(outcome.model)
+    }
+
+    /// The settings, for the table's footnote.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} epochs, batch {}, lr {:e}, α {}, β {}, γ {}, δ {}",
+            self.epochs,
+            self.batch_size,
+            self.learning_rate,
+            self.alpha,
+            self.beta,
+            self.gamma,
+            self.delta
+        )
     }
 }

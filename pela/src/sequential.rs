@@ -100,7 +100,14 @@ where
 fn stage<B: Backend, M: LowRank<B>>(
     model: &M,
     plan: &RankPlan,
-    done: HashMap<String, (burn::tensor::TensorData, burn::tensor::TensorData, LayerReport)>,
+    done: HashMap<
+        String,
+        (
+            burn::tensor::TensorData,
+            burn::tensor::TensorData,
+            LayerReport,
+        ),
+    >,
     target: &str,
 ) -> Result<(M::Twin, InputGram, Staged), PelaError> {
     let staged = Staged {

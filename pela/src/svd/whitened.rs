@@ -110,7 +110,8 @@ pub(super) fn compensated_weight(
     let mut solved = Mat::<f64>::from_fn(rows, cols, |i, j| target[[i, j]]);
     // (L·Lᵀ)·W* = X̂ᵀX·W + λ·W: two triangular solves.
     l.solve_lower_triangular_in_place(solved.as_mut());
-    l.transpose().solve_upper_triangular_in_place(solved.as_mut());
+    l.transpose()
+        .solve_upper_triangular_in_place(solved.as_mut());
     Ok(Array2::from_shape_fn((rows, cols), |(i, j)| solved[(i, j)]))
 }
 
