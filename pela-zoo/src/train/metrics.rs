@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use burn::prelude::*;
 use burn::train::metric::state::{FormatOptions, NumericMetricState};
 use burn::train::metric::{
     Adaptor, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes,
@@ -91,31 +90,24 @@ impl Numeric for StepMetric {
     }
 }
 
-/// Sums of a split's values over an epoch, kept on the device until the epoch ends (one read
-/// an epoch, not one a step).
-pub(crate) struct Running<B: Backend> {
-    sums: Vec<(&'static str, Tensor<B, 1>)>,
+/// Sums of a split's values over an epoch, from the steps' [`StepItem`]s.
+#[derive(Default)]
+pub(crate) struct Running {
+    sums: Vec<(&'static str, f64)>,
     pub(crate) items: usize,
 }
 
-impl<B: Backend> Running<B> {
-    pub(crate) fn new() -> Self {
-        Self {
-            sums: Vec::new(),
-            items: 0,
-        }
-    }
-
+impl Running {
     /// Adds a step's values, weighted by its batch size.
-    pub(crate) fn add(&mut self, values: Vec<(&'static str, Tensor<B, 1>)>, batch_size: usize) {
-        for (name, value) in values {
-            let weighted = value.mul_scalar(batch_size as f64);
+    pub(crate) fn add(&mut self, item: &StepItem) {
+        let weight = item.batch_size as f64;
+        for &(name, value) in &item.values {
             match self.sums.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, sum)) => *sum = sum.clone() + weighted,
-                None => self.sums.push((name, weighted)),
+                Some((_, sum)) => *sum += value * weight,
+                None => self.sums.push((name, value * weight)),
             }
         }
-        self.items += batch_size;
+        self.items += item.batch_size;
     }
 
     /// The means, by name.
@@ -123,10 +115,7 @@ impl<B: Backend> Running<B> {
         let items = self.items.max(1) as f64;
         self.sums
             .into_iter()
-            .map(|(name, sum)| {
-                let sum: f64 = sum.into_scalar().elem();
-                (name.to_string(), sum / items)
-            })
+            .map(|(name, sum)| (name.to_string(), sum / items))
             .collect()
     }
 }

@@ -173,7 +173,7 @@ impl<LC: LearningComponentsTypes> Resumable<LC> {
                 } else {
                     train_loader.clone()
                 };
-                let mut running = Running::<LC::Backend>::new();
+                let mut running = Running::default();
                 let mut accumulator = GradientsAccumulator::new();
                 let mut pending = 0;
                 let started = Instant::now();
@@ -197,11 +197,13 @@ impl<LC: LearningComponentsTypes> Resumable<LC> {
                             pending = 0;
                         }
                     }
-                    running.add(output.item.values(), output.item.batch_size);
+                    // Read here, after the optimizer step is queued (see `StepOutput::settle`).
+                    let item = output.item.settle();
+                    running.add(item.settled().expect("settled"));
                     let done = iterator.progress();
                     let progress = Progress::new(skipped + done.items_processed, self.train_items);
                     processor.process_train(LearnerEvent::ProcessedItem(TrainingItem::new(
-                        output.item,
+                        item,
                         progress,
                         global.clone(),
                         Some(state.batch),
@@ -218,13 +220,13 @@ impl<LC: LearningComponentsTypes> Resumable<LC> {
                 let train = running.means();
 
                 let model = learner.model().valid();
-                let mut valid = Running::new();
+                let mut valid = Running::default();
                 let mut iterator = valid_loader.iter();
                 let mut iteration = 0;
                 while let Some(batch) = iterator.next() {
                     iteration += 1;
-                    let output = model.step(batch);
-                    valid.add(output.values(), output.batch_size);
+                    let output = model.step(batch).settle();
+                    valid.add(output.settled().expect("settled"));
                     processor.process_valid(LearnerEvent::ProcessedItem(TrainingItem::new(
                         output,
                         iterator.progress(),

@@ -96,6 +96,8 @@ pub struct StepOutput<B: Backend> {
     pub batch_size: usize,
     /// Further metrics by name (e.g. `Accuracy` in percent), shape `[1]`, not part of the loss.
     pub metrics: Vec<(&'static str, Tensor<B, 1>)>,
+    /// The values once read from the device by [`StepOutput::settle`].
+    settled: Option<StepItem>,
 }
 
 impl<B: Backend> StepOutput<B> {
@@ -105,6 +107,7 @@ impl<B: Backend> StepOutput<B> {
             terms,
             batch_size,
             metrics: Vec::new(),
+            settled: None,
         }
     }
 
@@ -125,13 +128,30 @@ impl<B: Backend> StepOutput<B> {
         values.extend(self.metrics.iter().map(|(n, v)| (*n, v.clone().detach())));
         values
     }
-}
 
-impl<B: Backend> ItemLazy for StepOutput<B> {
-    type ItemSync = StepItem;
+    /// Reads every value from the device now, on the calling thread, and lets go of the
+    /// tensors; [`ItemLazy::sync`] then returns what was read.
+    ///
+    /// The engine settles each step on its training thread. Read on Burn's metrics thread
+    /// instead, the values made that thread drain the device's fusion queue at moments set by
+    /// the threads' timing, so the kernels the step's operations fused into (and the last bits
+    /// of their results, which Adam amplifies) changed from run to run on CubeCL backends.
+    pub(crate) fn settle(mut self) -> Self {
+        if self.settled.is_none() {
+            self.settled = Some(self.read());
+            self.terms = LossTerms::new();
+            self.metrics.clear();
+        }
+        self
+    }
 
-    /// Reads every value from the device at once (on Burn's metrics thread).
-    fn sync(self) -> StepItem {
+    /// What [`StepOutput::settle`] read.
+    pub(crate) fn settled(&self) -> Option<&StepItem> {
+        self.settled.as_ref()
+    }
+
+    /// Every value, read from the device at once.
+    fn read(&self) -> StepItem {
         let values = self.values();
         let names: Vec<&'static str> = values.iter().map(|(n, _)| *n).collect();
         let data = Tensor::cat(values.into_iter().map(|(_, v)| v).collect(), 0).into_data();
@@ -142,6 +162,18 @@ impl<B: Backend> ItemLazy for StepOutput<B> {
         StepItem {
             batch_size: self.batch_size,
             values: names.into_iter().zip(numbers).collect(),
+        }
+    }
+}
+
+impl<B: Backend> ItemLazy for StepOutput<B> {
+    type ItemSync = StepItem;
+
+    /// The values [`StepOutput::settle`] read, or reads them now (on Burn's metrics thread).
+    fn sync(mut self) -> StepItem {
+        match self.settled.take() {
+            Some(item) => item,
+            None => self.read(),
         }
     }
 }

@@ -43,9 +43,9 @@ fn image_folder(root: &Path) {
 
 #[test]
 fn report_compress_distill_eval_export_on_wgpu() {
-    if !crate::adapter_present() {
+    let Some(_device) = crate::wgpu_alone() else {
         return;
-    }
+    };
     let dir = crate::common::scratch("wgpu-cli").root().to_path_buf();
     image_folder(&dir.join("images"));
     let path = |name: &str| dir.join(name).display().to_string();

@@ -34,9 +34,9 @@ fn check_vit_against_timm(config: VitConfig, checkpoint: &str, io: &str) {
 
 #[test]
 fn deit_and_deit3_match_timm() {
-    if !crate::adapter_present() {
+    let Some(_device) = crate::wgpu_alone() else {
         return;
-    }
+    };
     let config = VitConfig::new(32, 8, 10, 64, 2, 4);
     check_vit_against_timm(
         config.clone(),
@@ -52,9 +52,9 @@ fn deit_and_deit3_match_timm() {
 
 #[test]
 fn swin_matches_timm() {
-    if !crate::adapter_present() {
+    let Some(_device) = crate::wgpu_alone() else {
         return;
-    }
+    };
     let model = SwinConfig::new(56, 4, 5, 10, 16, vec![2, 2, 2], vec![2, 4, 4])
         .load_checkpoint::<Wgpu>(fixture("swin_test.safetensors"), &WgpuDevice::default())
         .unwrap();
@@ -70,9 +70,9 @@ fn swin_matches_timm() {
 
 #[test]
 fn minilm_embeddings_match_transformers() {
-    if !crate::adapter_present() {
+    let Some(_device) = crate::wgpu_alone() else {
         return;
-    }
+    };
     let minilm = MiniLm::open(MiniLm::default_path()).unwrap();
     let device = WgpuDevice::default();
     let model = minilm.load::<Wgpu>(&device).unwrap();
@@ -107,9 +107,9 @@ fn minilm_embeddings_match_transformers() {
 
 #[test]
 fn dinov2_matches_onnxruntime() {
-    if !crate::adapter_present() {
+    let Some(_device) = crate::wgpu_alone() else {
         return;
-    }
+    };
     let model = Dinov2::open(Dinov2::default_path())
         .unwrap()
         .load::<Wgpu>(112, &WgpuDevice::default())
@@ -135,9 +135,9 @@ fn dinov2_matches_onnxruntime() {
 
 #[test]
 fn albef_matches_the_authors_code() {
-    if !crate::adapter_present() {
+    let Some(_device) = crate::wgpu_alone() else {
         return;
-    }
+    };
     let config = crate::common::albef_tiny_config();
     let device = WgpuDevice::default();
     let state = config
