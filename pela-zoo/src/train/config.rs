@@ -60,7 +60,9 @@ pub struct TrainingConfig {
     pub seed: u64,
     /// Threads that read and decode batches while the model computes (Burn's `DataLoader`);
     /// 0 reads them on the training thread. With more than one, batches arrive in an order
-    /// that varies from run to run. Default: 1
+    /// that varies from run to run. On CubeCL backends (`burn-cuda`, `burn-wgpu`) only 0 makes
+    /// a run repeat itself bit for bit: with a loader thread its last bits vary, and Adam
+    /// amplifies them (see the book's GPU chapter). Default: 1
     #[config(default = 1)]
     pub workers: usize,
 }

