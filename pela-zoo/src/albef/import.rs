@@ -35,7 +35,7 @@ use super::{Albef, AlbefConfig, Momentum};
 use crate::ZooError;
 use crate::backend::{Cpu, CpuDevice};
 use crate::checkpoint::read_snapshots;
-use crate::vit::resize_positions;
+use crate::vit::{is_class_and_square_grid, resize_positions};
 
 /// An ALBEF model with the momentum half of its pre-training state, as a checkpoint holds
 /// them.
@@ -172,8 +172,7 @@ impl AlbefConfig {
             && snapshot.shape[1] != tokens
         {
             let (saved, dim) = (snapshot.shape[1], snapshot.shape[2]);
-            let side = saved.saturating_sub(1).isqrt();
-            if side == 0 || side * side + 1 != saved || dim != self.vision.d_model {
+            if !is_class_and_square_grid(saved) || dim != self.vision.d_model {
                 return Err(PelaError::Checkpoint {
                     path: path.clone(),
                     reason: format!(

@@ -270,17 +270,15 @@ fn vit_snapshots(
         tensors.push((format!("norm.{part}"), take(&format!("layernorm.{part}"))?));
     }
     let positions = take("embeddings.position_embeddings")?;
-    let tokens = match positions.shape.as_slice() {
-        &[1, tokens, DINOV2_WIDTH] => Some(tokens),
-        _ => None,
-    };
-    let side = tokens.map_or(0, |tokens| tokens.saturating_sub(1).isqrt());
-    if side == 0 || tokens != Some(side * side + 1) {
+    let shape = positions.shape.as_slice();
+    if !matches!(shape, &[1, tokens, DINOV2_WIDTH] if is_class_and_square_grid(tokens)) {
         return Err(ZooError::InvalidData {
             source_name: source.to_string(),
             reason: format!(
-                "`embeddings.position_embeddings` has shape {:?}: DINOv2 ViT-S/14's is [1, 1 + n²,                  {DINOV2_WIDTH}] (a class token and a square grid of patches), not a DINOv2                  ViT-S/14 export",
-                positions.shape.as_slice()
+                "`embeddings.position_embeddings` has shape {:?}: DINOv2 ViT-S/14's is \
+                 [1, 1 + n², {DINOV2_WIDTH}] (a class token and a square grid of patches), not \
+                 a DINOv2 ViT-S/14 export",
+                shape
             ),
         });
     }
@@ -346,6 +344,13 @@ fn vit_snapshots(
             )
         })
         .collect())
+}
+
+/// Whether `tokens` position embeddings are a class token and a square grid of patches
+/// (`1 + n²`, n ≥ 1): what [`resize_positions`] takes.
+pub(crate) fn is_class_and_square_grid(tokens: usize) -> bool {
+    let side = tokens.saturating_sub(1).isqrt();
+    side > 0 && side * side + 1 == tokens
 }
 
 /// The class token's position embedding and the 37 × 37 grid resized to `grid × grid`, bicubic

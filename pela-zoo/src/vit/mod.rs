@@ -40,6 +40,7 @@ mod model;
 pub use attention::{Attention, AttentionLowRank, AttentionRecord};
 pub use block::{Block, BlockLowRank, BlockRecord, LayerScale, LayerScaleRecord};
 pub use config::VitConfig;
+pub(crate) use dinov2::is_class_and_square_grid;
 pub use dinov2::{
     DINOV2_MEAN_STD, DINOV2_POSITION_GRID, DINOV2_WHEEL, DINOV2_WHEEL_SHA256, Dinov2, onnx_weights,
     resize_positions,
