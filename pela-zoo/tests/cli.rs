@@ -174,6 +174,11 @@ fn report_prints_the_papers_figures() {
 /// An image folder in the ImageNet layout: `train/` and `val/`, two classes of seeded
 /// 40×36 colour noise (a different mean colour per class).
 fn image_folder(root: &Path) {
+    image_folder_of(root, 4);
+}
+
+/// An image folder of two classes, `per_class` seeded noisy images of each in each split.
+fn image_folder_of(root: &Path, per_class: usize) {
     let mut state = 7u32;
     let mut next = move || {
         state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -183,7 +188,7 @@ fn image_folder(root: &Path) {
         for (class, base) in [("cat", 40u8), ("dog", 180u8)] {
             let dir = root.join(split).join(class);
             std::fs::create_dir_all(&dir).unwrap();
-            for i in 0..4 {
+            for i in 0..per_class {
                 let image = image::RgbImage::from_fn(40, 36, |_, _| {
                     let noise = next() / 4;
                     image::Rgb([base.saturating_add(noise), noise, 255 - base])
@@ -412,6 +417,31 @@ fn compress_distill_eval_export_a_bert_on_text_files() {
     let student = path("student.safetensors");
     let output = pela(&["compress", "--model", "all-MiniLM-L6-v2", "-o", &student]);
     assert!(output.status.success(), "{output:?}");
+    // Calibrated on texts: each layer fitted on its inputs beats the plain SVD on them.
+    let calibrated = path("calibrated.safetensors");
+    let output = pela(&[
+        "compress",
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--calibration",
+        &path("train.txt"),
+        "--calibration-size",
+        "32",
+        "-o",
+        &calibrated,
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("calibration: 32 texts, evenly spaced over the 40 of"),
+        "{stderr}"
+    );
+    let errors = output_errors(&path("calibrated.report.json"));
+    assert_eq!(errors.len(), 36);
+    assert!(
+        errors.values().all(|(aware, plain)| *aware <= plain + 1e-3),
+        "{errors:?}"
+    );
     let run = path("run");
     let output = pela(&[
         "distill",
@@ -757,10 +787,28 @@ fn a_config_too_large_to_allocate_is_refused_by_field() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-#[test]
-fn compress_within_a_budget_writes_a_plan_that_reproduces_the_student() {
-    let dir = scratch("budget");
-    // The fixtures' tiny DeiT: 2 blocks of qkv 64→192, proj 64→64, fc1 64→256, fc2 256→64.
+/// Each low-rank layer's output error on the calibration inputs, `(data-aware, plain)` by
+/// path, from the `<output>.report.json` of a `pela compress`.
+fn output_errors(report: &str) -> std::collections::BTreeMap<String, (f64, f64)> {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| !l["output_error"].is_null())
+        .map(|l| {
+            let e = &l["output_error"];
+            let path = l["path"].as_str().unwrap().to_string();
+            let (aware, plain) = (e["data_aware"].as_f64(), e["plain"].as_f64());
+            (path, (aware.unwrap(), plain.unwrap()))
+        })
+        .collect()
+}
+
+/// The fixtures' tiny DeiT (2 blocks of qkv 64→192, proj 64→64, fc1 64→256, fc2 256→64): its
+/// config written into `dir`, and its checkpoint.
+fn tiny_deit(dir: &Path) -> (String, String) {
     let config = dir.join("deit_test.json");
     std::fs::write(
         &config,
@@ -768,8 +816,16 @@ fn compress_within_a_budget_writes_a_plan_that_reproduces_the_student() {
             "n_heads": 4}"#,
     )
     .unwrap();
-    let config = config.display().to_string();
-    let teacher = fixture("deit_test.safetensors");
+    (
+        config.display().to_string(),
+        fixture("deit_test.safetensors"),
+    )
+}
+
+#[test]
+fn compress_within_a_budget_writes_a_plan_that_reproduces_the_student() {
+    let dir = scratch("budget");
+    let (config, teacher) = tiny_deit(&dir);
     let path = |name: &str| dir.join(name).display().to_string();
     let compress = |extra: &[&str], output: &str| {
         let args = [
@@ -858,4 +914,112 @@ fn compress_within_a_budget_writes_a_plan_that_reproduces_the_student() {
         error.contains("--budget") && error.contains("below the smallest allocation"),
         "{error}"
     );
+}
+
+#[test]
+fn compress_with_calibration_fits_and_allocates_on_the_data() {
+    let dir = scratch("calibration");
+    image_folder_of(&dir.join("images"), 12);
+    let (config, teacher) = tiny_deit(&dir);
+    let path = |name: &str| dir.join(name).display().to_string();
+    let data = format!("folder={}", path("images"));
+    let base = ["compress", "--model", &config, "--checkpoint", &teacher];
+    let compress = |extra: &[&str], name: &str| {
+        let output = path(&format!("{name}.safetensors"));
+        let args = [&base[..], extra, &["--output", &output]].concat();
+        let run = pela(&args);
+        assert!(
+            run.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        output_errors(&path(&format!("{name}.report.json")))
+    };
+
+    // --calibration alone: the one-shot data-aware initialisation, which minimises each
+    // layer's output error on those inputs, so it is never above the plain SVD's.
+    let one_shot = compress(&["--calibration", &data], "one-shot");
+    assert_eq!(one_shot.len(), 8, "{one_shot:?}");
+    for (layer, (aware, plain)) in &one_shot {
+        assert!(*aware <= plain + 1e-5, "{layer}: {aware} > {plain}");
+    }
+    let mean = |pick: fn(&(f64, f64)) -> f64| one_shot.values().map(pick).sum::<f64>() / 8.0;
+    assert!(mean(|e| e.0) < 0.9 * mean(|e| e.1), "{one_shot:?}");
+
+    // The data-aware allocation predicts the output error each layer then has, exactly.
+    let allocated = compress(
+        &[
+            "--calibration",
+            &data,
+            "--budget",
+            "kappa=2",
+            "--allocation",
+            "data-aware",
+        ],
+        "allocated",
+    );
+    let allocation: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("allocated.allocation.json")).unwrap())
+            .unwrap();
+    assert!(allocation["parameters"].as_u64() <= allocation["budget"].as_u64());
+    let predicted = allocation["layers"].as_array().unwrap();
+    assert_eq!(predicted.len(), 8);
+    for layer in predicted {
+        let name = layer["path"].as_str().unwrap();
+        let predicted = layer["relative_error"].as_f64().unwrap();
+        match layer["rank"].as_u64() {
+            Some(_) => {
+                let measured = allocated[name].0;
+                assert!(
+                    (predicted - measured).abs() < 1e-4,
+                    "{name}: predicted {predicted}, measured {measured}"
+                );
+            }
+            None => assert_eq!(predicted, 0.0, "{name} stays dense"),
+        }
+    }
+
+    // Sequential: the first layer sees the teacher's inputs, so it is the one-shot fit; the
+    // later ones are fitted on the compressed layers' inputs.
+    let sequential = compress(
+        &["--calibration", &data, "--init", "sequential"],
+        "sequential",
+    );
+    let first = "blocks.0.attn.qkv";
+    assert!(
+        (sequential[first].0 - one_shot[first].0).abs() < 1e-5,
+        "{first}: {:?} against {:?}",
+        sequential[first],
+        one_shot[first]
+    );
+    assert_eq!(sequential.len(), 8);
+
+    // Calibration the command cannot use, or needs and lacks, is refused by flag.
+    let refused = |extra: &[&str]| {
+        let output = path("refused.safetensors");
+        failure(&[&base[..], extra, &["--output", &output]].concat())
+    };
+    let error = refused(&["--init", "data-aware"]);
+    assert!(
+        error.contains("--init data-aware needs --calibration"),
+        "{error}"
+    );
+    let error = refused(&["--budget", "kappa=2", "--allocation", "data-aware"]);
+    assert!(
+        error.contains("--allocation data-aware needs --calibration"),
+        "{error}"
+    );
+    let error = refused(&["--calibration", &data, "--init", "svd"]);
+    assert!(error.contains("nothing uses it"), "{error}");
+    let error = refused(&["--calibration", "digits"]);
+    assert!(
+        error.contains("--calibration: the model takes 3×32×32 images, the data has 1×8×8"),
+        "{error}"
+    );
+    let error = refused(&["--calibration", "pictures"]);
+    assert!(
+        error.contains("--calibration `pictures`: expected `digits`"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(dir).ok();
 }

@@ -209,10 +209,24 @@ pub trait LowRank<B: Backend>: Module<B> {
         plan: &RankPlan,
         calibrated: &Self::Twin,
     ) -> Result<(Self::Twin, CompressionReport), PelaError> {
+        self.to_low_rank_data_aware_with_progress(plan, calibrated, &NoProgress)
+    }
+
+    /// [`to_low_rank_data_aware`](Self::to_low_rank_data_aware), telling `progress` about each
+    /// layer as it is factorised.
+    ///
+    /// # Errors
+    /// As [`to_low_rank_data_aware`](Self::to_low_rank_data_aware).
+    fn to_low_rank_data_aware_with_progress(
+        &self,
+        plan: &RankPlan,
+        calibrated: &Self::Twin,
+        progress: &dyn Progress,
+    ) -> Result<(Self::Twin, CompressionReport), PelaError> {
         let grams = calibration_grams(calibrated)?;
         convert_model(
             self,
-            Conversion::new(plan, &NoProgress).with_mode(Mode::DataAware(grams)),
+            Conversion::new(plan, progress).with_mode(Mode::DataAware(grams)),
         )
     }
 

@@ -91,7 +91,8 @@ pub struct AllocationArgs {
     #[arg(long, value_name = "BUDGET", value_parser = parse_budget, conflicts_with = "plan_file")]
     pub budget: Option<pela::Budget>,
     /// How the budget is shared out: `spectrum` (by each weight's singular values: least
-    /// weight error in all) or `uniform` (PELA's one κ that fits). Default: spectrum.
+    /// weight error in all), `data-aware` (by each layer's output error on --calibration:
+    /// least output error in all) or `uniform` (PELA's one κ that fits). Default: spectrum.
     #[arg(long, value_enum, default_value_t = AllocationKind::Spectrum, requires = "budget")]
     pub allocation: AllocationKind,
     /// Ranks are multiples of this (8 suits GPU kernels). Default: 1.
@@ -99,12 +100,13 @@ pub struct AllocationArgs {
     pub rank_multiple: u64,
 }
 
-/// `--allocation`: the allocations the command offers (the data-aware one needs calibration
-/// batches through the model: `pela::Allocator::allocate_data_aware` in your own program).
+/// `--allocation`: the library's allocations (`pela::Allocation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AllocationKind {
     /// By each weight's singular values.
     Spectrum,
+    /// By each layer's output error on the calibration data (needs --calibration).
+    DataAware,
     /// One κ for every layer, the smallest that fits.
     Uniform,
 }
@@ -114,8 +116,53 @@ impl AllocationKind {
     pub fn allocation(self) -> pela::Allocation {
         match self {
             Self::Spectrum => pela::Allocation::Spectrum,
+            Self::DataAware => pela::Allocation::DataAware,
             Self::Uniform => pela::Allocation::Uniform,
         }
+    }
+}
+
+/// Calibration data: the inputs a data-aware initialisation and allocation fit the layers'
+/// outputs on (`pela::LowRank::calibration_twin`).
+#[derive(Debug, Args)]
+pub struct CalibrationArgs {
+    /// Calibration data, whose inputs to each layer the factors are fitted on: images as
+    /// `pela distill --data` takes them (`digits`, `fashion-mnist`, `idx=DIR`, `folder=DIR`;
+    /// their training split), or texts for a BERT (`lee`, or a text file or folder of .txt
+    /// files, one text a line). Turns on the data-aware initialisation (see --init).
+    #[arg(long, value_name = "DATA")]
+    pub calibration: Option<String>,
+    /// How many images or texts of --calibration to run, evenly spaced over it. Default: 256.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..), requires = "calibration")]
+    pub calibration_size: u64,
+    /// How the factors start: `svd` (PELA's truncated SVD of each weight), `data-aware` (each
+    /// layer's whitened SVD on its --calibration inputs: least output error) or `sequential`
+    /// (data-aware, layer after layer, on the inputs the compressed earlier layers give; it
+    /// runs the calibration data 2n − 1 times for n layers). Default: data-aware with
+    /// --calibration, svd without.
+    #[arg(long, value_enum)]
+    pub init: Option<Init>,
+}
+
+/// `--init`: how the factor pairs start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Init {
+    /// The truncated SVD of each weight (PELA).
+    Svd,
+    /// The whitened SVD on the calibration inputs (`pela::LowRank::to_low_rank_data_aware`).
+    DataAware,
+    /// Layer after layer on the compressed model's inputs
+    /// (`pela::LowRank::to_low_rank_sequential`).
+    Sequential,
+}
+
+impl core::fmt::Display for Init {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Svd => "svd",
+            Self::DataAware => "data-aware",
+            Self::Sequential => "sequential",
+        })
     }
 }
 
@@ -325,6 +372,8 @@ pub struct CompressArgs {
     pub plan: PlanArgs,
     #[command(flatten)]
     pub allocation: AllocationArgs,
+    #[command(flatten)]
+    pub calibration: CalibrationArgs,
     /// Where to write the student (safetensors, the authors' layout; the config, and a BERT's
     /// tokenizer, in the header).
     #[arg(long, short, value_hint = clap::ValueHint::FilePath)]

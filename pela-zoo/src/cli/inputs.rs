@@ -94,29 +94,40 @@ pub fn data(
     args: &DataArgs,
     image_size: usize,
 ) -> Result<(Box<dyn ImageDataset>, Box<dyn ImageDataset>)> {
-    let limit = |set: InMemoryImages| match args.limit {
+    images(args.data.as_deref(), args.limit, image_size, "--data")
+}
+
+/// The training and validation sets of the image data `spec` (`digits` when none) that the
+/// flag `flag` gave, the training set cut to `limit` images.
+pub fn images(
+    spec: Option<&str>,
+    limit: Option<usize>,
+    image_size: usize,
+    flag: &str,
+) -> Result<(Box<dyn ImageDataset>, Box<dyn ImageDataset>)> {
+    let limit = |set: InMemoryImages| match limit {
         Some(n) => set.truncated(n),
         None => set,
     };
-    let data = args.data.as_deref().unwrap_or("digits");
+    let data = spec.unwrap_or("digits");
     let (train, valid): (Box<dyn ImageDataset>, Box<dyn ImageDataset>) = match data.split_once('=')
     {
         None if data == "digits" => {
             let (train, test) = digits();
             (Box::new(limit(train)), Box::new(test))
         }
-        None if data == "fashion-mnist" => idx(Path::new(FASHION_MNIST), &limit)?,
-        Some(("fashion-mnist" | "idx", dir)) => idx(Path::new(dir), &limit)?,
+        None if data == "fashion-mnist" => idx(Path::new(FASHION_MNIST), &limit, flag)?,
+        Some(("fashion-mnist" | "idx", dir)) => idx(Path::new(dir), &limit, flag)?,
         Some(("folder", dir)) => {
             let root = Path::new(dir);
             let train = ImageFolder::new(root.join("train"), image_size)
-                .with_context(|| format!("--data folder={dir}: the training images"))?;
+                .with_context(|| format!("{flag} folder={dir}: the training images"))?;
             let valid = ImageFolder::new(root.join("val"), image_size)
-                .with_context(|| format!("--data folder={dir}: the validation images"))?;
+                .with_context(|| format!("{flag} folder={dir}: the validation images"))?;
             (Box::new(train), Box::new(valid))
         }
         _ => {
-            bail!("--data `{data}`: expected `digits`, `fashion-mnist`, `idx=DIR` or `folder=DIR`")
+            bail!("{flag} `{data}`: expected `digits`, `fashion-mnist`, `idx=DIR` or `folder=DIR`")
         }
     };
     Ok((train, valid))
@@ -125,10 +136,11 @@ pub fn data(
 fn idx(
     dir: &Path,
     limit: &dyn Fn(InMemoryImages) -> InMemoryImages,
+    flag: &str,
 ) -> Result<(Box<dyn ImageDataset>, Box<dyn ImageDataset>)> {
-    let train = read_idx(dir, "train").context("--data: the training split")?;
+    let train = read_idx(dir, "train").with_context(|| format!("{flag}: the training split"))?;
     let test = read_idx(dir, "t10k")
-        .context("--data: the test split")?
+        .with_context(|| format!("{flag}: the test split"))?
         .with_normalization(train.normalization());
     Ok((Box::new(limit(train)), Box::new(test)))
 }
@@ -265,14 +277,7 @@ pub fn check_classes(shape: ImageShape, data: &dyn ImageDataset) -> Result<()> {
 /// 10th), the training texts cut to `--limit`.
 pub fn texts(args: &DataArgs) -> Result<(Vec<String>, Vec<String>)> {
     let data = args.data.as_deref().unwrap_or("lee");
-    let all = if data == "lee" {
-        let path = Gensim::default_path();
-        Gensim::open(&path)
-            .and_then(|gensim| gensim.news_sentences())
-            .with_context(|| format!("--data lee: the Lee corpus of {}", path.display()))?
-    } else {
-        read_lines(Path::new(data)).with_context(|| format!("--data {data}"))?
-    };
+    let all = corpus(data, "--data")?;
     let (mut train, mut valid) = (Vec::new(), Vec::new());
     for (i, text) in all.into_iter().enumerate() {
         if i % 10 == 9 {
@@ -291,6 +296,19 @@ pub fn texts(args: &DataArgs) -> Result<(Vec<String>, Vec<String>)> {
         );
     }
     Ok((train, valid))
+}
+
+/// The texts of `spec`, given by the flag `flag`: `lee` (the Lee news corpus of the gensim
+/// wheel), or a text file or folder of .txt files, one text a line.
+pub fn corpus(spec: &str, flag: &str) -> Result<Vec<String>> {
+    if spec == "lee" {
+        let path = Gensim::default_path();
+        Gensim::open(&path)
+            .and_then(|gensim| gensim.news_sentences())
+            .with_context(|| format!("{flag} lee: the Lee corpus of {}", path.display()))
+    } else {
+        read_lines(Path::new(spec)).with_context(|| format!("{flag} {spec}"))
+    }
 }
 
 /// The non-empty lines of a text file, or of every `.txt` file of a folder (in name order).

@@ -50,6 +50,7 @@
 //! # Ok::<(), pela_zoo::ZooError>(())
 //! ```
 
+mod calibrate;
 mod checkpointer;
 mod classify;
 mod clip;
@@ -68,6 +69,7 @@ mod strategy;
 pub(crate) mod task;
 mod trainable;
 
+pub use calibrate::{calibrate_classifier, evenly_spaced};
 pub use classify::{Alone, Classifier, ClassifyTask, ImageStudent, ImageTeacher};
 pub use clip::clip_global_norm;
 pub use config::TrainingConfig;

@@ -10,7 +10,9 @@ use anyhow::{Context, Result};
 use burn::prelude::Backend;
 use pela::{CompressionReport, RankPlan};
 
-use super::compress_teacher;
+use crate::train::{Classifier, calibrate_classifier, evenly_spaced};
+
+use super::{Calibrate, compress_teacher};
 use crate::cli::args::CompressArgs;
 use crate::cli::inputs;
 use crate::cli::printer::Printer;
@@ -49,6 +51,9 @@ pub fn run<Z: Commands, B: Backend>(
     Ok(())
 }
 
+/// Images or texts a batch of a calibration pass.
+pub(super) const CALIBRATION_BATCH: usize = 32;
+
 /// The compression of a teacher into `--output`; it gives the report.
 pub struct Compress<'a, B: Backend> {
     device: &'a B::Device,
@@ -57,7 +62,10 @@ pub struct Compress<'a, B: Backend> {
     printer: &'a Printer,
 }
 
-impl<'a, B: Backend, F: ImageFamily> VisitKind<Compress<'a, B>, F> for ImageClassification {
+impl<'a, B: Backend, F: ImageFamily> VisitKind<Compress<'a, B>, F> for ImageClassification
+where
+    F::Student<B>: Classifier<B>,
+{
     type Output = Result<CompressionReport>;
 
     fn visit(
@@ -74,7 +82,37 @@ impl<'a, B: Backend, F: ImageFamily> VisitKind<Compress<'a, B>, F> for ImageClas
         let teacher = config
             .load_checkpoint::<B>(checkpoint, device)
             .with_context(|| format!("--checkpoint for --model {}", args.model.model))?;
-        let (student, report) = compress_teacher(&teacher, plan, args, printer)?;
+        let calibration = match &args.calibration.calibration {
+            Some(spec) => {
+                let shape = config.image_shape();
+                let (images, _) = inputs::images(Some(spec), None, shape.size, "--calibration")?;
+                inputs::check_fits(shape, images.as_ref(), "--calibration")?;
+                let picked =
+                    evenly_spaced(images.len(), args.calibration.calibration_size as usize);
+                printer.status(format!(
+                    "calibration: {} images, evenly spaced over {}",
+                    picked.len(),
+                    images.describe()
+                ));
+                Some((images, picked))
+            }
+            None => None,
+        };
+        let calibrate = calibration.as_ref().map(|(images, picked)| {
+            move |twin: &F::Student<B>| -> Result<()> {
+                Ok(calibrate_classifier(
+                    twin,
+                    images.as_ref(),
+                    picked,
+                    CALIBRATION_BATCH,
+                    device,
+                )?)
+            }
+        });
+        let calibrate = calibrate
+            .as_ref()
+            .map(|c| c as Calibrate<'_, F::Student<B>>);
+        let (student, report) = compress_teacher(&teacher, plan, args, calibrate, printer)?;
         printer.result(&report);
         config
             .save_student(&student, &args.output)
@@ -111,6 +149,11 @@ impl<'a, B: Backend> VisitKind<Compress<'a, B>, crate::albef::AlbefConfig> for I
         }: Compress<'a, B>,
         config: crate::albef::AlbefConfig,
     ) -> Self::Output {
+        if args.calibration.calibration.is_some() {
+            anyhow::bail!(
+                "--calibration: `pela compress` calibrates image classifiers and BERTs; ALBEF's                  calibration needs image–caption pairs through both towers: drop the flag, or                  run `pela::LowRank::to_low_rank_data_aware` in your own program"
+            );
+        }
         super::albef::compress::<B>(args, &config, plan, device, printer)
     }
 }

@@ -317,25 +317,61 @@ pub fn compression_report_and_student<B: burn::prelude::Backend, M: pela::LowRan
     plan: &pela::RankPlan,
     printer: &Printer,
 ) -> Result<(M::Twin, pela::CompressionReport)> {
-    let layers = teacher.preview(plan)?.totals().low_rank_layers;
-    let bar = printer.bar(layers as u64, "SVD");
+    let bar = printer.bar(low_rank_layers(teacher, plan)?, "SVD");
     let converted = teacher
         .to_low_rank_with_progress(plan, &crate::cli::printer::ConversionBar(bar.clone()))?;
     bar.finish_and_clear();
     Ok(converted)
 }
 
+/// A calibration pass: runs a twin of the teacher forward over the `--calibration` data, the
+/// same batches in the same order every time.
+pub type Calibrate<'a, T> = &'a dyn Fn(&T) -> Result<()>;
+
 /// `pela compress`'s conversion of `teacher`: ranks allocated within `--budget` when it is
-/// given (the allocation printed, and written to `<output>.allocation.json`), then the SVDs.
-/// The plan it used, every rank written out, goes to `<output>.plan.json`: `--plan` with it
-/// reproduces the student.
+/// given (the allocation printed, and written to `<output>.allocation.json`), then the
+/// factorisation `--init` names, from the `--calibration` passes of `calibrate` for the
+/// data-aware ones. The plan it used, every rank written out, goes to `<output>.plan.json`:
+/// `--plan` with it (and the same `--init` and `--calibration`) reproduces the student.
 pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
     teacher: &M,
     plan: &pela::RankPlan,
     args: &crate::cli::args::CompressArgs,
+    calibrate: Option<Calibrate<'_, M::Twin>>,
     printer: &Printer,
 ) -> Result<(M::Twin, pela::CompressionReport)> {
+    use crate::cli::args::{AllocationKind, Init};
     let allocation = &args.allocation;
+    let data_aware_allocation =
+        allocation.budget.is_some() && allocation.allocation == AllocationKind::DataAware;
+    let init = args.calibration.init.unwrap_or(if calibrate.is_some() {
+        Init::DataAware
+    } else {
+        Init::Svd
+    });
+    let calibrate = match calibrate {
+        None if init != Init::Svd => anyhow::bail!(
+            "--init {init} needs --calibration DATA: the images or texts on whose inputs each              layer is fitted"
+        ),
+        None if data_aware_allocation => anyhow::bail!(
+            "--allocation data-aware needs --calibration DATA: the images or texts on which              each layer's output error is measured"
+        ),
+        Some(_) if init == Init::Svd && !data_aware_allocation => anyhow::bail!(
+            "--calibration: nothing uses it with --init svd; drop --init svd (the data-aware              initialisation is the default with --calibration) or add --budget with              --allocation data-aware"
+        ),
+        calibrate => calibrate,
+    };
+    // One pass through a twin that records every layer's inputs: for the data-aware
+    // allocation and the one-shot data-aware initialisation.
+    let calibrated = match calibrate {
+        Some(calibrate) if init == Init::DataAware || data_aware_allocation => {
+            printer.status("calibrating: the teacher's inputs to every layer");
+            let twin = teacher.calibration_twin()?;
+            calibrate(&twin).context("--calibration")?;
+            Some(twin)
+        }
+        _ => None,
+    };
     let plan = match allocation.budget {
         Some(budget) => {
             let allocator = pela::Allocator::new(budget, allocation.allocation.allocation())
@@ -344,9 +380,11 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
                 "allocating ranks within {budget} ({} allocation)",
                 allocator.allocation
             ));
-            let (plan, report) = allocator
-                .allocate(teacher, plan)
-                .context("--budget / --allocation")?;
+            let allocated = match &calibrated {
+                Some(twin) => allocator.allocate_data_aware(teacher, plan, twin),
+                None => allocator.allocate(teacher, plan),
+            };
+            let (plan, report) = allocated.context("--budget / --allocation")?;
             printer.result(&report);
             let path = args.output.with_extension("allocation.json");
             let json = serde_json::to_string_pretty(&report)?;
@@ -355,10 +393,45 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
         }
         None => plan.clone(),
     };
-    let converted = compression_report_and_student(teacher, &plan, printer)?;
+    let converted = match (init, calibrate, &calibrated) {
+        (Init::DataAware, _, Some(calibrated)) => {
+            let bar = printer.bar(low_rank_layers(teacher, &plan)?, "data-aware SVD");
+            let converted = teacher.to_low_rank_data_aware_with_progress(
+                &plan,
+                calibrated,
+                &crate::cli::printer::ConversionBar(bar.clone()),
+            )?;
+            bar.finish_and_clear();
+            converted
+        }
+        (Init::Sequential, Some(calibrate), _) => {
+            let layers = low_rank_layers(teacher, &plan)?;
+            printer.status(format!(
+                "sequential initialisation: {layers} layers, {} passes over the calibration data",
+                (2 * layers).saturating_sub(1)
+            ));
+            let bar = printer.bar(layers, "sequential SVD");
+            let converted = teacher.to_low_rank_sequential_with_progress(
+                &plan,
+                &crate::cli::printer::ConversionBar(bar.clone()),
+                |twin| calibrate(twin).context("--calibration"),
+            )?;
+            bar.finish_and_clear();
+            converted
+        }
+        _ => compression_report_and_student(teacher, &plan, printer)?,
+    };
     let path = args.output.with_extension("plan.json");
     crate::fs::write_atomic(&path, plan.to_string().as_bytes())?;
     Ok(converted)
+}
+
+/// How many layers `plan` factorises in `teacher`.
+fn low_rank_layers<B: burn::prelude::Backend, M: pela::LowRank<B>>(
+    teacher: &M,
+    plan: &pela::RankPlan,
+) -> Result<u64> {
+    Ok(teacher.preview(plan)?.totals().low_rank_layers as u64)
 }
 
 /// The two image sets as the engine takes them, with their batcher.

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use crate::Family;
 use crate::bert::{
-    Bert, BertConfig, BertFiles, BertTokenizer, SentenceEncoder, Sentences, TextBatcher,
-    TextDistillTask, TextObjective, cosine, embed_texts, pair_correlations,
+    Bert, BertConfig, BertFiles, BertLowRank, BertTokenizer, SentenceEncoder, Sentences,
+    TextBatcher, TextDistillTask, TextObjective, cosine, embed_texts, pair_correlations,
 };
 use crate::train::{ParallelBackend, RunDir, TrainingSet};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::Backend;
 use pela::{CompressionReport, Distill, PelaObjectiveConfig, RankPlan};
@@ -77,7 +77,48 @@ pub fn compress<B: Backend>(
              evaluated only with a --model that has one",
         );
     }
-    let (student, report) = super::compress_teacher(&teacher.model, plan, args, printer)?;
+    let calibration = match &args.calibration.calibration {
+        Some(spec) => {
+            let Some(tokenizer) = tokenizer.as_ref() else {
+                bail!(
+                    "--calibration: the teacher has no tokenizer.json to read texts with; give a                      --model folder that has one"
+                );
+            };
+            let texts = inputs::corpus(spec, "--calibration")?;
+            let picked: Vec<String> = crate::train::evenly_spaced(
+                texts.len(),
+                args.calibration.calibration_size as usize,
+            )
+            .into_iter()
+            .map(|i| texts[i].clone())
+            .collect();
+            printer.status(format!(
+                "calibration: {} texts, evenly spaced over the {} of {spec}",
+                picked.len(),
+                texts.len()
+            ));
+            Some((tokenizer, picked))
+        }
+        None => None,
+    };
+    let calibrate = calibration.as_ref().map(|(tokenizer, texts)| {
+        move |twin: &BertLowRank<B>| -> Result<()> {
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            embed_texts(
+                twin,
+                tokenizer,
+                &texts,
+                super::compress::CALIBRATION_BATCH,
+                device,
+            )?;
+            Ok(())
+        }
+    });
+    let calibrate = calibrate
+        .as_ref()
+        .map(|c| c as super::Calibrate<'_, BertLowRank<B>>);
+    let (student, report) =
+        super::compress_teacher(&teacher.model, plan, args, calibrate, printer)?;
     printer.result(&report);
     teacher
         .config
