@@ -151,7 +151,9 @@ impl<'a, B: Backend> VisitKind<Compress<'a, B>, crate::albef::AlbefConfig> for I
     ) -> Self::Output {
         if args.calibration.calibration.is_some() {
             anyhow::bail!(
-                "--calibration: `pela compress` calibrates image classifiers and BERTs; ALBEF's                  calibration needs image–caption pairs through both towers: drop the flag, or                  run `pela::LowRank::to_low_rank_data_aware` in your own program"
+                "--calibration: `pela compress` calibrates image classifiers and BERTs; ALBEF's \
+                 calibration needs image–caption pairs through both towers: drop the flag, or \
+                 run `pela::LowRank::to_low_rank_data_aware` in your own program"
             );
         }
         super::albef::compress::<B>(args, &config, plan, device, printer)

@@ -351,13 +351,17 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
     });
     let calibrate = match calibrate {
         None if init != Init::Svd => anyhow::bail!(
-            "--init {init} needs --calibration DATA: the images or texts on whose inputs each              layer is fitted"
+            "--init {init} needs --calibration DATA: the images or texts on whose inputs each \
+             layer is fitted"
         ),
         None if data_aware_allocation => anyhow::bail!(
-            "--allocation data-aware needs --calibration DATA: the images or texts on which              each layer's output error is measured"
+            "--allocation data-aware needs --calibration DATA: the images or texts on which \
+             each layer's output error is measured"
         ),
         Some(_) if init == Init::Svd && !data_aware_allocation => anyhow::bail!(
-            "--calibration: nothing uses it with --init svd; drop --init svd (the data-aware              initialisation is the default with --calibration) or add --budget with              --allocation data-aware"
+            "--calibration: nothing uses it with --init svd; drop --init svd (the data-aware \
+             initialisation is the default with --calibration) or add --budget with \
+             --allocation data-aware"
         ),
         calibrate => calibrate,
     };

@@ -81,7 +81,8 @@ pub fn compress<B: Backend>(
         Some(spec) => {
             let Some(tokenizer) = tokenizer.as_ref() else {
                 bail!(
-                    "--calibration: the teacher has no tokenizer.json to read texts with; give a                      --model folder that has one"
+                    "--calibration: the teacher has no tokenizer.json to read texts with; give a \
+                     --model folder that has one"
                 );
             };
             let texts = inputs::corpus(spec, "--calibration")?;
@@ -102,8 +103,8 @@ pub fn compress<B: Backend>(
         None => None,
     };
     let calibrate = calibration.as_ref().map(|(tokenizer, texts)| {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         move |twin: &BertLowRank<B>| -> Result<()> {
-            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
             embed_texts(
                 twin,
                 tokenizer,
