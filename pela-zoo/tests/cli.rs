@@ -853,7 +853,7 @@ fn compress_within_a_budget_writes_a_plan_that_reproduces_the_student() {
         allocation["budget"],
         2 * (24 * 256 + 16 * 128 + 25 * 320 + 25 * 320)
     );
-    assert!(allocation["parameters"].as_u64() <= allocation["budget"].as_u64());
+    assert!(allocation["cost"].as_u64() <= allocation["budget"].as_u64());
     let layers = allocation["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 8);
     assert!(
@@ -900,6 +900,9 @@ fn compress_within_a_budget_writes_a_plan_that_reproduces_the_student() {
         ("150%", "at most 100"),
         ("kappa=1", "greater than 1"),
         ("lots", "expected a number of parameters"),
+        ("flops=lots", "expected a number of parameters"),
+        ("flops=1", "at least 2"),
+        ("flops=0%", "above 0"),
     ] {
         let output = pela(&with_budget(budget));
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -914,6 +917,79 @@ fn compress_within_a_budget_writes_a_plan_that_reproduces_the_student() {
         error.contains("--budget") && error.contains("below the smallest allocation"),
         "{error}"
     );
+}
+
+#[test]
+fn a_flops_budget_charges_each_layer_its_tokens() {
+    let dir = scratch("flops-budget");
+    // The fixtures' Swin: a 14×14 grid of tokens in stage 0, 7×7 in stage 1, 4×4 in stage 2.
+    let config = dir.join("swin_test.json");
+    std::fs::write(
+        &config,
+        r#"{"image_size": 56, "patch_size": 4, "window_size": 5, "num_classes": 10,
+            "embed_dim": 16, "depths": [2, 2, 2], "num_heads": [2, 4, 4]}"#,
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let teacher = fixture("swin_test.safetensors");
+    let output = dir.join("student.safetensors").display().to_string();
+    let allocation_file = dir.join("student.allocation.json");
+    let compress = |budget: &str| {
+        let args = [
+            "compress",
+            "--model",
+            &config,
+            "--checkpoint",
+            &teacher,
+            "--budget",
+            budget,
+            "--output",
+            &output,
+        ];
+        let run = pela(&args);
+        assert!(
+            run.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let text = std::fs::read_to_string(&allocation_file).unwrap();
+        let allocation: serde_json::Value = serde_json::from_str(&text).unwrap();
+        (String::from_utf8_lossy(&run.stdout).to_string(), allocation)
+    };
+    let count = |value: &serde_json::Value| value.as_u64().unwrap();
+    let (printed, allocation) = compress("flops=50%");
+    assert!(printed.contains("multiply-adds"), "{printed}");
+    let layers = allocation["layers"].as_array().unwrap();
+    assert!(layers.len() > 10, "{layers:?}");
+    let (mut dense, mut kept) = (0, 0);
+    for layer in layers {
+        let path = layer["path"].as_str().unwrap();
+        let rows = match path.get(..9).unwrap_or(path) {
+            "layers.0." => 14 * 14,
+            "layers.1." => 7 * 7,
+            "layers.2." => 4 * 4,
+            _ => panic!("{path} is not in a stage"),
+        };
+        assert_eq!(count(&layer["cost_per_parameter"]), rows, "{path}");
+        let (d_input, d_output) = (count(&layer["d_input"]), count(&layer["d_output"]));
+        dense += d_input * d_output * rows;
+        kept += rows
+            * layer["rank"]
+                .as_u64()
+                .map_or(d_input * d_output, |rank| rank * (d_input + d_output));
+    }
+    assert_eq!(count(&allocation["dense_cost"]), dense);
+    assert_eq!(count(&allocation["budget"]), dense / 2);
+    assert_eq!(count(&allocation["cost"]), kept);
+    assert!(kept <= dense / 2, "{kept} > {}", dense / 2);
+
+    // A count of FLOPs is two per multiply-add.
+    let flops = 2 * (dense * 2 / 5);
+    let (_, allocation) = compress(&format!("flops={flops}"));
+    assert_eq!(count(&allocation["budget"]), dense * 2 / 5);
+    assert!(count(&allocation["cost"]) <= dense * 2 / 5);
+
+    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
@@ -961,7 +1037,7 @@ fn compress_with_calibration_fits_and_allocates_on_the_data() {
     let allocation: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path("allocated.allocation.json")).unwrap())
             .unwrap();
-    assert!(allocation["parameters"].as_u64() <= allocation["budget"].as_u64());
+    assert!(allocation["cost"].as_u64() <= allocation["budget"].as_u64());
     let predicted = allocation["layers"].as_array().unwrap();
     assert_eq!(predicted.len(), 8);
     for layer in predicted {

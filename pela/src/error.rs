@@ -246,15 +246,17 @@ pub enum PelaError {
 
     /// A rank budget smaller than the smallest model the allocation can make.
     #[error(
-        "a rank budget of {budget} parameters is below the smallest allocation of the {layers} \
-         allocated layers ({smallest} parameters, each at its lowest rank); raise the budget, \
+        "a rank budget of {budget} {unit} is below the smallest allocation of the {layers} \
+         allocated layers ({smallest} {unit}, each at its lowest rank); raise the budget, \
          lower the rank multiple, or keep fewer layers in the plan"
     )]
     BudgetTooSmall {
-        /// The budget in parameters.
+        /// The budget in its unit.
         budget: usize,
-        /// The parameters at every layer's lowest rank.
+        /// What the layers cost at their lowest ranks, in that unit.
         smallest: usize,
+        /// The budget's unit.
+        unit: crate::BudgetUnit,
         /// How many layers were allocated.
         layers: usize,
     },

@@ -59,7 +59,7 @@ mod svd;
 mod twin;
 
 pub use allocation::{
-    Allocation, AllocationReport, Allocator, Budget, LayerAllocation, LayerCurve,
+    Allocation, AllocationReport, Allocator, Budget, BudgetUnit, LayerAllocation, LayerCurve,
 };
 pub use calibration::{CalibratingLinear, CalibratingLinearRecord, InputGram};
 pub use conversion::{Conversion, ModulePath, NoProgress, Progress};

@@ -65,6 +65,11 @@ impl Family for AlbefConfig {
         Flops::per_token(report, FlopsPer::TokenEveryLinearOnce)
     }
 
+    /// One row: the counts are per token through every `Linear` once.
+    fn layer_rows(&self, _path: &str) -> usize {
+        1
+    }
+
     /// The count with the momentum copy of pre-training.
     fn report_notes(&self, report: &CompressionReport) -> Vec<String> {
         let totals = report.totals();

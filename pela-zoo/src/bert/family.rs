@@ -67,6 +67,11 @@ impl Family for BertConfig {
         Flops::per_token(report, FlopsPer::Token)
     }
 
+    /// One row: the counts are per token.
+    fn layer_rows(&self, _path: &str) -> usize {
+        1
+    }
+
     /// The settings of `examples/minilm_pela.rs`: a pre-trained BERT diverges at the image
     /// families' learning rate (1e-3 took MiniLM's held-out cosine to its teacher from 0.39 to
     /// 0.19 in one epoch; 1e-4 raised it to 0.47).

@@ -85,9 +85,13 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct AllocationArgs {
     /// The size of the compressed layers' weights: a number of parameters (`40000000`), a
-    /// percentage of their dense size (`45%`), or the size of a uniform κ (`kappa=2`). The
-    /// layers the plan compresses share it out by --allocation; its exclusions stay dense
-    /// and its --rank-for layers keep their ranks.
+    /// percentage of their dense size (`45%`), the size of a uniform κ (`kappa=2`), or
+    /// their FLOPs per input: a percentage of the dense layers' (`flops=45%`) or a count
+    /// (`flops=6.5G`, 2 per multiply-add as the paper counts; these layers only, not the
+    /// patch embedding, the excluded layers or the attention products). A Swin's early stages
+    /// run on more tokens, so a FLOPs budget takes more rank from them. The layers the plan
+    /// compresses share it out by --allocation; its exclusions stay dense and its --rank-for
+    /// layers keep their ranks.
     #[arg(long, value_name = "BUDGET", value_parser = parse_budget, conflicts_with = "plan_file")]
     pub budget: Option<pela::Budget>,
     /// How the budget is shared out: `spectrum` (by each weight's singular values: least
@@ -166,12 +170,13 @@ impl core::fmt::Display for Init {
     }
 }
 
-/// `--budget`: `N` parameters, `P%`, or `kappa=K` (also `κ=K`, `ratio=K`).
+/// `--budget`: `N` parameters, `P%`, `kappa=K` (also `κ=K`, `ratio=K`), or `flops=P%` /
+/// `flops=N` (with an optional `K`, `M` or `G`).
 fn parse_budget(text: &str) -> Result<pela::Budget, String> {
     let text = text.trim();
-    let expected = "expected a number of parameters (40000000), a percentage (45%) or the size \
-                    of a κ (kappa=2)";
-    if let Some(percent) = text.strip_suffix('%') {
+    let expected = "expected a number of parameters (40000000), a percentage (45%), the size \
+                    of a κ (kappa=2), or FLOPs (flops=45% or flops=6.5G)";
+    let percentage = |percent: &str| -> Result<f64, String> {
         let value: f64 = percent
             .trim()
             .parse()
@@ -179,7 +184,33 @@ fn parse_budget(text: &str) -> Result<pela::Budget, String> {
         if !(value > 0.0 && value <= 100.0) {
             return Err(format!("`{text}`: a percentage is above 0 and at most 100"));
         }
-        return Ok(pela::Budget::Fraction(value / 100.0));
+        Ok(value / 100.0)
+    };
+    if let Some(flops) = text.strip_prefix("flops=") {
+        let flops = flops.trim();
+        if let Some(percent) = flops.strip_suffix('%') {
+            return Ok(pela::Budget::MultiplyAddFraction(percentage(percent)?));
+        }
+        let (number, scale) = match flops.char_indices().last() {
+            Some((at, 'K' | 'k')) => (&flops[..at], 1e3),
+            Some((at, 'M')) => (&flops[..at], 1e6),
+            Some((at, 'G')) => (&flops[..at], 1e9),
+            _ => (flops, 1.0),
+        };
+        let value: f64 = number
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{text}`: {expected}"))?;
+        if !(value.is_finite() && value >= 2.0 / scale) {
+            return Err(format!(
+                "`{text}`: a FLOPs budget is at least 2 (one multiply-add)"
+            ));
+        }
+        // The paper counts 2 FLOPs per multiply-add.
+        return Ok(pela::Budget::MultiplyAdds((value * scale / 2.0) as usize));
+    }
+    if let Some(percent) = text.strip_suffix('%') {
+        return Ok(pela::Budget::Fraction(percentage(percent)?));
     }
     for prefix in ["kappa=", "κ=", "ratio="] {
         if let Some(ratio) = text.strip_prefix(prefix) {

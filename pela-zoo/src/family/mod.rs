@@ -152,6 +152,11 @@ pub trait Family:
     /// The FLOPs of one input through the teacher and the student `report` describes.
     fn flops(&self, report: &CompressionReport) -> Flops;
 
+    /// The rows the `Linear` at `path` multiplies per input of [`flops`](Self::flops) (an
+    /// image's tokens, or 1 for a text family's token): what one of its parameters costs in a
+    /// budget of multiply-adds ([`pela::Allocator::layer_rows`]).
+    fn layer_rows(&self, path: &str) -> usize;
+
     /// The training settings a run of this family starts from, before any flag: the engine's
     /// ([`TrainingConfig::new`](crate::train::TrainingConfig::new)) by default.
     fn training_defaults(&self) -> crate::train::TrainingConfig {

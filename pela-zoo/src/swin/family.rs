@@ -70,6 +70,10 @@ impl Family for SwinConfig {
     fn flops(&self, report: &CompressionReport) -> Flops {
         SwinConfig::flops(self, report)
     }
+
+    fn layer_rows(&self, path: &str) -> usize {
+        SwinConfig::layer_rows(self, path)
+    }
 }
 
 impl ImageFamily for SwinConfig {

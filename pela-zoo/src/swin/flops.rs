@@ -6,6 +6,28 @@ use super::SwinConfig;
 use crate::family::{Flops, FlopsPer};
 
 impl SwinConfig {
+    /// The rows the `Linear` at `path` multiplies per image: `layers.{s}.…` every token of
+    /// stage `s` (a patch merging's, the merged grid's), the head one pooled vector.
+    ///
+    /// ```
+    /// use pela_zoo::swin::SwinConfig;
+    ///
+    /// let config = SwinConfig::swin_base_patch4_window7_224();
+    /// assert_eq!(config.layer_rows("layers.0.blocks.0.mlp.fc1"), 56 * 56);
+    /// assert_eq!(config.layer_rows("layers.3.blocks.1.attn.qkv"), 7 * 7);
+    /// assert_eq!(config.layer_rows("head"), 1);
+    /// ```
+    pub fn layer_rows(&self, path: &str) -> usize {
+        path.strip_prefix("layers.")
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|stage| stage.parse::<usize>().ok())
+            .filter(|&stage| stage < self.n_stages())
+            .map_or(1, |stage| {
+                let [height, width] = self.stage_grid(stage);
+                height * width
+            })
+    }
+
     /// The FLOPs of one image through a [`Swin`](super::Swin) of this config and its student
     /// compressed as `report` says: every `Linear` on every token of its stage in the blocks
     /// and the patch mergings and on the pooled feature in the head, and the patch-embedding
@@ -29,13 +51,7 @@ impl SwinConfig {
             let [height, width] = self.stage_grid(stage);
             (height * width) as u64
         };
-        // `layers.{s}.…` runs on every token of stage s; the head on one pooled vector.
-        let rows = |path: &str| {
-            path.strip_prefix("layers.")
-                .and_then(|rest| rest.split('.').next())
-                .and_then(|stage| stage.parse().ok())
-                .map_or(1, tokens)
-        };
+        let rows = |path: &str| self.layer_rows(path) as u64;
         let patch = (self.channels * self.patch_size * self.patch_size) as u64;
         let attention_macs = (0..self.n_stages())
             .map(|stage| {

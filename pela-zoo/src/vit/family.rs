@@ -69,6 +69,10 @@ impl Family for VitConfig {
     fn flops(&self, report: &CompressionReport) -> Flops {
         VitConfig::flops(self, report)
     }
+
+    fn layer_rows(&self, path: &str) -> usize {
+        VitConfig::layer_rows(self, path)
+    }
 }
 
 impl ImageFamily for VitConfig {

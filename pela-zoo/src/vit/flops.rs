@@ -6,6 +6,24 @@ use super::VitConfig;
 use crate::family::{Flops, FlopsPer};
 
 impl VitConfig {
+    /// The rows the `Linear` at `path` multiplies per image: every token in the blocks, the
+    /// class token in the head.
+    ///
+    /// ```
+    /// use pela_zoo::vit::VitConfig;
+    ///
+    /// let config = VitConfig::deit_base_patch16_224();
+    /// assert_eq!(config.layer_rows("blocks.0.mlp.fc1"), 197);
+    /// assert_eq!(config.layer_rows("head"), 1);
+    /// ```
+    pub fn layer_rows(&self, path: &str) -> usize {
+        if path.starts_with("blocks.") {
+            self.n_tokens()
+        } else {
+            1
+        }
+    }
+
     /// The FLOPs of one image through a [`Vit`](super::Vit) of this config and its student
     /// compressed as `report` says (from [`pela::LowRank::preview`] or a conversion): every
     /// `Linear` on every token in the blocks and on the class token in the head, and the
@@ -26,13 +44,7 @@ impl VitConfig {
     /// ```
     pub fn flops(&self, report: &CompressionReport) -> Flops {
         let tokens = self.n_tokens() as u64;
-        let rows = |path: &str| {
-            if path.starts_with("blocks.") {
-                tokens
-            } else {
-                1
-            }
-        };
+        let rows = |path: &str| self.layer_rows(path) as u64;
         let d_model = self.d_model as u64;
         let patch = (self.channels * self.patch_size * self.patch_size) as u64;
         Flops::of_layers(

@@ -96,7 +96,13 @@ impl Family for PerceptronConfig {
     }
 
     fn flops(&self, report: &CompressionReport) -> Flops {
-        Flops::of_layers(report, |_| 1, 0, 0, FlopsPer::Image) // one row an image
+        let rows = |path: &str| self.layer_rows(path) as u64;
+        Flops::of_layers(report, rows, 0, 0, FlopsPer::Image)
+    }
+
+    /// One row an image through every layer (what `--budget flops=…` weighs parameters by).
+    fn layer_rows(&self, _path: &str) -> usize {
+        1
     }
 }
 

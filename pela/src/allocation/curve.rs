@@ -6,7 +6,8 @@ use crate::max_shrinking_rank;
 
 /// What a layer loses at each rank: the squared singular values (largest first) of its
 /// weight, or of its weight in its inputs' metric (see [`weight_energies`](crate::weight_energies)
-/// and [`output_energies`](crate::output_energies)), and how much its error counts.
+/// and [`output_energies`](crate::output_energies)), how much its error counts, and what one
+/// of its parameters costs in the budget.
 ///
 /// At rank `r` the layer keeps the first `r` energies: its relative error is
 /// `ε(r) = √(Σ_{i>r} λ_i / Σ λ_i)`, and the allocation minimises `Σ weight · ε(r)²` over the
@@ -18,6 +19,7 @@ use crate::max_shrinking_rank;
 /// let curve = LayerCurve::new("fc", 4, 4, vec![9.0, 4.0, 2.0, 1.0]);
 /// assert_eq!(curve.relative_error(Some(1)), (7.0f64 / 16.0).sqrt());
 /// assert_eq!(curve.relative_error(None), 0.0); // dense
+/// assert_eq!(curve.cost(Some(1)), 8); // parameters: 1 · (4 + 4)
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerCurve {
@@ -31,6 +33,10 @@ pub struct LayerCurve {
     pub energies: Vec<f64>,
     /// How much this layer's `ε(r)²` counts. Default 1: every layer's relative error the same.
     pub weight: f64,
+    /// What one of its parameters costs in the budget. Default 1: a budget in parameters; in
+    /// multiply-adds, the rows its weight multiplies per input (a Swin's first stage 3136
+    /// tokens, its last 49).
+    pub cost_per_parameter: usize,
 }
 
 impl LayerCurve {
@@ -47,6 +53,7 @@ impl LayerCurve {
             d_output,
             energies,
             weight: 1.0,
+            cost_per_parameter: 1,
         }
     }
 
@@ -66,22 +73,29 @@ impl LayerCurve {
         (tail / total).clamp(0.0, 1.0)
     }
 
+    /// What the layer costs in the budget at `rank` (`None`: dense).
+    pub fn cost(&self, rank: Option<usize>) -> usize {
+        let parameters = rank.map_or(self.d_input * self.d_output, |r| {
+            r * (self.d_input + self.d_output)
+        });
+        parameters * self.cost_per_parameter
+    }
+
     /// The choices of this layer, cheapest first: each multiple of `multiple` up to the largest
-    /// rank that still shrinks it, then dense. Each is `(rank, parameters, weighted error)`.
+    /// rank that still shrinks it, then dense. Each is `(rank, cost, weighted error)`.
     pub(crate) fn choices(&self, multiple: usize) -> Vec<(Option<usize>, usize, f64)> {
-        let width = self.d_input + self.d_output;
         let top = max_shrinking_rank(self.d_input, self.d_output);
         let mut choices: Vec<_> = (1..=top / multiple.max(1))
             .map(|k| {
                 let rank = k * multiple.max(1);
                 (
                     Some(rank),
-                    rank * width,
+                    self.cost(Some(rank)),
                     self.weight * self.squared_error(Some(rank)),
                 )
             })
             .collect();
-        choices.push((None, self.d_input * self.d_output, 0.0));
+        choices.push((None, self.cost(None), 0.0));
         choices
     }
 }

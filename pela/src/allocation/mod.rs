@@ -3,9 +3,10 @@
 //! PELA gives every layer the rank of the same compression ratio κ. At the same size, ranks
 //! chosen per layer lose less (ASVD, SVD-LLM V2, LEMS): a layer whose spectrum falls fast can
 //! give up more rank than one whose spectrum is flat. An [`Allocator`] takes a [`Budget`]
-//! (parameters, a fraction of them, or the size of a κ) and an [`Allocation`], measures each
-//! layer's error as a function of its rank ([`LayerCurve`]) and chooses all ranks together to
-//! minimise the summed error within the budget (a multiple-choice knapsack, solved by
+//! (parameters, a fraction of them, or the size of a κ; or multiply-adds per input, where a
+//! layer's parameters cost once per row its weight multiplies) and an [`Allocation`], measures
+//! each layer's error as a function of its rank ([`LayerCurve`]) and chooses all ranks together
+//! to minimise the summed error within the budget (a multiple-choice knapsack, solved by
 //! marginal gains on the curves' convex hulls: optimal for the budget it uses, with less than
 //! one rank step of the budget unused). The result is a [`RankPlan`] with every layer's rank
 //! written out, so a run is reproducible from the plan file, and an [`AllocationReport`].
@@ -20,7 +21,7 @@
 //! let allocator = Allocator::new(Budget::Ratio(2.0), Allocation::Spectrum);
 //! let (plan, report) = allocator.allocate(&layers, &RankPlan::new(2.0))?;
 //! println!("{report}");
-//! assert!(report.parameters <= report.budget);
+//! assert!(report.cost <= report.budget); // in parameters here
 //! let student = layers.to_low_rank(&plan)?; // the ranks the allocation chose
 //! # let _ = student;
 //! # Ok::<(), pela::PelaError>(())
@@ -31,7 +32,7 @@ mod curve;
 mod report;
 mod solve;
 
-pub use budget::Budget;
+pub use budget::{Budget, BudgetUnit};
 pub use curve::LayerCurve;
 pub use report::{AllocationReport, LayerAllocation};
 
@@ -86,6 +87,11 @@ pub struct Allocator {
     /// sensitivities); a layer not named counts 1. Default: none.
     #[config(default = "HashMap::new()")]
     pub layer_weights: HashMap<String, f64>,
+    /// The rows each layer's weight multiplies per input (its tokens; 1 for a head on one
+    /// pooled vector), by layer path: what a parameter costs in a budget of multiply-adds,
+    /// which needs every allocated layer here. Unused by a budget in parameters. Default: none.
+    #[config(default = "HashMap::new()")]
+    pub layer_rows: HashMap<String, usize>,
 }
 
 impl Allocator {
@@ -96,8 +102,9 @@ impl Allocator {
     ///
     /// # Errors
     /// [`PelaError::NotCalibrated`] for [`Allocation::DataAware`] (use
-    /// [`allocate_data_aware`](Self::allocate_data_aware)); an invalid budget, or one below
-    /// the smallest model; the plan's own errors.
+    /// [`allocate_data_aware`](Self::allocate_data_aware)); an invalid budget, one below the
+    /// smallest model, or one in multiply-adds with a layer missing from
+    /// [`layer_rows`](Self::layer_rows); the plan's own errors.
     pub fn allocate<B: Backend, M: LowRank<B>>(
         &self,
         model: &M,
@@ -146,15 +153,40 @@ impl Allocator {
                 allocated.push((layer.path.clone(), layer.d_input, layer.d_output));
             }
         }
-        let shapes: Vec<(usize, usize)> = allocated.iter().map(|l| (l.1, l.2)).collect();
-        let budget = self.budget.parameters(&shapes)?;
+        let unit = self.budget.unit();
+        let mut cost_per_parameter = Vec::with_capacity(allocated.len());
+        for (path, _, _) in &allocated {
+            cost_per_parameter.push(match unit {
+                BudgetUnit::Parameters => 1,
+                BudgetUnit::MultiplyAdds => match self.layer_rows.get(path) {
+                    Some(&rows) if rows > 0 => rows,
+                    rows => {
+                        return Err(PelaError::InvalidBudget {
+                            budget: self.budget.to_string(),
+                            reason: format!(
+                                "layer `{path}` has {} in `Allocator::layer_rows`: a budget of \
+                                 multiply-adds needs the rows each allocated layer's weight \
+                                 multiplies per input",
+                                rows.map_or("no rows".to_string(), |_| "0 rows".to_string())
+                            ),
+                        });
+                    }
+                },
+            });
+        }
+        let shapes: Vec<(usize, usize, usize)> = allocated
+            .iter()
+            .zip(&cost_per_parameter)
+            .map(|(l, &rows)| (l.1, l.2, rows))
+            .collect();
+        let budget = self.budget.amount(&shapes)?;
         let mut weights = HashMap::new();
         model.visit_linears(&mut ModulePath::default(), &mut |path, linear| {
             weights.insert(path.to_string(), linear.weight.val());
         });
         let data_aware = self.allocation == Allocation::DataAware;
         let mut curves = Vec::with_capacity(allocated.len());
-        for (path, d_input, d_output) in &allocated {
+        for ((path, d_input, d_output), cost) in allocated.iter().zip(cost_per_parameter) {
             let weight = weights
                 .remove(path)
                 .ok_or_else(|| PelaError::UnknownLayers {
@@ -172,12 +204,13 @@ impl Allocator {
             };
             let mut curve = LayerCurve::new(path.clone(), *d_input, *d_output, energies);
             curve.weight = self.layer_weights.get(path).copied().unwrap_or(1.0);
+            curve.cost_per_parameter = cost;
             curves.push(curve);
         }
         let choices = match self.allocation {
             Allocation::Uniform => self.uniform(&curves, budget)?,
             Allocation::Spectrum | Allocation::DataAware => {
-                solve::allocate(&curves, budget, self.rank_multiple)?.choices
+                solve::allocate(&curves, budget, self.rank_multiple, unit)?.choices
             }
         };
         let mut written = plan.clone();
@@ -194,6 +227,7 @@ impl Allocator {
                 rank: *choice,
                 relative_error: curve.relative_error(*choice),
                 weight: curve.weight,
+                cost_per_parameter: curve.cost_per_parameter,
             });
         }
         let report = AllocationReport::new(self.clone(), budget, layers);
@@ -220,11 +254,7 @@ impl Allocator {
                 .collect()
         };
         let cost = |ranks: &[Option<usize>]| -> usize {
-            curves
-                .iter()
-                .zip(ranks)
-                .map(|(c, r)| r.map_or(c.d_input * c.d_output, |r| r * (c.d_input + c.d_output)))
-                .sum()
+            curves.iter().zip(ranks).map(|(c, &r)| c.cost(r)).sum()
         };
         // The cost falls as κ rises: bisect κ = k / 1000 over (1, 1000].
         let (mut low, mut high) = (1001usize, 1_000_000usize);
@@ -242,6 +272,7 @@ impl Allocator {
             return Err(PelaError::BudgetTooSmall {
                 budget,
                 smallest: spent,
+                unit: self.budget.unit(),
                 layers: curves.len(),
             });
         }
@@ -360,6 +391,62 @@ mod tests {
             );
         }
         assert_eq!(student.low_rank_layers().len(), 3);
+    }
+
+    #[test]
+    fn a_budget_of_multiply_adds_charges_each_layer_its_rows() {
+        // Three copies of one layer, applied to 1, 2 and 4 rows per input.
+        let one = layers().swap_remove(2);
+        let model = vec![one.clone(), one.clone(), one];
+        let plan = RankPlan::new(2.0);
+        let rows: HashMap<String, usize> = [("0", 1), ("1", 2), ("2", 4)]
+            .map(|(p, r)| (p.to_string(), r))
+            .into();
+        let allocator = Allocator::new(Budget::MultiplyAddFraction(0.4), Allocation::Spectrum)
+            .with_layer_rows(rows.clone());
+        let (written, report) = allocator.allocate(&model, &plan).unwrap();
+        // 40 % of the dense multiply-adds, 48 · 48 · (1 + 2 + 4), met within one rank step of
+        // the dearest layer.
+        assert_eq!(report.budget, (0.4 * (48 * 48 * 7) as f64) as usize);
+        assert_eq!(report.dense_cost, 48 * 48 * 7);
+        let macs: usize = report
+            .layers
+            .iter()
+            .map(|l| l.parameters() * rows[&l.path])
+            .sum();
+        assert_eq!(report.cost, macs);
+        assert!(report.cost <= report.budget && report.budget - report.cost < 96 * 4);
+        // The same error costs the layer of one row a quarter of what it costs the layer of
+        // four: it keeps more rank.
+        let ranks: Vec<usize> = report.layers.iter().map(|l| l.rank.unwrap_or(48)).collect();
+        assert!(
+            ranks[0] >= ranks[1] && ranks[1] >= ranks[2] && ranks[0] > ranks[2],
+            "{ranks:?}"
+        );
+        // The plan converts to exactly those ranks.
+        let converted = model.preview(&written).unwrap();
+        for (layer, allocated) in converted.layers.iter().zip(&report.layers) {
+            assert_eq!(layer.decision.rank(), allocated.rank);
+        }
+        // Rows the same everywhere: the allocation of that many parameters, rank for rank.
+        let even = [("0", 3), ("1", 3), ("2", 3)]
+            .map(|(p, r)| (p.to_string(), r))
+            .into();
+        let by_macs = Allocator::new(Budget::MultiplyAdds(3 * 3000), Allocation::Spectrum)
+            .with_layer_rows(even);
+        let by_parameters = Allocator::new(Budget::Parameters(3000), Allocation::Spectrum);
+        assert_eq!(
+            by_macs.allocate(&model, &plan).unwrap().1.ranks(),
+            by_parameters.allocate(&model, &plan).unwrap().1.ranks()
+        );
+        // A layer without rows is named, not charged one row.
+        let missing = Allocator::new(Budget::MultiplyAdds(9000), Allocation::Uniform)
+            .with_layer_rows([("0".to_string(), 1)].into());
+        let error = missing.allocate(&model, &plan).unwrap_err().to_string();
+        assert!(
+            error.contains("layer `1`") && error.contains("layer_rows"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@
 
 use crate::PelaError;
 
-use super::LayerCurve;
+use super::{BudgetUnit, LayerCurve};
 
 /// One layer's choice: a rank, or dense (`None`).
 pub(crate) type Choice = Option<usize>;
@@ -69,7 +69,8 @@ fn lower_hull(points: &[(usize, f64)]) -> Vec<usize> {
     hull
 }
 
-/// Allocates ranks to `curves` within `budget` parameters, ranks in steps of `multiple`.
+/// Allocates ranks to `curves` within `budget` (in `unit`, which the curves' costs are in),
+/// ranks in steps of `multiple`.
 ///
 /// # Errors
 /// [`PelaError::BudgetTooSmall`] when even the smallest choice of every layer exceeds it.
@@ -77,6 +78,7 @@ pub(crate) fn allocate(
     curves: &[LayerCurve],
     budget: usize,
     multiple: usize,
+    unit: BudgetUnit,
 ) -> Result<Solution, PelaError> {
     let options: Vec<Vec<(Choice, usize, f64)>> =
         curves.iter().map(|c| c.choices(multiple)).collect();
@@ -85,6 +87,7 @@ pub(crate) fn allocate(
         return Err(PelaError::BudgetTooSmall {
             budget,
             smallest,
+            unit,
             layers: curves.len(),
         });
     }
@@ -199,29 +202,32 @@ mod tests {
     }
 
     fn cost(curves: &[LayerCurve], choices: &[Choice]) -> usize {
-        curves
-            .iter()
-            .zip(choices)
-            .map(|(c, r)| r.map_or(c.d_input * c.d_output, |r| r * (c.d_input + c.d_output)))
-            .sum()
+        curves.iter().zip(choices).map(|(c, &r)| c.cost(r)).sum()
     }
 
     #[test]
     fn the_greedy_is_optimal_for_its_budget_and_leaves_less_than_a_step() {
         let mut rng = StdRng::seed_from_u64(32);
-        for case in 0..40 {
+        for case in 0..48 {
             let multiple = if case % 4 == 3 { 2 } else { 1 };
             let shapes = [(12, 9), (10, 10), (16, 6), (7, 14)];
             let curves: Vec<LayerCurve> = shapes
                 .iter()
                 .enumerate()
-                .map(|(i, &(a, b))| random_curve(&mut rng, &format!("l{i}"), a, b))
+                .map(|(i, &(a, b))| {
+                    let mut curve = random_curve(&mut rng, &format!("l{i}"), a, b);
+                    // A budget in multiply-adds: each layer's parameters cost its rows.
+                    if case % 3 == 2 {
+                        curve.cost_per_parameter = rng.random_range(1..=4);
+                    }
+                    curve
+                })
                 .collect();
             let all = every_allocation(&curves, multiple);
-            let dense: usize = shapes.iter().map(|(a, b)| a * b).sum();
+            let dense: usize = curves.iter().map(|c| c.cost(None)).sum();
             let smallest = all.iter().map(|a| a.0).min().unwrap();
             for budget in (smallest..=dense).step_by(7) {
-                let solution = allocate(&curves, budget, multiple).unwrap();
+                let solution = allocate(&curves, budget, multiple, BudgetUnit::Parameters).unwrap();
                 let reached = total_error(&curves, &solution.choices);
                 assert_eq!(solution.cost, cost(&curves, &solution.choices));
                 assert!(solution.cost <= budget, "case {case}: over the budget");
@@ -292,7 +298,7 @@ mod tests {
             .collect();
         let all = every_allocation(&curves, 1);
         for budget in (120..=1200).step_by(40) {
-            let solution = allocate(&curves, budget, 1).unwrap();
+            let solution = allocate(&curves, budget, 1, BudgetUnit::Parameters).unwrap();
             let optimum = all
                 .iter()
                 .filter(|a| a.0 <= budget)
@@ -309,21 +315,36 @@ mod tests {
     #[test]
     fn a_budget_below_the_smallest_model_is_an_error() {
         let curves = vec![LayerCurve::new("fc", 8, 8, vec![1.0; 8])];
-        let error = allocate(&curves, 15, 1).unwrap_err();
+        let error = allocate(&curves, 15, 1, BudgetUnit::Parameters).unwrap_err();
         assert!(
             matches!(error, PelaError::BudgetTooSmall { smallest: 16, .. }),
             "{error}"
         );
         // Rank steps of 3: the smallest is rank 3.
-        assert!(allocate(&curves, 47, 3).is_err());
-        assert_eq!(allocate(&curves, 48, 3).unwrap().choices, vec![Some(3)]);
+        assert!(allocate(&curves, 47, 3, BudgetUnit::Parameters).is_err());
+        assert_eq!(
+            allocate(&curves, 48, 3, BudgetUnit::Parameters)
+                .unwrap()
+                .choices,
+            vec![Some(3)]
+        );
     }
 
     #[test]
     fn a_layer_that_would_save_nothing_stays_dense() {
         // 8×8 shrinks up to rank 3 (48 < 64); its dense choice costs 64.
         let curves = vec![LayerCurve::new("fc", 8, 8, vec![1.0; 8])];
-        assert_eq!(allocate(&curves, 64, 1).unwrap().choices, vec![None]);
-        assert_eq!(allocate(&curves, 63, 1).unwrap().choices, vec![Some(3)]);
+        assert_eq!(
+            allocate(&curves, 64, 1, BudgetUnit::Parameters)
+                .unwrap()
+                .choices,
+            vec![None]
+        );
+        assert_eq!(
+            allocate(&curves, 63, 1, BudgetUnit::Parameters)
+                .unwrap()
+                .choices,
+            vec![Some(3)]
+        );
     }
 }

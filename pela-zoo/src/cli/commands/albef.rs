@@ -51,7 +51,14 @@ pub fn compress<B: Backend>(
     printer: &Printer,
 ) -> Result<CompressionReport> {
     let teacher = teacher::<B>(config, args.checkpoint.as_deref(), device, printer)?;
-    let (student, report) = super::compress_teacher(&teacher, plan, args, None, printer)?;
+    let (student, report) = super::compress_teacher(
+        &teacher,
+        plan,
+        args,
+        None,
+        &|path| config.layer_rows(path),
+        printer,
+    )?;
     printer.result(&report);
     config
         .save_student(&student, &args.output)

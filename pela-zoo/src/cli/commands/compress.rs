@@ -112,7 +112,14 @@ where
         let calibrate = calibrate
             .as_ref()
             .map(|c| c as Calibrate<'_, F::Student<B>>);
-        let (student, report) = compress_teacher(&teacher, plan, args, calibrate, printer)?;
+        let (student, report) = compress_teacher(
+            &teacher,
+            plan,
+            args,
+            calibrate,
+            &|path| config.layer_rows(path),
+            printer,
+        )?;
         printer.result(&report);
         config
             .save_student(&student, &args.output)

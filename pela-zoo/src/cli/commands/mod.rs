@@ -333,11 +333,14 @@ pub type Calibrate<'a, T> = &'a dyn Fn(&T) -> Result<()>;
 /// factorisation `--init` names, from the `--calibration` passes of `calibrate` for the
 /// data-aware ones. The plan it used, every rank written out, goes to `<output>.plan.json`:
 /// `--plan` with it (and the same `--init` and `--calibration`) reproduces the student.
+/// `layer_rows` is the family's [`Family::layer_rows`](crate::Family::layer_rows), for a
+/// budget in FLOPs.
 pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
     teacher: &M,
     plan: &pela::RankPlan,
     args: &crate::cli::args::CompressArgs,
     calibrate: Option<Calibrate<'_, M::Twin>>,
+    layer_rows: &dyn Fn(&str) -> usize,
     printer: &Printer,
 ) -> Result<(M::Twin, pela::CompressionReport)> {
     use crate::cli::args::{AllocationKind, Init};
@@ -378,8 +381,16 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
     };
     let plan = match allocation.budget {
         Some(budget) => {
-            let allocator = pela::Allocator::new(budget, allocation.allocation.allocation())
+            let mut allocator = pela::Allocator::new(budget, allocation.allocation.allocation())
                 .with_rank_multiple(allocation.rank_multiple as usize);
+            if budget.unit() == pela::BudgetUnit::MultiplyAdds {
+                allocator.layer_rows = teacher
+                    .preview(plan)?
+                    .layers
+                    .iter()
+                    .map(|layer| (layer.path.clone(), layer_rows(&layer.path)))
+                    .collect();
+            }
             printer.status(format!(
                 "allocating ranks within {budget} ({} allocation)",
                 allocator.allocation

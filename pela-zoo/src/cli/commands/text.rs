@@ -118,8 +118,14 @@ pub fn compress<B: Backend>(
     let calibrate = calibrate
         .as_ref()
         .map(|c| c as super::Calibrate<'_, BertLowRank<B>>);
-    let (student, report) =
-        super::compress_teacher(&teacher.model, plan, args, calibrate, printer)?;
+    let (student, report) = super::compress_teacher(
+        &teacher.model,
+        plan,
+        args,
+        calibrate,
+        &|path| teacher.config.layer_rows(path),
+        printer,
+    )?;
     printer.result(&report);
     teacher
         .config
