@@ -983,6 +983,44 @@ fn a_flops_budget_charges_each_layer_its_tokens() {
     assert_eq!(count(&allocation["cost"]), kept);
     assert!(kept <= dense / 2, "{kept} > {}", dense / 2);
 
+    // --plot as SVG: the two allocations without calibration, judged on the weight error, in
+    // the budget's unit.
+    let picture = dir.join("ranks.svg");
+    let args = [
+        "compress",
+        "--model",
+        &config,
+        "--checkpoint",
+        &teacher,
+        "--budget",
+        "flops=50%",
+        "--plot",
+        picture.to_str().unwrap(),
+        "--output",
+        &output,
+    ];
+    let run = pela(&args);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let svg = std::fs::read_to_string(&picture).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
+    for text in [
+        "spectrum",
+        "uniform",
+        "predicted weight error",
+        "multiply-adds kept",
+    ] {
+        assert!(svg.contains(text), "{text} not in the picture");
+    }
+    assert!(!svg.contains("data-aware"));
+    let comparison: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ranks.json")).unwrap()).unwrap();
+    assert_eq!(comparison["unit"], "MultiplyAdds");
+    assert_eq!(count(&comparison["dense_cost"]), dense);
+
     // A count of FLOPs is two per multiply-add.
     let flops = 2 * (dense * 2 / 5);
     let (_, allocation) = compress(&format!("flops={flops}"));
@@ -1023,6 +1061,7 @@ fn compress_with_calibration_fits_and_allocates_on_the_data() {
     assert!(mean(|e| e.0) < 0.9 * mean(|e| e.1), "{one_shot:?}");
 
     // The data-aware allocation predicts the output error each layer then has, exactly.
+    let picture = path("ranks.png");
     let allocated = compress(
         &[
             "--calibration",
@@ -1031,6 +1070,8 @@ fn compress_with_calibration_fits_and_allocates_on_the_data() {
             "kappa=2",
             "--allocation",
             "data-aware",
+            "--plot",
+            &picture,
         ],
         "allocated",
     );
@@ -1053,6 +1094,36 @@ fn compress_with_calibration_fits_and_allocates_on_the_data() {
             }
             None => assert_eq!(predicted, 0.0, "{name} stays dense"),
         }
+    }
+
+    // --plot: the three allocations drawn, each in its colour, and their numbers beside the
+    // picture; data-aware's ranks are the allocation's, and no other allocation has a smaller
+    // output error at the budget.
+    let drawn = image::open(&picture).unwrap().to_rgb8();
+    assert_eq!(drawn.dimensions(), (1400, 560));
+    for colour in [[110, 110, 110], [31, 119, 180], [214, 39, 40]] {
+        assert!(
+            drawn.pixels().any(|p| p.0 == colour),
+            "{colour:?} not drawn"
+        );
+    }
+    let comparison: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("ranks.json")).unwrap()).unwrap();
+    assert_eq!(comparison["measure"], "Output");
+    let compared = comparison["allocations"].as_array().unwrap();
+    let names: Vec<_> = compared.iter().map(|a| a["allocation"].clone()).collect();
+    assert_eq!(names, ["Uniform", "Spectrum", "DataAware"]);
+    let aware = &compared[2];
+    for (rank, layer) in aware["ranks"].as_array().unwrap().iter().zip(predicted) {
+        assert_eq!(rank, &layer["rank"], "{}", layer["path"]);
+    }
+    let error = |a: &serde_json::Value| a["error"].as_f64().unwrap();
+    for other in &compared[..2] {
+        assert!(
+            error(aware) <= error(other) + 1e-9,
+            "{aware} against {other}"
+        );
+        assert_eq!(other["sizes"].as_array().unwrap().len(), 19);
     }
 
     // Sequential: the first layer sees the teacher's inputs, so it is the one-shot fit; the
@@ -1087,6 +1158,11 @@ fn compress_with_calibration_fits_and_allocates_on_the_data() {
     );
     let error = refused(&["--calibration", &data, "--init", "svd"]);
     assert!(error.contains("nothing uses it"), "{error}");
+    let error = refused(&["--budget", "kappa=2", "--plot", &path("ranks.txt")]);
+    assert!(
+        error.contains("--plot") && error.contains("end the file name in .png or .svg"),
+        "{error}"
+    );
     let error = refused(&["--calibration", "digits"]);
     assert!(
         error.contains("--calibration: the model takes 3×32×32 images, the data has 1×8×8"),

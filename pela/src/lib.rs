@@ -59,7 +59,8 @@ mod svd;
 mod twin;
 
 pub use allocation::{
-    Allocation, AllocationReport, Allocator, Budget, BudgetUnit, LayerAllocation, LayerCurve,
+    Allocation, AllocationComparison, AllocationReport, Allocator, Budget, BudgetUnit,
+    ComparedAllocation, ErrorMeasure, LayerAllocation, LayerCurve, SizePoint,
 };
 pub use calibration::{CalibratingLinear, CalibratingLinearRecord, InputGram};
 pub use conversion::{Conversion, ModulePath, NoProgress, Progress};

@@ -105,7 +105,7 @@ pub struct LayerOverride {
 /// with `plan.save("plan.json")`.
 ///
 /// For each layer, [`decide`](RankPlan::decide) applies, in this order:
-/// 1. an exclusion pattern that matches → dense;
+/// 1. an exclusion pattern that matches, or a path in `dense_by_allocation` → dense;
 /// 2. the first override whose pattern matches → its rank or κ;
 /// 3. `min_outputs`: a layer with fewer outputs stays dense (the authors keep heads with fewer
 ///    than 10 outputs dense);
@@ -143,6 +143,11 @@ pub struct RankPlan {
     /// Patterns of layers kept dense. Default: none.
     #[config(default = "Vec::new()")]
     pub exclude: Vec<String>,
+    /// Paths of the layers an [`Allocator`](crate::Allocator) kept dense (no rank that
+    /// shrinks them was worth its error within the budget), matched exactly, after `exclude`.
+    /// Default: none.
+    #[config(default = "Vec::new()")]
+    pub dense_by_allocation: Vec<String>,
     /// Layers with fewer outputs than this stay dense (the authors use 10). Default: `None`.
     #[config(default = "None")]
     pub min_outputs: Option<usize>,
@@ -199,6 +204,9 @@ pub enum DenseReason {
     /// Kept dense by the model itself (`#[low_rank(skip)]`, or a layer the caller did not
     /// offer for compression).
     Skipped,
+    /// An [`Allocator`](crate::Allocator) kept it dense: within the budget, no rank that
+    /// shrinks it was worth its error.
+    Allocated,
     /// Found dense in a student, for a reason not recorded.
     Kept,
 }
@@ -209,6 +217,7 @@ impl core::fmt::Display for DenseReason {
             Self::Excluded { pattern } => write!(f, "excluded by `{pattern}`"),
             Self::FewOutputs { min_outputs } => write!(f, "fewer than {min_outputs} outputs"),
             Self::Skipped => write!(f, "skipped"),
+            Self::Allocated => write!(f, "kept dense by the rank allocation"),
             Self::Kept => write!(f, "kept dense"),
         }
     }
@@ -288,6 +297,9 @@ impl RankPlan {
                 }));
             }
         }
+        if self.dense_by_allocation.iter().any(|path| path == layer) {
+            return Ok(LayerDecision::Dense(DenseReason::Allocated));
+        }
         let mut rule = None;
         for over in self.overrides.iter() {
             if compile(&over.pattern)?.is_match(to_glob_path(layer)) {
@@ -354,6 +366,7 @@ impl RankPlan {
             .iter()
             .chain(self.overrides.iter().map(|o| &o.pattern))
             .collect();
+        let mut unmatched_paths: Vec<&String> = self.dense_by_allocation.iter().collect();
         let matchers = patterns
             .iter()
             .map(|p| compile(p))
@@ -364,12 +377,14 @@ impl RankPlan {
             for (hit, matcher) in matched.iter_mut().zip(matchers.iter()) {
                 *hit |= matcher.is_match(&path);
             }
+            unmatched_paths.retain(|p| p.as_str() != layer);
         }
         Ok(patterns
             .into_iter()
             .zip(matched)
             .filter(|(_, hit)| !hit)
             .map(|(p, _)| p.clone())
+            .chain(unmatched_paths.into_iter().cloned())
             .collect())
     }
 

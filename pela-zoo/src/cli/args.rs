@@ -102,6 +102,12 @@ pub struct AllocationArgs {
     /// Ranks are multiples of this (8 suits GPU kernels). Default: 1.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), requires = "budget")]
     pub rank_multiple: u64,
+    /// Draw the allocations side by side into this picture (.png or .svg): each layer's rank
+    /// at --budget by the uniform, spectrum and (with --calibration) data-aware allocation,
+    /// and each one's predicted error from 5 % to 95 % of the dense size, on the output error
+    /// when calibrated, else the weight error. The numbers go beside it, in `FILE.json`.
+    #[arg(long, value_name = "FILE", requires = "budget", value_hint = clap::ValueHint::FilePath)]
+    pub plot: Option<PathBuf>,
 }
 
 /// `--allocation`: the library's allocations (`pela::Allocation`).

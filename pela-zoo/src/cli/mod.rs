@@ -31,6 +31,7 @@
 mod args;
 mod commands;
 mod inputs;
+mod plot;
 mod printer;
 
 use std::ffi::OsString;

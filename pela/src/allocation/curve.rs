@@ -85,17 +85,56 @@ impl LayerCurve {
     /// rank that still shrinks it, then dense. Each is `(rank, cost, weighted error)`.
     pub(crate) fn choices(&self, multiple: usize) -> Vec<(Option<usize>, usize, f64)> {
         let top = max_shrinking_rank(self.d_input, self.d_output);
-        let mut choices: Vec<_> = (1..=top / multiple.max(1))
+        let multiple = multiple.max(1);
+        // tails[r] = Σ_{i ≥ r} λ_i: every rank's error from one pass, not one sum per rank.
+        let mut tails = vec![0.0; self.energies.len() + 1];
+        for (i, energy) in self.energies.iter().enumerate().rev() {
+            tails[i] = tails[i + 1] + energy;
+        }
+        let total = tails[0];
+        let squared_error = |rank: usize| {
+            if total <= 0.0 {
+                0.0
+            } else {
+                (tails[rank.min(self.energies.len())] / total).clamp(0.0, 1.0)
+            }
+        };
+        let mut choices: Vec<_> = (1..=top / multiple)
             .map(|k| {
-                let rank = k * multiple.max(1);
+                let rank = k * multiple;
                 (
                     Some(rank),
                     self.cost(Some(rank)),
-                    self.weight * self.squared_error(Some(rank)),
+                    self.weight * squared_error(rank),
                 )
             })
             .collect();
         choices.push((None, self.cost(None), 0.0));
         choices
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_choice_has_the_error_of_its_rank() {
+        let energies: Vec<f64> = (0..40).map(|i| 0.9f64.powi(i) * 3.0).collect();
+        let mut curve = LayerCurve::new("fc", 40, 60, energies);
+        curve.weight = 2.5;
+        for multiple in [1, 3, 8] {
+            let choices = curve.choices(multiple);
+            // Ranks in steps of `multiple` below 40 · 60 / 100 = 24, then dense.
+            assert_eq!(choices.len(), 23 / multiple + 1);
+            for (rank, cost, error) in &choices {
+                assert_eq!(*cost, curve.cost(*rank));
+                let expected = 2.5 * curve.squared_error(*rank);
+                assert!(
+                    (error - expected).abs() < 1e-12,
+                    "{rank:?}: {error} against {expected}"
+                );
+            }
+        }
     }
 }

@@ -6,9 +6,10 @@
 //! (parameters, a fraction of them, or the size of a κ; or multiply-adds per input, where a
 //! layer's parameters cost once per row its weight multiplies) and an [`Allocation`], measures
 //! each layer's error as a function of its rank ([`LayerCurve`]) and chooses all ranks together
-//! to minimise the summed error within the budget (a multiple-choice knapsack, solved by
-//! marginal gains on the curves' convex hulls: optimal for the budget it uses, with less than
-//! one rank step of the budget unused). The result is a [`RankPlan`] with every layer's rank
+//! to minimise the summed error within the budget: a multiple-choice knapsack, solved exactly
+//! by dynamic programming over the budget where its table fits (DeiT-Base at rank step 1
+//! does), else by marginal gains on the curves' convex hulls (optimal for the budget it uses).
+//! The result is a [`RankPlan`] with every layer's rank
 //! written out, so a run is reproducible from the plan file, and an [`AllocationReport`].
 //!
 //! ```
@@ -28,11 +29,13 @@
 //! ```
 
 mod budget;
+mod comparison;
 mod curve;
 mod report;
 mod solve;
 
 pub use budget::{Budget, BudgetUnit};
+pub use comparison::{AllocationComparison, ComparedAllocation, ErrorMeasure, SizePoint};
 pub use curve::LayerCurve;
 pub use report::{AllocationReport, LayerAllocation};
 
@@ -43,6 +46,17 @@ use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
 use crate::twin::calibration_grams;
+
+/// Each calibrated layer's Gram matrix of inputs `XᵀX`, by path.
+type Grams = HashMap<String, ndarray::Array2<f64>>;
+
+/// Each curve's `(d_input, d_output, rows)`, as [`Budget::amount`] takes them.
+fn shapes(curves: &[LayerCurve]) -> Vec<(usize, usize, usize)> {
+    curves
+        .iter()
+        .map(|c| (c.d_input, c.d_output, c.cost_per_parameter))
+        .collect()
+}
 use crate::{
     LowRank, ModulePath, PelaError, RankPlan, output_energies, rank_for_ratio, weight_energies,
 };
@@ -139,8 +153,43 @@ impl Allocator {
         &self,
         model: &M,
         plan: &RankPlan,
-        grams: Option<&HashMap<String, ndarray::Array2<f64>>>,
+        grams: Option<&Grams>,
     ) -> Result<(RankPlan, AllocationReport), PelaError> {
+        let data_aware = self.allocation == Allocation::DataAware;
+        let curves = self.layer_curves(model, plan, grams.filter(|_| data_aware))?;
+        let budget = self.budget.amount(&shapes(&curves))?;
+        let choices = self.choose(self.allocation, &curves, budget)?;
+        let mut written = plan.clone();
+        let mut layers = Vec::with_capacity(curves.len());
+        for (curve, choice) in curves.iter().zip(&choices) {
+            match choice {
+                Some(rank) => written = written.rank_for(curve.path.clone(), *rank),
+                None => written.dense_by_allocation.push(curve.path.clone()),
+            }
+            layers.push(LayerAllocation {
+                path: curve.path.clone(),
+                d_input: curve.d_input,
+                d_output: curve.d_output,
+                rank: *choice,
+                relative_error: curve.relative_error(*choice),
+                weight: curve.weight,
+                cost_per_parameter: curve.cost_per_parameter,
+            });
+        }
+        let report = AllocationReport::new(self.clone(), budget, layers);
+        Ok((written, report))
+    }
+
+    /// The curves of the layers `plan` leaves to the allocation (low-rank, without an override
+    /// of their own), in model order: from the output energies on `grams` when given, else
+    /// from the weights' singular values; each with its weight and its cost in the budget's
+    /// unit.
+    fn layer_curves<B: Backend, M: LowRank<B>>(
+        &self,
+        model: &M,
+        plan: &RankPlan,
+        grams: Option<&Grams>,
+    ) -> Result<Vec<LayerCurve>, PelaError> {
         if self.rank_multiple == 0 {
             return Err(PelaError::ZeroRank {
                 scope: "as the allocation's rank multiple".into(),
@@ -174,17 +223,10 @@ impl Allocator {
                 },
             });
         }
-        let shapes: Vec<(usize, usize, usize)> = allocated
-            .iter()
-            .zip(&cost_per_parameter)
-            .map(|(l, &rows)| (l.1, l.2, rows))
-            .collect();
-        let budget = self.budget.amount(&shapes)?;
         let mut weights = HashMap::new();
         model.visit_linears(&mut ModulePath::default(), &mut |path, linear| {
             weights.insert(path.to_string(), linear.weight.val());
         });
-        let data_aware = self.allocation == Allocation::DataAware;
         let mut curves = Vec::with_capacity(allocated.len());
         for ((path, d_input, d_output), cost) in allocated.iter().zip(cost_per_parameter) {
             let weight = weights
@@ -193,45 +235,36 @@ impl Allocator {
                     layers: vec![path.clone()],
                     known: Vec::new(),
                 })?;
-            let energies = match (data_aware, grams) {
-                (true, Some(grams)) => {
+            let energies = match grams {
+                Some(grams) => {
                     let gram = grams.get(path).ok_or_else(|| PelaError::NotCalibrated {
                         layers: vec![path.clone()],
                     })?;
                     output_energies(path, weight, gram.view())?
                 }
-                _ => weight_energies(path, weight)?,
+                None => weight_energies(path, weight)?,
             };
             let mut curve = LayerCurve::new(path.clone(), *d_input, *d_output, energies);
             curve.weight = self.layer_weights.get(path).copied().unwrap_or(1.0);
             curve.cost_per_parameter = cost;
             curves.push(curve);
         }
-        let choices = match self.allocation {
-            Allocation::Uniform => self.uniform(&curves, budget)?,
+        Ok(curves)
+    }
+
+    /// The ranks `allocation` gives `curves` within `budget` (in the budget's unit).
+    fn choose(
+        &self,
+        allocation: Allocation,
+        curves: &[LayerCurve],
+        budget: usize,
+    ) -> Result<Vec<Option<usize>>, PelaError> {
+        Ok(match allocation {
+            Allocation::Uniform => self.uniform(curves, budget)?,
             Allocation::Spectrum | Allocation::DataAware => {
-                solve::allocate(&curves, budget, self.rank_multiple, unit)?.choices
+                solve::allocate(curves, budget, self.rank_multiple, self.budget.unit())?
             }
-        };
-        let mut written = plan.clone();
-        let mut layers = Vec::with_capacity(curves.len());
-        for (curve, choice) in curves.iter().zip(&choices) {
-            written = match choice {
-                Some(rank) => written.rank_for(curve.path.clone(), *rank),
-                None => written.keep_dense(curve.path.clone()),
-            };
-            layers.push(LayerAllocation {
-                path: curve.path.clone(),
-                d_input: curve.d_input,
-                d_output: curve.d_output,
-                rank: *choice,
-                relative_error: curve.relative_error(*choice),
-                weight: curve.weight,
-                cost_per_parameter: curve.cost_per_parameter,
-            });
-        }
-        let report = AllocationReport::new(self.clone(), budget, layers);
-        Ok((written, report))
+        })
     }
 
     /// The uniform rule: the smallest κ (on a grid of 1/1000) whose ranks, rounded down to the
@@ -466,5 +499,131 @@ mod tests {
             tiny.allocate(&model, &plan),
             Err(PelaError::BudgetTooSmall { smallest: 96, .. })
         ));
+    }
+
+    #[test]
+    fn the_comparison_runs_each_allocation_as_the_allocator_would() {
+        let model = layers();
+        let plan = RankPlan::new(2.0);
+        let allocator = Allocator::new(Budget::Fraction(0.3), Allocation::Spectrum);
+        let fractions = [0.1, 0.3, 0.5, 0.9];
+        let both = [Allocation::Uniform, Allocation::Spectrum];
+        let comparison = allocator
+            .compare(&model, &plan, None, &both, &fractions)
+            .unwrap();
+        assert_eq!(comparison.measure, ErrorMeasure::Weight);
+        assert_eq!(comparison.layers, ["0", "1", "2"]);
+        assert_eq!(comparison.full_ranks, [48; 3]);
+        let dense = 3 * 48 * 48;
+        assert_eq!(comparison.dense_cost, dense);
+        assert_eq!(comparison.budget, (0.3 * dense as f64) as usize);
+        let rms = |report: &AllocationReport| (report.weighted_squared_error() / 3.0).sqrt();
+        for compared in &comparison.allocations {
+            let alone = |fraction| {
+                Allocator::new(Budget::Fraction(fraction), compared.allocation)
+                    .allocate(&model, &plan)
+                    .unwrap()
+                    .1
+            };
+            // At the budget: the ranks the allocation alone chooses, and its report's error.
+            let report = alone(0.3);
+            let ranks: Vec<_> = report.layers.iter().map(|l| l.rank).collect();
+            assert_eq!(compared.ranks, ranks, "{}", compared.allocation);
+            assert!((compared.error - rms(&report)).abs() < 1e-9);
+            // 10 % (691 parameters) holds rank 1 of every layer (96 each): every size is there.
+            assert_eq!(compared.sizes.len(), fractions.len());
+            for point in &compared.sizes {
+                let report = alone(point.fraction);
+                assert_eq!(point.cost, report.cost);
+                assert!(point.cost as f64 <= point.fraction * dense as f64);
+                assert!((point.error - rms(&report)).abs() < 1e-9);
+            }
+            let errors: Vec<f64> = compared.sizes.iter().map(|p| p.error).collect();
+            assert!(errors.windows(2).all(|e| e[1] < e[0]), "{errors:?}");
+        }
+        // Convex curves of equal rank steps: the spectrum allocation is optimal on the weight
+        // error at every size, so never above uniform.
+        let (uniform, spectrum) = (&comparison.allocations[0], &comparison.allocations[1]);
+        for (u, s) in uniform.sizes.iter().zip(&spectrum.sizes) {
+            assert!(s.error <= u.error + 1e-12, "{u:?} against {s:?}");
+        }
+        assert!(matches!(
+            allocator.compare(&model, &plan, None, &[Allocation::DataAware], &fractions),
+            Err(PelaError::AllocationNeedsCalibration)
+        ));
+
+        // Calibrated: every allocation judged on the output error, where data-aware is optimal.
+        let device = Default::default();
+        let calibrated = model.calibration_twin().unwrap();
+        let x = Tensor::<B, 2>::random([128, 48], Distribution::Normal(0.0, 1.0), &device)
+            * Tensor::<B, 1>::from_floats(
+                core::array::from_fn::<f32, 48, _>(|i| 0.1 + (i % 5) as f32),
+                &device,
+            )
+            .unsqueeze();
+        for layer in &calibrated {
+            let _ = layer.forward(x.clone());
+        }
+        let all = [
+            Allocation::Uniform,
+            Allocation::Spectrum,
+            Allocation::DataAware,
+        ];
+        let comparison = allocator
+            .compare(&model, &plan, Some(&calibrated), &all, &fractions)
+            .unwrap();
+        assert_eq!(comparison.measure, ErrorMeasure::Output);
+        let (_, report) = Allocator::new(Budget::Fraction(0.3), Allocation::DataAware)
+            .allocate_data_aware(&model, &plan, &calibrated)
+            .unwrap();
+        let aware = &comparison.allocations[2];
+        assert_eq!(
+            aware.ranks,
+            report.layers.iter().map(|l| l.rank).collect::<Vec<_>>()
+        );
+        assert!((aware.error - rms(&report)).abs() < 1e-9);
+        for other in &comparison.allocations[..2] {
+            assert!(aware.error <= other.error + 1e-12);
+            for (o, a) in other.sizes.iter().zip(&aware.sizes) {
+                assert!(a.error <= o.error + 1e-12, "{o:?} against {a:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_layer_the_allocation_keeps_dense_is_reported_so() {
+        // Three quarters of the size of two layers, one of whose spectra falls much faster:
+        // the flat one stays dense (a step of rank 23 to dense costs 96 parameters, as one rank
+        // does), and the plan says the allocation chose so.
+        let model = layers();
+        let plan = RankPlan::new(2.0).keep_dense("2");
+        let allocator = Allocator::new(Budget::Fraction(0.75), Allocation::Spectrum);
+        let (written, report) = allocator.allocate(&model, &plan).unwrap();
+        assert_eq!(report.layers[1].rank, None, "{report}");
+        assert_eq!(written.dense_by_allocation, ["1"]);
+        let preview = model.preview(&written).unwrap();
+        assert_eq!(
+            preview.layers[1].decision,
+            crate::LayerDecision::Dense(crate::DenseReason::Allocated)
+        );
+        assert!(
+            preview
+                .to_string()
+                .contains("kept dense by the rank allocation")
+        );
+        // The user's own exclusion keeps its reason.
+        assert_eq!(
+            preview.layers[2].decision,
+            crate::LayerDecision::Dense(crate::DenseReason::Excluded {
+                pattern: "2".into()
+            })
+        );
+        // The plan file keeps the reason, and names a path the model lacks.
+        let back: RankPlan = serde_json::from_str(&written.to_string()).unwrap();
+        assert_eq!(back, written);
+        assert_eq!(
+            written.unmatched_patterns(["0", "2"]).unwrap(),
+            vec!["1".to_string()]
+        );
     }
 }

@@ -31,6 +31,11 @@ pub fn run<Z: Commands, B: Backend>(
             .map(|path| ("--checkpoint", path)),
     );
     inputs::check_not_input(&args.output, "--output", &given)?;
+    if let Some(picture) = &args.allocation.plot {
+        inputs::check_output(picture, "--plot")?;
+        inputs::check_not_input(picture, "--plot", &given)?;
+        crate::cli::plot::check(picture)?;
+    }
     let architecture = inputs::model::<Z>(&args.model.model)?;
     let plan = inputs::plan(&architecture, &args.plan)?;
     let report = architecture.compress(Compress::<B> {

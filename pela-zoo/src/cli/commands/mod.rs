@@ -399,12 +399,20 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
                 Some(twin) => allocator.allocate_data_aware(teacher, plan, twin),
                 None => allocator.allocate(teacher, plan),
             };
-            let (plan, report) = allocated.context("--budget / --allocation")?;
+            let (written, report) = allocated.context("--budget / --allocation")?;
             printer.result(&report);
             let path = args.output.with_extension("allocation.json");
             let json = serde_json::to_string_pretty(&report)?;
             crate::fs::write_atomic(&path, json.as_bytes())?;
-            plan
+            if let Some(picture) = &allocation.plot {
+                plot_allocations(teacher, plan, &allocator, calibrated.as_ref(), picture)?;
+                printer.status(format!(
+                    "drew the allocations in {} (the numbers in {})",
+                    picture.display(),
+                    picture.with_extension("json").display()
+                ));
+            }
+            written
         }
         None => plan.clone(),
     };
@@ -439,6 +447,35 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
     let path = args.output.with_extension("plan.json");
     crate::fs::write_atomic(&path, plan.to_string().as_bytes())?;
     Ok(converted)
+}
+
+/// `--plot`: every allocation `allocator` can run (data-aware with `calibrated`) at its
+/// budget and from 5 % to 95 % of the dense size, drawn into `picture`, the numbers beside it
+/// in `<picture>.json`.
+fn plot_allocations<B: burn::prelude::Backend, M: pela::LowRank<B>>(
+    teacher: &M,
+    plan: &pela::RankPlan,
+    allocator: &pela::Allocator,
+    calibrated: Option<&M::Twin>,
+    picture: &std::path::Path,
+) -> Result<()> {
+    use pela::Allocation;
+    let mut allocations = vec![Allocation::Uniform, Allocation::Spectrum];
+    if calibrated.is_some() {
+        allocations.push(Allocation::DataAware);
+    }
+    let comparison = allocator
+        .compare(
+            teacher,
+            plan,
+            calibrated,
+            &allocations,
+            &crate::cli::plot::fractions(),
+        )
+        .context("--plot")?;
+    let json = serde_json::to_string_pretty(&comparison)?;
+    crate::fs::write_atomic(&picture.with_extension("json"), json.as_bytes())?;
+    crate::cli::plot::draw(&comparison, picture)
 }
 
 /// How many layers `plan` factorises in `teacher`.
