@@ -347,6 +347,8 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
     let allocation = &args.allocation;
     let data_aware_allocation =
         allocation.budget.is_some() && allocation.allocation == AllocationKind::DataAware;
+    // `--plot` draws the data-aware allocation too when there is calibration data.
+    let plots = allocation.budget.is_some() && allocation.plot.is_some();
     let init = args.calibration.init.unwrap_or(if calibrate.is_some() {
         Init::DataAware
     } else {
@@ -361,17 +363,17 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
             "--allocation data-aware needs --calibration DATA: the images or texts on which \
              each layer's output error is measured"
         ),
-        Some(_) if init == Init::Svd && !data_aware_allocation => anyhow::bail!(
+        Some(_) if init == Init::Svd && !data_aware_allocation && !plots => anyhow::bail!(
             "--calibration: nothing uses it with --init svd; drop --init svd (the data-aware \
              initialisation is the default with --calibration) or add --budget with \
-             --allocation data-aware"
+             --allocation data-aware (or --plot)"
         ),
         calibrate => calibrate,
     };
     // One pass through a twin that records every layer's inputs: for the data-aware
-    // allocation and the one-shot data-aware initialisation.
+    // allocation, the one-shot data-aware initialisation and the plot's data-aware curve.
     let calibrated = match calibrate {
-        Some(calibrate) if init == Init::DataAware || data_aware_allocation => {
+        Some(calibrate) if init == Init::DataAware || data_aware_allocation || plots => {
             printer.status("calibrating: the teacher's inputs to every layer");
             let twin = teacher.calibration_twin()?;
             calibrate(&twin).context("--calibration")?;
