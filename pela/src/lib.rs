@@ -60,7 +60,8 @@ mod twin;
 
 pub use allocation::{
     Allocation, AllocationComparison, AllocationReport, Allocator, Budget, BudgetUnit,
-    ComparedAllocation, ErrorMeasure, LayerAllocation, LayerCurve, SizePoint,
+    ComparedAllocation, ErrorMeasure, LayerAllocation, LayerCurve, LayerSensitivity, Sensitivities,
+    SizePoint,
 };
 pub use calibration::{CalibratingLinear, CalibratingLinearRecord, InputGram};
 pub use conversion::{Conversion, ModulePath, NoProgress, Progress};

@@ -19,7 +19,7 @@ use std::time::Instant;
 use burn::nn::Linear;
 use burn::tensor::backend::Backend;
 
-use crate::conversion::{Conversion, Mode, ModulePath, NoProgress, Staged};
+use crate::conversion::{Conversion, Fitted, Mode, ModulePath, NoProgress, Staged};
 use crate::{
     CompressionReport, InputGram, LayerReport, LowRank, LowRankStudent, PairedGrams, PelaError,
     Progress, RankPlan, StudentLinear, factorize_sequential,
@@ -88,7 +88,11 @@ where
         );
         progress.on_layer_factorised(path, rank, started.elapsed().as_secs_f64());
     }
-    let finished = Staged { done, target: None };
+    let finished = Staged {
+        done,
+        target: None,
+        finished: true,
+    };
     Ok(crate::twin::convert_model(
         model,
         Conversion::new(plan, &NoProgress).with_mode(Mode::Staged(finished)),
@@ -100,19 +104,13 @@ where
 fn stage<B: Backend, M: LowRank<B>>(
     model: &M,
     plan: &RankPlan,
-    done: HashMap<
-        String,
-        (
-            burn::tensor::TensorData,
-            burn::tensor::TensorData,
-            LayerReport,
-        ),
-    >,
+    done: Fitted,
     target: &str,
 ) -> Result<(M::Twin, InputGram, Staged), PelaError> {
     let staged = Staged {
         done,
         target: Some(target.to_string()),
+        finished: false,
     };
     let mut cx = Conversion::new(plan, &NoProgress).with_mode(Mode::Staged(staged));
     let twin = model.convert(&mut cx, None)?;

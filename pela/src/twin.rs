@@ -472,7 +472,7 @@ impl<B: Backend> LowRank<B> for Linear<B> {
                 return Ok(StudentLinear::Dense(self.clone()));
             }
             Mode::Staged(staged) => {
-                let finished = staged.target.is_none();
+                let finished = staged.finished;
                 if let Some((u, v, report)) = staged.done.get(&path) {
                     let (device, dtype) = (self.weight.device(), self.weight.val().dtype());
                     let low_rank = LowRankLinear::from_factors(

@@ -32,12 +32,14 @@ mod budget;
 mod comparison;
 mod curve;
 mod report;
+mod sensitivity;
 mod solve;
 
 pub use budget::{Budget, BudgetUnit};
 pub use comparison::{AllocationComparison, ComparedAllocation, ErrorMeasure, SizePoint};
 pub use curve::LayerCurve;
 pub use report::{AllocationReport, LayerAllocation};
+pub use sensitivity::{LayerSensitivity, Sensitivities};
 
 use std::collections::HashMap;
 
