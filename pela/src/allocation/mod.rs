@@ -52,6 +52,23 @@ use crate::twin::calibration_grams;
 /// Each calibrated layer's Gram matrix of inputs `XᵀX`, by path.
 type Grams = HashMap<String, ndarray::Array2<f64>>;
 
+/// The layers `plan` leaves to an allocation, in model order: low-rank, without an override
+/// of their own; each with the rank `plan` gives it.
+pub(crate) fn allocated_layers<B: Backend, M: LowRank<B>>(
+    model: &M,
+    plan: &RankPlan,
+) -> Result<Vec<(crate::LayerReport, usize)>, PelaError> {
+    let mut allocated = Vec::new();
+    for layer in model.preview(plan)?.layers {
+        if let Some(rank) = layer.decision.rank()
+            && !plan.overrides_layer(&layer.path)?
+        {
+            allocated.push((layer, rank));
+        }
+    }
+    Ok(allocated)
+}
+
 /// Each curve's `(d_input, d_output, rows)`, as [`Budget::amount`] takes them.
 fn shapes(curves: &[LayerCurve]) -> Vec<(usize, usize, usize)> {
     curves
@@ -197,13 +214,10 @@ impl Allocator {
                 scope: "as the allocation's rank multiple".into(),
             });
         }
-        let preview = model.preview(plan)?;
-        let mut allocated = Vec::new();
-        for layer in &preview.layers {
-            if layer.decision.rank().is_some() && !plan.overrides_layer(&layer.path)? {
-                allocated.push((layer.path.clone(), layer.d_input, layer.d_output));
-            }
-        }
+        let allocated: Vec<(String, usize, usize)> = allocated_layers(model, plan)?
+            .into_iter()
+            .map(|(layer, _)| (layer.path, layer.d_input, layer.d_output))
+            .collect();
         let unit = self.budget.unit();
         let mut cost_per_parameter = Vec::with_capacity(allocated.len());
         for (path, _, _) in &allocated {

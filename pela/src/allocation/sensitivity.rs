@@ -39,6 +39,13 @@ pub struct LayerSensitivity {
     pub weight: f64,
 }
 
+impl LayerSensitivity {
+    /// `E² / ε(r₀)²`, where the layer lost something at its probe rank.
+    fn ratio(&self) -> Option<f64> {
+        (self.layer_error > 0.0).then(|| (self.model_error / self.layer_error).powi(2))
+    }
+}
+
 /// Every allocated layer's sensitivity: what its error does to the model's outputs.
 ///
 /// ```
@@ -118,7 +125,6 @@ impl Sensitivities {
         E: From<PelaError>,
     {
         let grams = calibration_grams(calibrated)?;
-        let preview = model.preview(plan)?;
         let mut teachers: HashMap<String, &Linear<B>> = HashMap::new();
         model.visit_linears(&mut ModulePath::default(), &mut |path, linear| {
             teachers.insert(path.to_string(), linear);
@@ -126,13 +132,7 @@ impl Sensitivities {
         let reference = host(outputs(&stage(model, plan, HashMap::new())?)?);
         let reference_energy: f64 = reference.iter().map(|y| y * y).sum();
         let mut layers = Vec::new();
-        for layer in &preview.layers {
-            let Some(rank) = layer.decision.rank() else {
-                continue;
-            };
-            if plan.overrides_layer(&layer.path)? {
-                continue;
-            }
+        for (layer, rank) in super::allocated_layers(model, plan)? {
             let started = Instant::now();
             let path = layer.path.as_str();
             let gram = grams.get(path).ok_or_else(|| PelaError::NotCalibrated {
@@ -179,26 +179,19 @@ impl Sensitivities {
                 rank,
                 layer_error: output.data_aware,
                 model_error,
-                weight: f64::NAN,
+                weight: f64::NAN, // set below, once every layer is measured
             });
             progress.on_layer_factorised(path, rank, started.elapsed().as_secs_f64());
         }
-        let measured: Vec<f64> = layers
-            .iter()
-            .filter(|l| l.layer_error > 0.0)
-            .map(|l| (l.model_error / l.layer_error).powi(2))
-            .collect();
+        // A layer that lost nothing has no measured ratio: it gets the others' mean.
+        let measured: Vec<f64> = layers.iter().filter_map(LayerSensitivity::ratio).collect();
         let mean = if measured.is_empty() {
             1.0
         } else {
             measured.iter().sum::<f64>() / measured.len() as f64
         };
         for layer in &mut layers {
-            layer.weight = if layer.layer_error > 0.0 {
-                (layer.model_error / layer.layer_error).powi(2)
-            } else {
-                mean
-            };
+            layer.weight = layer.ratio().unwrap_or(mean);
         }
         Ok(Self { layers })
     }
