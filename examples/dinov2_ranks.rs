@@ -21,6 +21,8 @@
 
 #[path = "support/dinov2.rs"]
 mod dinov2;
+#[path = "support/ranks.rs"]
+mod ranks;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -29,60 +31,15 @@ use std::time::Instant;
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
-use clap::{Parser, ValueEnum};
-use pela::{Allocation, Allocator, Budget, LowRank, Sensitivities};
+use clap::Parser;
+use pela::{Allocator, Budget, LowRank, Sensitivities};
 use pela_zoo::ZooError;
 use pela_zoo::backend::{Flex, FlexDevice};
 use pela_zoo::data::ImageDataset;
 use pela_zoo::vit::{Dinov2, VitConfig, VitLowRank};
 
 use dinov2::{Bench, Distillation, Images, Inputs, Quality, batches, probe_rows};
-
-/// Which students to distil after measuring their initialisations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Distil {
-    /// None: the table of initialisations only.
-    None,
-    /// For each κ, the uniform one-shot student (PELA's ranks, data-aware start) and the
-    /// student of the highest mean cosine to the teacher.
-    Best,
-    /// Every student.
-    All,
-}
-
-/// How a student's ranks are chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Ranks {
-    /// PELA's one κ.
-    Uniform,
-    /// From each weight's singular values.
-    Spectrum,
-    /// From each layer's output error on the calibration images, every layer's counting the
-    /// same.
-    DataAware,
-    /// The data-aware errors weighted by each layer's measured effect on the probe features.
-    Weighted,
-}
-
-impl std::fmt::Display for Ranks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Uniform => "uniform",
-            Self::Spectrum => "spectrum",
-            Self::DataAware => "data-aware",
-            Self::Weighted => "weighted data-aware",
-        })
-    }
-}
-
-/// The initialisations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Init {
-    /// Every layer fitted on the teacher's inputs.
-    OneShot,
-    /// Each layer fitted on the inputs of the compressed layers before it.
-    Sequential,
-}
+use ranks::{Distil, Init, Ranks, run_dir, student_name};
 
 /// Uniform, spectrum, data-aware and weighted ranks on DINOv2 ViT-S/14, one-shot and sequential
 /// init.
@@ -141,7 +98,7 @@ fn main() -> ExitCode {
 struct Student {
     ratio: f64,
     ranks: Ranks,
-    sequential: bool,
+    init: Init,
     model: VitLowRank<Flex>,
     params: usize,
     gflops: f64,
@@ -151,12 +108,7 @@ struct Student {
 
 impl Student {
     fn name(&self) -> String {
-        let init = if self.sequential {
-            "sequential"
-        } else {
-            "one-shot"
-        };
-        format!("κ = {} size, {} ranks, {init}", self.ratio, self.ranks)
+        student_name(self.ratio, self.ranks, self.init)
     }
 }
 
@@ -192,12 +144,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
         let mut base = config.pela_plan();
         base.ratio = ratio;
         for &ranks in &args.ranks {
-            let allocation = match ranks {
-                Ranks::Uniform => Allocation::Uniform,
-                Ranks::Spectrum => Allocation::Spectrum,
-                Ranks::DataAware | Ranks::Weighted => Allocation::DataAware,
-            };
-            let mut allocator = Allocator::new(Budget::Ratio(ratio), allocation)
+            let mut allocator = Allocator::new(Budget::Ratio(ratio), ranks.allocation())
                 .with_rank_multiple(args.rank_multiple);
             if ranks == Ranks::Weighted {
                 eprintln!(
@@ -221,11 +168,11 @@ fn run(args: &Args) -> Result<(), ZooError> {
             }
             let (plan, allocated) = allocator.allocate_data_aware(&teacher, &base, &calibration)?;
             eprintln!("{allocated}");
-            let file = out.join(format!("k{ratio}_{ranks}.plan.json").replace(' ', "_"));
+            let file = out.join(format!("k{ratio}_{}.plan.json", ranks.file_name()));
             plan.save(&file).map_err(|e| ZooError::io(&file, e))?;
-            for sequential in args.inits.iter().map(|&init| init == Init::Sequential) {
+            for &init in &args.inits {
                 let began = Instant::now();
-                let (model, report) = if sequential {
+                let (model, report) = if init.is_sequential() {
                     teacher.to_low_rank_sequential(&plan, calibrate)?
                 } else {
                     teacher.to_low_rank_data_aware(&plan, &calibration)?
@@ -236,7 +183,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
                 let student = Student {
                     ratio,
                     ranks,
-                    sequential,
+                    init,
                     params: model.num_params(),
                     gflops: config.flops(&report).student() as f64 / 1e9,
                     model,
@@ -246,7 +193,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
                 eprintln!(
                     "  {}: {} (initialised in {initialised:.0} s)",
                     student.name(),
-                    describe(&quality)
+                    quality.describe()
                 );
                 students.push(student);
             }
@@ -260,33 +207,27 @@ fn run(args: &Args) -> Result<(), ZooError> {
             .map(|s| s.quality.mean_cosine())
             .fold(f64::NEG_INFINITY, f64::max);
         for student in students.iter_mut().filter(|s| s.ratio == *ratio) {
-            let chosen = match args.distil {
-                Distil::None => false,
-                Distil::All => true,
-                Distil::Best => {
-                    (student.ranks == Ranks::Uniform && !student.sequential)
-                        || student.quality.mean_cosine() == best
-                }
-            };
+            let chosen = args.distil.chooses(
+                student.ranks,
+                student.init,
+                student.quality.mean_cosine() == best,
+            );
             if !chosen {
                 continue;
             }
             eprintln!("distilling {}", student.name());
-            let init = if student.sequential {
-                "sequential"
-            } else {
-                "oneshot"
-            };
-            let run = out.join(format!(
-                "k{ratio}_{}_{init}_{}.run",
-                student.ranks.to_string().replace(' ', "_"),
-                args.distillation.key()
-            ));
+            let run = run_dir(
+                out,
+                *ratio,
+                student.ranks,
+                student.init,
+                &args.distillation.key(),
+            );
             let distilled =
                 args.distillation
                     .run(&teacher, &config, student.model.clone(), &images, &run)?;
             let quality = bench.quality(&|x| distilled.forward_tokens(x))?;
-            eprintln!("  distilled: {}", describe(&quality));
+            eprintln!("  distilled: {}", quality.describe());
             student.distilled = Some(quality);
         }
     }
@@ -302,12 +243,12 @@ fn run(args: &Args) -> Result<(), ZooError> {
     println!(
         "| teacher | {} | {teacher_gflops:.3} | {} | {} | | |",
         teacher.num_params(),
-        cell(&bench.teacher, 0),
-        cell(&bench.teacher, 1)
+        bench.teacher.cell(0),
+        bench.teacher.cell(1)
     );
     for student in &students {
         let (after_fashion, after_mnist) = match &student.distilled {
-            Some(quality) => (cell(quality, 0), cell(quality, 1)),
+            Some(quality) => (quality.cell(0), quality.cell(1)),
             None => (String::new(), String::new()),
         };
         println!(
@@ -315,8 +256,8 @@ fn run(args: &Args) -> Result<(), ZooError> {
             student.name(),
             student.params,
             student.gflops,
-            cell(&student.quality, 0),
-            cell(&student.quality, 1)
+            student.quality.cell(0),
+            student.quality.cell(1)
         );
     }
     println!(
@@ -327,24 +268,4 @@ fn run(args: &Args) -> Result<(), ZooError> {
         args.distillation.describe()
     );
     Ok(())
-}
-
-/// One probe set's accuracy and cosine, as a table cell.
-fn cell(quality: &Quality, set: usize) -> String {
-    format!(
-        "{:.2} / {:.4}",
-        100.0 * quality.accuracy[set],
-        quality.cosine[set]
-    )
-}
-
-/// A model's quality on both probe sets, for the log.
-fn describe(quality: &Quality) -> String {
-    format!(
-        "Fashion-MNIST {:.2} % (cosine {:.4}), MNIST-5k {:.2} % (cosine {:.4})",
-        100.0 * quality.accuracy[0],
-        quality.cosine[0],
-        100.0 * quality.accuracy[1],
-        quality.cosine[1]
-    )
 }

@@ -20,6 +20,8 @@
 
 #[path = "support/minilm.rs"]
 mod minilm;
+#[path = "support/ranks.rs"]
+mod ranks;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -27,58 +29,14 @@ use std::time::Instant;
 
 use burn::config::Config;
 use burn::module::Module;
-use clap::{Parser, ValueEnum};
-use pela::{Allocation, Allocator, Budget, LowRank, Sensitivities};
+use clap::Parser;
+use pela::{Allocator, Budget, LowRank, Sensitivities};
 use pela_zoo::ZooError;
 use pela_zoo::backend::{Cpu, CpuDevice};
 use pela_zoo::bert::{Bert, BertLowRank, MiniLm, embed_texts};
 
 use minilm::{Bench, Distillation};
-
-/// Which students to distil after measuring their initialisations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Distil {
-    /// None: the table of initialisations only.
-    None,
-    /// For each κ, the uniform one-shot student (PELA's data-aware start) and the student of
-    /// the highest held-out cosine.
-    Best,
-    /// Every student.
-    All,
-}
-
-/// How a student's ranks are chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Ranks {
-    /// PELA's one κ.
-    Uniform,
-    /// From each weight's singular values.
-    Spectrum,
-    /// From each layer's output error on the calibration texts, every layer's counting the same.
-    DataAware,
-    /// The data-aware errors weighted by each layer's measured effect on the embeddings.
-    Weighted,
-}
-
-impl std::fmt::Display for Ranks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Uniform => "uniform",
-            Self::Spectrum => "spectrum",
-            Self::DataAware => "data-aware",
-            Self::Weighted => "weighted data-aware",
-        })
-    }
-}
-
-/// The initialisations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Init {
-    /// Every layer fitted on the teacher's inputs.
-    OneShot,
-    /// Each layer fitted on the inputs of the compressed layers before it.
-    Sequential,
-}
+use ranks::{Distil, Init, Ranks, run_dir, student_name};
 
 /// Uniform, spectrum and data-aware ranks on all-MiniLM-L6-v2, one-shot and sequential init.
 #[derive(Debug, Clone, Parser)]
@@ -129,7 +87,7 @@ fn main() -> ExitCode {
 struct Student {
     ratio: f64,
     ranks: Ranks,
-    sequential: bool,
+    init: Init,
     model: BertLowRank<Cpu>,
     params: usize,
     predicted: f64,
@@ -140,12 +98,7 @@ struct Student {
 
 impl Student {
     fn name(&self) -> String {
-        let init = if self.sequential {
-            "sequential"
-        } else {
-            "one-shot"
-        };
-        format!("κ = {} size, {} ranks, {init}", self.ratio, self.ranks)
+        student_name(self.ratio, self.ranks, self.init)
     }
 }
 
@@ -182,12 +135,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
     for &ratio in &args.ratios {
         let base = minilm.config()?.pela_plan(ratio);
         for &ranks in &args.ranks {
-            let allocation = match ranks {
-                Ranks::Uniform => Allocation::Uniform,
-                Ranks::Spectrum => Allocation::Spectrum,
-                Ranks::DataAware | Ranks::Weighted => Allocation::DataAware,
-            };
-            let mut allocator = Allocator::new(Budget::Ratio(ratio), allocation)
+            let mut allocator = Allocator::new(Budget::Ratio(ratio), ranks.allocation())
                 .with_rank_multiple(args.rank_multiple);
             if ranks == Ranks::Weighted {
                 eprintln!("measuring each layer's effect on the embeddings at κ = {ratio}'s ranks");
@@ -210,11 +158,11 @@ fn run(args: &Args) -> Result<(), ZooError> {
             }
             let (plan, allocated) = allocator.allocate_data_aware(&teacher, &base, &calibration)?;
             eprintln!("{allocated}");
-            let file = out.join(format!("k{ratio}_{ranks}.plan.json").replace(' ', "_"));
+            let file = out.join(format!("k{ratio}_{}.plan.json", ranks.file_name()));
             plan.save(&file).map_err(|e| ZooError::io(&file, e))?;
-            for sequential in args.inits.iter().map(|&init| init == Init::Sequential) {
+            for &init in &args.inits {
                 let began = Instant::now();
-                let (model, report) = if sequential {
+                let (model, report) = if init.is_sequential() {
                     teacher.to_low_rank_sequential(&plan, calibrate)?
                 } else {
                     teacher.to_low_rank_data_aware(&plan, &calibration)?
@@ -223,7 +171,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
                 let student = Student {
                     ratio,
                     ranks,
-                    sequential,
+                    init,
                     params: model.num_params(),
                     predicted: mean_output_error(&report),
                     model,
@@ -249,28 +197,20 @@ fn run(args: &Args) -> Result<(), ZooError> {
             .map(|s| s.cosine)
             .fold(f64::NEG_INFINITY, f64::max);
         for student in students.iter_mut().filter(of_ratio) {
-            let chosen = match args.distil {
-                Distil::None => false,
-                Distil::All => true,
-                Distil::Best => {
-                    (student.ranks == Ranks::Uniform && !student.sequential)
-                        || student.cosine == best
-                }
-            };
+            let chosen = args
+                .distil
+                .chooses(student.ranks, student.init, student.cosine == best);
             if !chosen {
                 continue;
             }
             eprintln!("distilling {}", student.name());
-            let init = if student.sequential {
-                "sequential"
-            } else {
-                "oneshot"
-            };
-            let run = out.join(format!(
-                "k{ratio}_{}_{init}_{}.run",
-                student.ranks.to_string().replace(' ', "_"),
-                args.distillation.key()
-            ));
+            let run = run_dir(
+                out,
+                *ratio,
+                student.ranks,
+                student.init,
+                &args.distillation.key(),
+            );
             let model = student.model.clone();
             let distilled = args
                 .distillation
