@@ -442,6 +442,40 @@ fn compress_distill_eval_export_a_bert_on_text_files() {
         errors.values().all(|(aware, plain)| *aware <= plain + 1e-3),
         "{errors:?}"
     );
+    // Weighted ranks: each layer's weight measured on the sentence embeddings of the texts.
+    let weighted = path("weighted.safetensors");
+    let output = pela(&[
+        "compress",
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--calibration",
+        &path("train.txt"),
+        "--calibration-size",
+        "32",
+        "--budget",
+        "kappa=2",
+        "--allocation",
+        "weighted",
+        "-o",
+        &weighted,
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let allocation: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("weighted.allocation.json")).unwrap())
+            .unwrap();
+    assert!(allocation["cost"].as_u64() <= allocation["budget"].as_u64());
+    let weights: Vec<f64> = allocation["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["weight"].as_f64().unwrap())
+        .collect();
+    assert_eq!(weights.len(), 36);
+    assert!(
+        weights.iter().all(|w| w.is_finite() && *w > 0.0)
+            && weights.iter().any(|w| (w - 1.0).abs() > 1e-3),
+        "{weights:?}"
+    );
     let run = path("run");
     let output = pela(&[
         "distill",
@@ -1096,6 +1130,60 @@ fn compress_with_calibration_fits_and_allocates_on_the_data() {
         }
     }
 
+    // Weighted: each layer's weight is its measured effect on the logits; the ranks minimise
+    // the weighted output error within the budget, so the data-aware ranks, also within it,
+    // do no better by that measure; and the predictions are again the measured errors.
+    let weighted_errors = compress(
+        &[
+            "--calibration",
+            &data,
+            "--budget",
+            "kappa=2",
+            "--allocation",
+            "weighted",
+        ],
+        "weighted",
+    );
+    let weighted: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("weighted.allocation.json")).unwrap())
+            .unwrap();
+    assert!(weighted["cost"].as_u64() <= weighted["budget"].as_u64());
+    assert_eq!(weighted["budget"], allocation["budget"]);
+    let weighted_layers = weighted["layers"].as_array().unwrap();
+    let weights: Vec<f64> = weighted_layers
+        .iter()
+        .map(|l| l["weight"].as_f64().unwrap())
+        .collect();
+    assert!(
+        weights.iter().all(|w| w.is_finite() && *w > 0.0),
+        "{weights:?}"
+    );
+    assert!(
+        weights.iter().any(|w| (w - 1.0).abs() > 1e-3),
+        "{weights:?}"
+    );
+    let objective = |errors: &[serde_json::Value]| -> f64 {
+        errors
+            .iter()
+            .zip(&weights)
+            .map(|(l, w)| w * l["relative_error"].as_f64().unwrap().powi(2))
+            .sum()
+    };
+    assert!(
+        objective(weighted_layers) <= objective(predicted) + 1e-9,
+        "weighted {} against data-aware {}",
+        objective(weighted_layers),
+        objective(predicted)
+    );
+    for layer in weighted_layers {
+        let name = layer["path"].as_str().unwrap();
+        if layer["rank"].as_u64().is_some() {
+            let measured = weighted_errors[name].0;
+            let predicted = layer["relative_error"].as_f64().unwrap();
+            assert!((predicted - measured).abs() < 1e-4, "{name}");
+        }
+    }
+
     // --plot: the three allocations drawn, each in its colour, and their numbers beside the
     // picture; data-aware's ranks are the allocation's, and no other allocation has a smaller
     // output error at the budget.
@@ -1154,6 +1242,11 @@ fn compress_with_calibration_fits_and_allocates_on_the_data() {
     let error = refused(&["--budget", "kappa=2", "--allocation", "data-aware"]);
     assert!(
         error.contains("--allocation data-aware needs --calibration"),
+        "{error}"
+    );
+    let error = refused(&["--budget", "kappa=2", "--allocation", "weighted"]);
+    assert!(
+        error.contains("--allocation weighted needs --calibration"),
         "{error}"
     );
     let error = refused(&["--calibration", &data, "--init", "svd"]);

@@ -96,7 +96,9 @@ pub struct AllocationArgs {
     pub budget: Option<pela::Budget>,
     /// How the budget is shared out: `spectrum` (by each weight's singular values: least
     /// weight error in all), `data-aware` (by each layer's output error on --calibration:
-    /// least output error in all) or `uniform` (PELA's one κ that fits). Default: spectrum.
+    /// least output error in all), `weighted` (the data-aware errors, each weighted by its
+    /// measured effect on the model's outputs: one more pass over --calibration a layer) or
+    /// `uniform` (PELA's one κ that fits). Default: spectrum.
     #[arg(long, value_enum, default_value_t = AllocationKind::Spectrum, requires = "budget")]
     pub allocation: AllocationKind,
     /// Ranks are multiples of this (8 suits GPU kernels). Default: 1.
@@ -117,16 +119,21 @@ pub enum AllocationKind {
     Spectrum,
     /// By each layer's output error on the calibration data (needs --calibration).
     DataAware,
+    /// By each layer's output error on the calibration data, weighted by how much the layer
+    /// truncated alone at the uniform ranks of the budget changes the model's outputs there
+    /// (`pela::Sensitivities`; needs --calibration).
+    Weighted,
     /// One κ for every layer, the smallest that fits.
     Uniform,
 }
 
 impl AllocationKind {
-    /// The library's allocation.
+    /// The library's allocation (the weighted one is the data-aware allocation given the
+    /// measured layer weights).
     pub fn allocation(self) -> pela::Allocation {
         match self {
             Self::Spectrum => pela::Allocation::Spectrum,
-            Self::DataAware => pela::Allocation::DataAware,
+            Self::DataAware | Self::Weighted => pela::Allocation::DataAware,
             Self::Uniform => pela::Allocation::Uniform,
         }
     }

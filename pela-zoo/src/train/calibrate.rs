@@ -26,9 +26,10 @@ pub fn evenly_spaced(len: usize, count: usize) -> Vec<usize> {
 }
 
 /// Runs `model` forward over the images `indices` of `data`, `batch_size` at a time, without
-/// augmentation, and drops the outputs: run on a calibration twin
-/// ([`pela::LowRank::calibration_twin`]), it records every layer's inputs. The same call
-/// feeds the same batches in the same order, as the sequential initialisation needs.
+/// augmentation, and gives its outputs (the logits, one row an image; `[0, 0]` for no image):
+/// run on a calibration twin ([`pela::LowRank::calibration_twin`]), it records every layer's
+/// inputs. The same call feeds the same batches in the same order, as the sequential
+/// initialisation needs; the outputs are what [`pela::Sensitivities`] compares.
 ///
 /// ```
 /// use pela::{LowRank, RankPlan};
@@ -41,7 +42,8 @@ pub fn evenly_spaced(len: usize, count: usize) -> Vec<usize> {
 /// let (train, _) = digits();
 /// let teacher = VitConfig::new(8, 2, 10, 32, 1, 4).with_channels(1).init::<Cpu>(&device);
 /// let calibration = teacher.calibration_twin()?;
-/// calibrate_classifier(&calibration, &train, &evenly_spaced(train.len(), 64), 32, &device)?;
+/// let logits = calibrate_classifier(&calibration, &train, &evenly_spaced(train.len(), 64), 32, &device)?;
+/// assert_eq!(logits.dims(), [64, 10]);
 /// let (student, report) = teacher.to_low_rank_data_aware(&RankPlan::new(2.0), &calibration)?;
 /// let error = report.layers[0].output_error.unwrap();
 /// assert!(error.data_aware <= error.plain);
@@ -57,17 +59,22 @@ pub fn calibrate_classifier<B: Backend, M: Classifier<B>>(
     indices: &[usize],
     batch_size: usize,
     device: &B::Device,
-) -> Result<(), ZooError> {
+) -> Result<Tensor<B, 2>, ZooError> {
     let normalization = data.normalization();
+    let mut outputs = Vec::new();
     for chunk in indices.chunks(batch_size.max(1)) {
         let items = chunk
             .iter()
             .map(|&i| data.get(i, None))
             .collect::<Result<Vec<_>, _>>()?;
         let batch = ImageBatch::<B>::new(&items, data.shape(), &normalization, device);
-        let _ = model.forward_features(batch.images);
+        outputs.push(model.forward_features(batch.images).0);
     }
-    Ok(())
+    Ok(if outputs.is_empty() {
+        Tensor::zeros([0, 0], device)
+    } else {
+        Tensor::cat(outputs, 0)
+    })
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ where
             None => None,
         };
         let calibrate = calibration.as_ref().map(|(images, picked)| {
-            move |twin: &F::Student<B>| -> Result<()> {
+            move |twin: &F::Student<B>| -> Result<burn::tensor::Tensor<B, 2>> {
                 Ok(calibrate_classifier(
                     twin,
                     images.as_ref(),
@@ -116,7 +116,7 @@ where
         });
         let calibrate = calibrate
             .as_ref()
-            .map(|c| c as Calibrate<'_, F::Student<B>>);
+            .map(|c| c as Calibrate<'_, B, F::Student<B>>);
         let (student, report) = compress_teacher(
             &teacher,
             plan,

@@ -325,8 +325,9 @@ pub fn compression_report_and_student<B: burn::prelude::Backend, M: pela::LowRan
 }
 
 /// A calibration pass: runs a twin of the teacher forward over the `--calibration` data, the
-/// same batches in the same order every time.
-pub type Calibrate<'a, T> = &'a dyn Fn(&T) -> Result<()>;
+/// same batches in the same order every time, and gives the model's outputs on them, one row
+/// an input (what `--allocation weighted` measures each layer's effect on).
+pub type Calibrate<'a, B, T> = &'a dyn Fn(&T) -> Result<burn::tensor::Tensor<B, 2>>;
 
 /// `pela compress`'s conversion of `teacher`: ranks allocated within `--budget` when it is
 /// given (the allocation printed, and written to `<output>.allocation.json`), then the
@@ -339,14 +340,17 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
     teacher: &M,
     plan: &pela::RankPlan,
     args: &crate::cli::args::CompressArgs,
-    calibrate: Option<Calibrate<'_, M::Twin>>,
+    calibrate: Option<Calibrate<'_, B, M::Twin>>,
     layer_rows: &dyn Fn(&str) -> usize,
     printer: &Printer,
 ) -> Result<(M::Twin, pela::CompressionReport)> {
     use crate::cli::args::{AllocationKind, Init};
     let allocation = &args.allocation;
-    let data_aware_allocation =
-        allocation.budget.is_some() && allocation.allocation == AllocationKind::DataAware;
+    let data_aware_allocation = allocation.budget.is_some()
+        && matches!(
+            allocation.allocation,
+            AllocationKind::DataAware | AllocationKind::Weighted
+        );
     // `--plot` draws the data-aware allocation too when there is calibration data.
     let plots = allocation.budget.is_some() && allocation.plot.is_some();
     let init = args.calibration.init.unwrap_or(if calibrate.is_some() {
@@ -360,13 +364,18 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
              layer is fitted"
         ),
         None if data_aware_allocation => anyhow::bail!(
-            "--allocation data-aware needs --calibration DATA: the images or texts on which \
-             each layer's output error is measured"
+            "--allocation {} needs --calibration DATA: the images or texts on which each \
+             layer's output error is measured",
+            if allocation.allocation == AllocationKind::Weighted {
+                "weighted"
+            } else {
+                "data-aware"
+            }
         ),
         Some(_) if init == Init::Svd && !data_aware_allocation && !plots => anyhow::bail!(
             "--calibration: nothing uses it with --init svd; drop --init svd (the data-aware \
              initialisation is the default with --calibration) or add --budget with \
-             --allocation data-aware (or --plot)"
+             --allocation data-aware or weighted (or --plot)"
         ),
         calibrate => calibrate,
     };
@@ -376,7 +385,7 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
         Some(calibrate) if init == Init::DataAware || data_aware_allocation || plots => {
             printer.status("calibrating: the teacher's inputs to every layer");
             let twin = teacher.calibration_twin()?;
-            calibrate(&twin).context("--calibration")?;
+            calibrate(&twin).map(|_| ()).context("--calibration")?;
             Some(twin)
         }
         _ => None,
@@ -393,9 +402,23 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
                     .map(|layer| (layer.path.clone(), layer_rows(&layer.path)))
                     .collect();
             }
+            if allocation.allocation == AllocationKind::Weighted {
+                let twin = calibrated
+                    .as_ref()
+                    .context("the weighted allocation needs the calibration twin")?;
+                let calibrate = calibrate.context("the weighted allocation needs --calibration")?;
+                let weights =
+                    measure_sensitivities(teacher, plan, &allocator, twin, calibrate, printer)?;
+                allocator = allocator.with_layer_weights(weights);
+            }
             printer.status(format!(
-                "allocating ranks within {budget} ({} allocation)",
-                allocator.allocation
+                "allocating ranks within {budget} ({} allocation{})",
+                allocator.allocation,
+                if allocator.layer_weights.is_empty() {
+                    ""
+                } else {
+                    ", weighted"
+                }
             ));
             let allocated = match &calibrated {
                 Some(twin) => allocator.allocate_data_aware(teacher, plan, twin),
@@ -439,7 +462,7 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
             let converted = teacher.to_low_rank_sequential_with_progress(
                 &plan,
                 &crate::cli::printer::ConversionBar(bar.clone()),
-                |twin| calibrate(twin).context("--calibration"),
+                |twin| calibrate(twin).map(|_| ()).context("--calibration"),
             )?;
             bar.finish_and_clear();
             converted
@@ -449,6 +472,51 @@ pub fn compress_teacher<B: burn::prelude::Backend, M: pela::LowRank<B>>(
     let path = args.output.with_extension("plan.json");
     crate::fs::write_atomic(&path, plan.to_string().as_bytes())?;
     Ok(converted)
+}
+
+/// `--allocation weighted`: each allocated layer's weight, measured by `pela::Sensitivities`
+/// at the ranks of the budget's uniform κ (that of `--budget kappa=κ`, else the dense size
+/// over the uniform allocation's), on the model's outputs over the calibration data; the
+/// table printed.
+fn measure_sensitivities<B: burn::prelude::Backend, M: pela::LowRank<B>>(
+    teacher: &M,
+    plan: &pela::RankPlan,
+    allocator: &pela::Allocator,
+    calibrated: &M::Twin,
+    calibrate: Calibrate<'_, B, M::Twin>,
+    printer: &Printer,
+) -> Result<std::collections::HashMap<String, f64>> {
+    // The κ of the budget's uniform ranks, as the plan's own rule (a plan with every rank
+    // written out would put every layer outside the allocation).
+    let ratio = match allocator.budget {
+        pela::Budget::Ratio(ratio) => ratio,
+        _ => {
+            let mut uniform = allocator.clone();
+            uniform.allocation = pela::Allocation::Uniform;
+            let (_, report) = uniform
+                .allocate(teacher, plan)
+                .context("--budget: the uniform ranks the sensitivities are measured at")?;
+            report.dense_parameters as f64 / report.parameters.max(1) as f64
+        }
+    };
+    let mut probe_plan = plan.clone();
+    probe_plan.ratio = ratio;
+    let layers = low_rank_layers(teacher, &probe_plan)?;
+    printer.status(format!(
+        "measuring each layer's effect on the outputs: {} passes over the calibration data",
+        layers + 1
+    ));
+    let bar = printer.bar(layers, "sensitivity");
+    let sensitivities = pela::Sensitivities::measure_with_progress(
+        teacher,
+        &probe_plan,
+        calibrated,
+        &crate::cli::printer::ConversionBar(bar.clone()),
+        |twin| calibrate(twin).context("--calibration"),
+    )?;
+    bar.finish_and_clear();
+    printer.result(&sensitivities);
+    Ok(sensitivities.weights())
 }
 
 /// `--plot`: every allocation `allocator` can run (data-aware with `calibrated`) at its

@@ -104,20 +104,25 @@ pub fn compress<B: Backend>(
     };
     let calibrate = calibration.as_ref().map(|(tokenizer, texts)| {
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-        move |twin: &BertLowRank<B>| -> Result<()> {
-            embed_texts(
+        move |twin: &BertLowRank<B>| -> Result<burn::tensor::Tensor<B, 2>> {
+            let rows = embed_texts(
                 twin,
                 tokenizer,
                 &texts,
                 super::compress::CALIBRATION_BATCH,
                 device,
             )?;
-            Ok(())
+            let shape = [rows.len(), rows.first().map_or(0, Vec::len)];
+            let flat: Vec<f32> = rows.into_iter().flatten().collect();
+            Ok(burn::tensor::Tensor::from_data(
+                burn::tensor::TensorData::new(flat, shape),
+                device,
+            ))
         }
     });
     let calibrate = calibrate
         .as_ref()
-        .map(|c| c as super::Calibrate<'_, BertLowRank<B>>);
+        .map(|c| c as super::Calibrate<'_, B, BertLowRank<B>>);
     let (student, report) = super::compress_teacher(
         &teacher.model,
         plan,
