@@ -121,7 +121,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
     // The distilled student.
     let (start, distillation) = match args.start {
         Start::DataAware => (data_aware, args.distillation.clone()),
-        Start::Plain => (plain, args.distillation.from_plain()),
+        Start::Plain => (plain, args.distillation.for_plain_start()),
     };
     let out = Path::new("target/dinov2-pela");
     let run = out.join(format!(

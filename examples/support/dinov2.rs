@@ -252,7 +252,7 @@ impl Distillation {
 
     /// These settings from a plain SVD start: `--lr`, else [`Self::PLAIN_LEARNING_RATE`].
     #[allow(dead_code)] // dinov2_ranks starts every student data-aware
-    pub fn from_plain(&self) -> Self {
+    pub fn for_plain_start(&self) -> Self {
         Self {
             learning_rate: Some(self.learning_rate.unwrap_or(Self::PLAIN_LEARNING_RATE)),
             ..self.clone()
