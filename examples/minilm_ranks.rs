@@ -33,7 +33,7 @@ use clap::Parser;
 use pela::{Allocator, Budget, LowRank, Sensitivities};
 use pela_zoo::ZooError;
 use pela_zoo::backend::{Cpu, CpuDevice};
-use pela_zoo::bert::{Bert, BertLowRank, MiniLm, embed_texts};
+use pela_zoo::bert::{Bert, BertLowRank, MiniLm, embed_texts, embedding_matrix};
 
 use minilm::{Bench, Distillation};
 use ranks::{Distil, Init, Ranks, run_dir, student_name};
@@ -143,12 +143,7 @@ fn run(args: &Args) -> Result<(), ZooError> {
                 let sensitivities =
                     Sensitivities::measure(&teacher, &base, &calibration, |twin| {
                         let rows = embed_texts(twin, &tokenizer, &calibration_texts, 64, &device)?;
-                        let shape = [rows.len(), rows.first().map_or(0, Vec::len)];
-                        let flat: Vec<f32> = rows.into_iter().flatten().collect();
-                        Ok::<_, ZooError>(burn::tensor::Tensor::<Cpu, 2>::from_data(
-                            burn::tensor::TensorData::new(flat, shape),
-                            &device,
-                        ))
+                        Ok::<_, ZooError>(embedding_matrix::<Cpu>(rows, &device))
                     })?;
                 eprintln!(
                     "{sensitivities}(measured in {:.0} s)",

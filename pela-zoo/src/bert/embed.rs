@@ -39,6 +39,21 @@ pub fn embed_texts<B: Backend, M: SentenceEncoder<B>>(
     Ok(embeddings)
 }
 
+/// Embeddings (as [`embed_texts`] gives them) as one `[texts, width]` tensor, one row a text:
+/// what [`pela::Sensitivities`] compares.
+///
+/// ```
+/// use pela_zoo::backend::{Cpu, CpuDevice};
+///
+/// let matrix = pela_zoo::bert::embedding_matrix::<Cpu>(vec![vec![1.0, 2.0], vec![3.0, 4.0]], &CpuDevice::default());
+/// assert_eq!(matrix.dims(), [2, 2]);
+/// ```
+pub fn embedding_matrix<B: Backend>(rows: Vec<Vec<f32>>, device: &B::Device) -> Tensor<B, 2> {
+    let shape = [rows.len(), rows.first().map_or(0, Vec::len)];
+    let flat: Vec<f32> = rows.into_iter().flatten().collect();
+    Tensor::from_data(TensorData::new(flat, shape), device)
+}
+
 /// The cosine similarity of two vectors (0 when either is zero).
 ///
 /// ```

@@ -56,7 +56,7 @@ pub use attention::{
 };
 pub use config::BertConfig;
 pub use distill::{Sentences, TextBatcher, TextDistillTask, TextObjective};
-pub use embed::{cosine, embed_texts, pair_correlations, wordsim_spearman};
+pub use embed::{cosine, embed_texts, embedding_matrix, pair_correlations, wordsim_spearman};
 pub use embeddings::{BertEmbeddings, BertEmbeddingsRecord};
 pub use files::BertFiles;
 pub use layer::{

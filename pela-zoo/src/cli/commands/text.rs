@@ -112,12 +112,7 @@ pub fn compress<B: Backend>(
                 super::compress::CALIBRATION_BATCH,
                 device,
             )?;
-            let shape = [rows.len(), rows.first().map_or(0, Vec::len)];
-            let flat: Vec<f32> = rows.into_iter().flatten().collect();
-            Ok(burn::tensor::Tensor::from_data(
-                burn::tensor::TensorData::new(flat, shape),
-                device,
-            ))
+            Ok(crate::bert::embedding_matrix(rows, device))
         }
     });
     let calibrate = calibrate
