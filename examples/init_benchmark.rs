@@ -204,7 +204,6 @@ impl Row {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    pela_zoo::allocator::keep_freed_memory();
     let blocks = usize::from(Args::parse().blocks);
     let device = NdArrayDevice::default();
     let dir = PathBuf::from("target/init-benchmark");

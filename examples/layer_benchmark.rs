@@ -128,7 +128,6 @@ fn pytorch_ms(repeats: usize) -> Result<(Vec<[f64; 2]>, String), String> {
 }
 
 fn main() {
-    pela_zoo::allocator::keep_freed_memory();
     let args = Args::parse();
     let pytorch = pytorch_ms(args.repeats);
     match &pytorch {

@@ -117,7 +117,6 @@ fn pytorch(args: &Args, ranks: &serde_json::Value) -> Result<(f64, String), Stri
 }
 
 fn main() -> Result<(), pela_zoo::ZooError> {
-    pela_zoo::allocator::keep_freed_memory();
     let args = Args::parse();
     eprintln!("burn-flex");
     let (flex, ranks) = step_seconds::<burn::backend::Autodiff<Flex>>(&args)?;

@@ -6,11 +6,6 @@
 
 use std::process::Command;
 
-/// The allocator of the `pela` command, so that the benchmarks measure what it runs; each
-/// benchmark's `main` calls [`pela_zoo::allocator::keep_freed_memory`] first.
-#[global_allocator]
-static ALLOCATOR: pela_zoo::allocator::MiMalloc = pela_zoo::allocator::MiMalloc;
-
 /// The JSON that `python3 scripts/<script> <args>…` prints, or why there is none.
 pub fn run(script: &str, args: &[String]) -> Result<serde_json::Value, String> {
     let output = Command::new("python3")

@@ -21,6 +21,10 @@
 //! assert_eq!(logits.dims(), [1, 10]);
 //! # Ok::<(), pela_zoo::ZooError>(())
 //! ```
+//!
+//! The feature `global-allocator` (on by default) makes mimalloc, keeping the memory it frees,
+//! the global allocator of the program ([`allocator`]): Burn's CPU backends run faster on it.
+//! Turn it off (`default-features = false`) to bring an allocator of your own.
 #![warn(missing_docs)]
 
 pub mod albef;

@@ -7,14 +7,9 @@ use std::process::ExitCode;
 
 use pela_zoo::Architecture;
 
-/// Every op of the CPU backends allocates its output: mimalloc, keeping freed memory, spares
-/// the page faults of fresh pages (see `pela_zoo::allocator`).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: pela_zoo::allocator::MiMalloc = pela_zoo::allocator::MiMalloc;
+// The allocator: the zoo's own (mimalloc keeping freed memory, feature `global-allocator`),
+// which spares the CPU backends the page faults of fresh pages (see `pela_zoo::allocator`).
 
 fn main() -> ExitCode {
-    #[cfg(feature = "mimalloc")]
-    pela_zoo::allocator::keep_freed_memory();
     pela_zoo::cli::main::<Architecture>()
 }
