@@ -106,8 +106,8 @@ struct Pair {
     student: f64,
 }
 
-/// The seconds of one runtime; `None` where it did not run.
-#[derive(Debug, Clone)]
+/// The seconds of one runtime: DeiT-Base's and Swin-B's pairs by batch size, then MiniLM.
+#[derive(Debug)]
 struct Times {
     deit: Vec<Pair>,
     swin: Vec<Pair>,
@@ -403,13 +403,9 @@ fn main() -> Result<(), pela_zoo::ZooError> {
         ("DeiT-Base", "κ = 2", &DEIT_BATCHES[..], models.deit_flops),
         ("Swin-B", "κ = 1.5", &SWIN_BATCHES[..], models.swin_flops),
     ];
-    let pick = |times: &Times, model: usize| -> Vec<Pair> {
-        if model == 0 {
-            times.deit.clone()
-        } else {
-            times.swin.clone()
-        }
-    };
+    fn pick(times: &Times, model: usize) -> &[Pair] {
+        if model == 0 { &times.deit } else { &times.swin }
+    }
     for (model, (name, ratio, batches, flops)) in pairs.iter().enumerate() {
         for (i, &batch) in batches.iter().enumerate() {
             for student in [false, true] {
