@@ -39,15 +39,21 @@ impl<B: Backend, A: Activate<B>, const DEPTH: usize> Stack<B, A, DEPTH> {
     }
 }
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     type Cpu = burn_ndarray::NdArray<f32>;
     let device = Default::default();
     let teacher = Stack::<Cpu, Relu, 2> {
         layers: (0..2)
-            .map(|_| Layer { fc: LinearConfig::new(24, 24).init(&device), act: Relu::new() })
+            .map(|_| Layer {
+                fc: LinearConfig::new(24, 24).init(&device),
+                act: Relu::new(),
+            })
             .collect(),
     };
     let student: StackLowRank<Cpu, Relu, 2> = teacher.to_low_rank(&RankPlan::new(3.0)).unwrap();
     assert_eq!(student.layers[0].fc.rank(), Some(4));
-    assert_eq!(student.forward(Tensor::ones([2, 24], &device)).dims(), [2, 24]);
+    let x = Tensor::ones([2, 24], &device);
+    assert_eq!(teacher.forward(x.clone()).dims(), [2, 24]);
+    assert_eq!(student.forward(x).dims(), [2, 24]);
 }

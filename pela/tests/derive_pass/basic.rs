@@ -22,7 +22,8 @@ impl<B: Backend> Mlp<B> {
     }
 }
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     type Cpu = burn_ndarray::NdArray<f32>;
     let device = Default::default();
     let teacher = Mlp::<Cpu> {
@@ -34,5 +35,7 @@ fn main() {
     };
     let student: MlpLowRank<Cpu> = teacher.to_low_rank(&RankPlan::new(2.0)).unwrap();
     assert_eq!(student.fc1.rank(), Some(6));
-    assert_eq!(student.forward(Tensor::ones([3, 16], &device)).dims(), [3, 16]);
+    let x = Tensor::ones([3, 16], &device);
+    assert_eq!(teacher.forward(x.clone()).dims(), [3, 16]);
+    assert_eq!(student.forward(x).dims(), [3, 16]);
 }

@@ -26,7 +26,8 @@ impl<B: Backend> Gated<B> {
     }
 }
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     type Cpu = burn_ndarray::NdArray<f32>;
     let device = Default::default();
     let linear = || LinearConfig::new(32, 32).init::<Cpu>(&device);
@@ -38,7 +39,9 @@ fn main() {
         absent: None,
         kept: vec![linear()],
     };
-    let (student, report) = teacher.to_low_rank_with_report(&RankPlan::new(2.0)).unwrap();
+    let (student, report) = teacher
+        .to_low_rank_with_report(&RankPlan::new(2.0))
+        .unwrap();
     assert_eq!(student.gates[1].rank(), Some(8));
     assert_eq!(student.gate.as_ref().unwrap().rank(), Some(8));
     assert_eq!(student.heads[0].rank(), Some(8));
@@ -69,5 +72,6 @@ fn main() {
         LayerDecision::Dense(DenseReason::Skipped)
     ));
     let input = Tensor::<Cpu, 2>::ones([3, 32], &device);
+    assert_eq!(teacher.forward(input.clone()).dims(), [3, 32]);
     assert_eq!(student.forward(input).dims(), [3, 32]);
 }

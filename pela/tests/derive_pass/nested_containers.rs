@@ -22,7 +22,8 @@ pub struct Net<B: Backend> {
     absent: Option<Linear<B>>,
 }
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     type Cpu = burn_ndarray::NdArray<f32>;
     let device = Default::default();
     let expert = || Expert::<Cpu> {
@@ -32,10 +33,15 @@ fn main() {
     let teacher = Net {
         experts: vec![expert(), expert()],
         shared: Some(expert()),
-        heads: [LinearConfig::new(32, 16).init(&device), LinearConfig::new(32, 16).init(&device)],
+        heads: [
+            LinearConfig::new(32, 16).init(&device),
+            LinearConfig::new(32, 16).init(&device),
+        ],
         absent: None,
     };
-    let (student, report) = teacher.to_low_rank_with_report(&RankPlan::new(2.0)).unwrap();
+    let (student, report) = teacher
+        .to_low_rank_with_report(&RankPlan::new(2.0))
+        .unwrap();
     assert_eq!(student.experts[1].down.rank(), Some(10));
     assert_eq!(student.shared.as_ref().unwrap().up.rank(), Some(5));
     assert_eq!(student.heads[1].rank(), Some(2));
@@ -43,7 +49,15 @@ fn main() {
     let paths: Vec<_> = report.layers.iter().map(|l| l.path.as_str()).collect();
     assert_eq!(
         paths,
-        ["experts.0.up", "experts.0.down", "experts.1.up", "experts.1.down", "shared.up",
-         "shared.down", "heads.0", "heads.1"]
+        [
+            "experts.0.up",
+            "experts.0.down",
+            "experts.1.up",
+            "experts.1.down",
+            "shared.up",
+            "shared.down",
+            "heads.0",
+            "heads.1"
+        ]
     );
 }

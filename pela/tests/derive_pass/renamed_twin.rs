@@ -29,10 +29,13 @@ impl<B: Backend> LayerFeatures<B> for Encoder<B> {
     }
 }
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     type Cpu = burn_ndarray::NdArray<f32>;
     let device = Default::default();
-    let teacher = Encoder::<Cpu> { proj: LinearConfig::new(8, 8).init(&device) };
+    let teacher = Encoder::<Cpu> {
+        proj: LinearConfig::new(8, 8).init(&device),
+    };
     let student: EncoderStudent<Cpu> = teacher.to_low_rank(&RankPlan::new(2.0)).unwrap();
     let (_, features) = student.forward_features(Tensor::ones([1, 2, 8], &device));
     assert_eq!(features[0].dims(), [1, 2, 8]);
