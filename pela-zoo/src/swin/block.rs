@@ -4,6 +4,7 @@ use burn::nn::LayerNorm;
 use burn::prelude::*;
 use burn::tensor::ops::PadMode;
 use pela::LowRank;
+use pela::ops::{window_merge, window_partition};
 
 use super::{WindowAttention, window};
 use crate::vit::Mlp;
@@ -46,6 +47,23 @@ impl<B: Backend> SwinBlock<B> {
     pub fn attend(&self, grid: Tensor<B, 4>) -> Tensor<B, 4> {
         let [batch, height, width, dim] = grid.dims();
         let (window, shift) = (self.window_size, self.shift);
+        let (pad_h, pad_w) = (
+            (window - height % window) % window,
+            (window - width % window) % window,
+        );
+        let padded = [height + pad_h, width + pad_w];
+        let n_windows = (padded[0] / window) * (padded[1] / window);
+        let mask = (shift > 0).then(|| match &self.attn_mask {
+            Some(mask) if mask.dims()[0] == n_windows => mask.clone(),
+            _ => window::shift_mask(padded, window, shift, &grid.device()),
+        });
+        if pad_h + pad_w == 0 {
+            // The roll, the partition and their inverses in one copy each (`pela::ops`).
+            let windows = window_partition(grid, window, shift);
+            let attended = self.attn.forward(windows, mask);
+            return window_merge(attended, window, shift, padded);
+        }
+        // Rolled first, then padded (as timm): the roll wraps within the unpadded grid.
         // Burn's `roll` by `s` moves element `s` to the front: PyTorch's `roll` by `-s`.
         let back = shift as i64;
         let grid = if shift > 0 {
@@ -53,31 +71,17 @@ impl<B: Backend> SwinBlock<B> {
         } else {
             grid
         };
-        let (pad_h, pad_w) = (
-            (window - height % window) % window,
-            (window - width % window) % window,
+        let grid = grid.pad(
+            [(0, 0), (0, pad_h), (0, pad_w), (0, 0)],
+            PadMode::Constant(0.0),
         );
-        let grid = if pad_h + pad_w > 0 {
-            grid.pad(
-                [(0, 0), (0, pad_h), (0, pad_w), (0, 0)],
-                PadMode::Constant(0.0),
-            )
-        } else {
-            grid
-        };
-        let padded = [height + pad_h, width + pad_w];
-        let n_windows = (padded[0] / window) * (padded[1] / window);
-        let mask = (shift > 0).then(|| match &self.attn_mask {
-            Some(mask) if mask.dims()[0] == n_windows => mask.clone(),
-            _ => window::shift_mask(padded, window, shift, &grid.device()),
-        });
-        let attended = self.attn.forward(window::partition(grid, window), mask);
-        let grid = window::merge(attended, window, padded);
-        let grid = if pad_h + pad_w > 0 {
-            grid.slice([0..batch, 0..height, 0..width, 0..dim])
-        } else {
-            grid
-        };
+        let attended = self.attn.forward(window_partition(grid, window, 0), mask);
+        let grid = window_merge(attended, window, 0, padded).slice([
+            0..batch,
+            0..height,
+            0..width,
+            0..dim,
+        ]);
         if shift > 0 {
             grid.roll(&[-back, -back], &[1, 2])
         } else {

@@ -1,57 +1,8 @@
-//! Windows over a token grid: partitioning, merging back, the relative position index and the
-//! attention mask of shifted windows, as timm's `swin_transformer.py` computes them.
+//! Windows over a token grid: the relative position index and the attention mask of shifted
+//! windows, as timm's `swin_transformer.py` computes them. Partitioning a grid into windows and
+//! merging it back are `pela::ops::window_partition` and `window_merge`.
 
 use burn::prelude::*;
-
-/// Cuts a `[batch, height, width, channels]` grid into `window × window` windows, all windows
-/// of all images in one batch dimension (timm's `window_partition`). `height` and `width` are
-/// multiples of `window`.
-///
-/// # Shapes
-/// - grid: `[batch, height, width, channels]`
-/// - output: `[batch · (height / window) · (width / window), window², channels]`
-pub fn partition<B: Backend>(grid: Tensor<B, 4>, window: usize) -> Tensor<B, 3> {
-    let [batch, height, width, channels] = grid.dims();
-    grid.reshape([
-        batch,
-        height / window,
-        window,
-        width / window,
-        window,
-        channels,
-    ])
-    .permute([0, 1, 3, 2, 4, 5])
-    .reshape([
-        batch * (height / window) * (width / window),
-        window * window,
-        channels,
-    ])
-}
-
-/// The inverse of [`partition`] (timm's `window_reverse`).
-///
-/// # Shapes
-/// - windows: `[batch · (height / window) · (width / window), window², channels]`
-/// - output: `[batch, height, width, channels]`
-pub fn merge<B: Backend>(
-    windows: Tensor<B, 3>,
-    window: usize,
-    [height, width]: [usize; 2],
-) -> Tensor<B, 4> {
-    let [n_windows, _, channels] = windows.dims();
-    let batch = n_windows / ((height / window) * (width / window));
-    windows
-        .reshape([
-            batch,
-            height / window,
-            width / window,
-            window,
-            window,
-            channels,
-        ])
-        .permute([0, 1, 3, 2, 4, 5])
-        .reshape([batch, height, width, channels])
-}
 
 /// For every pair of tokens of a `window × window` window, the row of the relative position
 /// bias table that holds their bias: `(Δy + w − 1) · (2w − 1) + (Δx + w − 1)`, flattened
@@ -133,15 +84,16 @@ pub fn shift_mask<B: Backend>(
 mod tests {
     use super::*;
     use crate::backend::{Cpu, CpuDevice};
+    use pela::ops::{window_merge, window_partition};
 
     #[test]
     fn merge_inverts_partition() {
         let device = CpuDevice::default();
         let grid =
             Tensor::<Cpu, 4>::random([2, 6, 9, 5], burn::tensor::Distribution::Default, &device);
-        let windows = partition(grid.clone(), 3);
+        let windows = window_partition(grid.clone(), 3, 0);
         assert_eq!(windows.dims(), [2 * 2 * 3, 9, 5]);
-        merge(windows, 3, [6, 9])
+        window_merge(windows, 3, 0, [6, 9])
             .into_data()
             .assert_eq(&grid.into_data(), true);
     }
@@ -154,7 +106,7 @@ mod tests {
             .flat_map(|y| (0..6).map(move |x| (10 * y + x) as f32))
             .collect();
         let grid = Tensor::<Cpu, 4>::from_data(TensorData::new(cells, [1, 4, 6, 1]), &device);
-        let windows = partition(grid, 2);
+        let windows = window_partition(grid, 2, 0);
         // Window 4 is the second row of windows, second column: cells (2..4, 2..4).
         let window = windows.narrow(0, 4, 1).into_data().to_vec::<f32>().unwrap();
         assert_eq!(window, [22.0, 23.0, 32.0, 33.0]);

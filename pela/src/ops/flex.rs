@@ -7,11 +7,13 @@
 //! Burn's default `NoCheckpointing` strategy).
 
 use std::any::{Any, TypeId};
+use std::mem::MaybeUninit;
 
 use burn::backend::Autodiff;
 use burn::tensor::backend::{Backend, BackendTypes};
-use burn::tensor::{DType, Tensor, TensorPrimitive};
+use burn::tensor::{DType, Shape, Tensor, TensorData, TensorPrimitive};
 use burn_flex::{Flex, FlexTensor};
+use rayon::prelude::*;
 
 /// `burn-flex` under Burn's autodiff decorator: the backend `pela` trains on, on the CPU.
 pub(super) type AutodiffFlex = Autodiff<Flex>;
@@ -93,4 +95,31 @@ fn cast<T: 'static>(value: impl Any) -> T {
     *value
         .downcast::<T>()
         .expect("the backend's TypeId was checked before the cast")
+}
+
+/// The values of a contiguous `f32` tensor, in order.
+pub(super) fn values(tensor: &FlexTensor) -> &[f32] {
+    let start = tensor.layout().start_offset();
+    &tensor.storage::<f32>()[start..start + tensor.layout().shape().num_elements()]
+}
+
+/// A new contiguous `f32` tensor of `shape`, filled in parallel by `fill(task, chunk)` over its
+/// chunks of `chunk` elements (the last may be shorter); `fill` must write every element of
+/// its chunk. Nothing is zero-filled first.
+pub(super) fn filled(
+    shape: Shape,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
+) -> FlexTensor {
+    let len = shape.num_elements();
+    let mut output = Vec::<f32>::with_capacity(len);
+    if chunk > 0 {
+        output.spare_capacity_mut()[..len]
+            .par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(task, out)| fill(task, out));
+    }
+    // SAFETY: every chunk was written by `fill`.
+    unsafe { output.set_len(len) };
+    FlexTensor::from_data(TensorData::new(output, shape))
 }

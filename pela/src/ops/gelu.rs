@@ -7,13 +7,12 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
 use burn_flex::{Flex, FlexTensor};
 use multiversion::multiversion;
-use rayon::prelude::*;
 
-use super::flex::{AutodiffFlexTensor, Sorted, from_autodiff, from_flex};
+use super::flex::{AutodiffFlexTensor, Sorted, filled, from_autodiff, from_flex, values};
 use super::math::{erf, exp};
 
 /// Elements per parallel task: large enough to amortise the scheduling, small enough to give
@@ -78,11 +77,10 @@ impl Backward<Flex, 1> for GeluBackward {
 fn gelu_flex(tensor: &FlexTensor) -> FlexTensor {
     let tensor = tensor.clone().to_contiguous();
     let input = values(&tensor);
-    fill(
-        input.len(),
-        tensor.layout().shape().clone(),
-        |start, output| gelu_slice(&input[start..start + output.len()], output),
-    )
+    filled(tensor.layout().shape().clone(), CHUNK, |task, output| {
+        let start = task * CHUNK;
+        gelu_slice(&input[start..start + output.len()], output)
+    })
 }
 
 /// `grad · GELU′(x)`, `GELU′(x) = Φ(x) + x · φ(x)`, element by element, as a new contiguous
@@ -91,8 +89,8 @@ fn gelu_backward_flex(input: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
     let input = input.clone().to_contiguous();
     let grad = grad.clone().to_contiguous();
     let (x, g) = (values(&input), values(&grad));
-    fill(x.len(), input.layout().shape().clone(), |start, output| {
-        let end = start + output.len();
+    filled(input.layout().shape().clone(), CHUNK, |task, output| {
+        let (start, end) = (task * CHUNK, task * CHUNK + output.len());
         gelu_backward_slice(&x[start..end], &g[start..end], output)
     })
 }
@@ -115,34 +113,10 @@ fn gelu_backward_slice(input: &[f32], grad: &[f32], output: &mut [MaybeUninit<f3
     }
 }
 
-/// The values of a contiguous `f32` tensor, in order.
-fn values(tensor: &FlexTensor) -> &[f32] {
-    let start = tensor.layout().start_offset();
-    &tensor.storage::<f32>()[start..start + tensor.layout().shape().num_elements()]
-}
-
-/// A new tensor of `shape` (`len` elements), its chunks filled in parallel by
-/// `fill(start, chunk)`, which must write every element of `chunk`.
-fn fill(
-    len: usize,
-    shape: burn::tensor::Shape,
-    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
-) -> FlexTensor {
-    // Every element is written by `fill`: no zero-fill first.
-    let mut output = Vec::<f32>::with_capacity(len);
-    output.spare_capacity_mut()[..len]
-        .par_chunks_mut(CHUNK)
-        .enumerate()
-        .for_each(|(chunk, output)| fill(chunk * CHUNK, output));
-    // SAFETY: `fill` wrote all `len` elements.
-    unsafe { output.set_len(len) };
-    FlexTensor::from_data(TensorData::new(output, shape))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::{Distribution, Tolerance};
+    use burn::tensor::{Distribution, TensorData, Tolerance};
 
     use burn::backend::Autodiff;
 
