@@ -110,6 +110,6 @@ impl<B: Backend> CalibratingLinear<B> {
     /// - output: `[..., d_output]`
     pub fn forward<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
         self.inputs.accumulate(&input);
-        self.linear.forward(input)
+        crate::nn::Project::project(&self.linear, input)
     }
 }

@@ -5,7 +5,6 @@ use burn::module::{
     Content, DisplaySettings, Initializer, Module, ModuleDisplay, ModuleMapper, Param, ParamId,
 };
 use burn::nn::Linear;
-use burn::tensor::module::linear;
 use burn::tensor::{Tensor, backend::Backend};
 
 use crate::plan::check_rank_range;
@@ -240,14 +239,12 @@ impl<B: Backend> LowRankLinear<B> {
     /// - input: `[..., d_input]`
     /// - output: `[..., d_output]`
     pub fn forward<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
-        crate::nn::on_rows(input, |rows| {
-            let hidden = linear(rows, self.u.val(), None);
-            linear(
-                hidden,
-                self.v.val().transpose(),
-                self.bias.as_ref().map(|b| b.val()),
-            )
-        })
+        let hidden = crate::ops::linear(input, self.u.val(), None);
+        crate::ops::linear(
+            hidden,
+            self.v.val().transpose(),
+            self.bias.as_ref().map(|b| b.val()),
+        )
     }
 
     /// The rank `r` of the factor pair.

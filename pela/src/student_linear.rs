@@ -47,7 +47,7 @@ impl<B: Backend> StudentLinear<B> {
     /// - output: `[..., d_output]`
     pub fn forward<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
         match self {
-            Self::Dense(linear) => crate::nn::on_rows(input, |rows| linear.forward(rows)),
+            Self::Dense(linear) => crate::nn::Project::project(linear, input),
             Self::LowRank(low_rank) => low_rank.forward(input),
             Self::Calibrating(calibrating) => calibrating.forward(input),
         }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bert::{Bert, BertInput, normalize};
 use crate::vit::Vit;
+use pela::nn::Project;
 
 /// BERT's masked-language-model head (Hugging Face's `BertOnlyMLMHead`, `cls.predictions`
 /// in the authors' keys): `LayerNorm(gelu(dense(x)))`, then the word embeddings
@@ -35,7 +36,7 @@ impl<B: Backend> MlmHead<B> {
     /// - output: `[batch, tokens, vocab_size]`
     pub fn forward(&self, tokens: Tensor<B, 3>, word_embeddings: Tensor<B, 2>) -> Tensor<B, 3> {
         on_rows(tokens, |rows| {
-            let hidden = self.layer_norm.forward(gelu(self.dense.forward(rows)));
+            let hidden = self.layer_norm.forward(gelu(self.dense.project(rows)));
             hidden.matmul(word_embeddings.transpose()) + self.bias.val().unsqueeze()
         })
     }

@@ -4,6 +4,7 @@ use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::ops::AttentionModuleOptions;
 use pela::LowRank;
+use pela::nn::Project;
 use pela::nn::on_rows;
 use pela::ops::attention;
 
@@ -45,13 +46,13 @@ impl<B: Backend> BertSelfAttention<B> {
         let d_head = d_model / self.n_heads;
         let heads =
             |t: Tensor<B, 3>, n: usize| t.reshape([batch, n, self.n_heads, d_head]).swap_dims(1, 2);
-        let q = heads(on_rows(x, |rows| self.query.forward(rows)), tokens);
+        let q = heads(on_rows(x, |rows| self.query.project(rows)), tokens);
         let k = heads(
-            on_rows(context.clone(), |rows| self.key.forward(rows)),
+            on_rows(context.clone(), |rows| self.key.project(rows)),
             context_tokens,
         );
         let v = heads(
-            on_rows(context, |rows| self.value.forward(rows)),
+            on_rows(context, |rows| self.value.project(rows)),
             context_tokens,
         );
         // softmax(q·kᵀ / √d_head + bias)·v (`pela::ops::attention`, parallel on burn-flex, forward and backward): the
@@ -83,7 +84,7 @@ impl<B: Backend> BertOutput<B> {
     /// `LayerNorm(dense(x) + residual)`.
     pub fn forward(&self, x: Tensor<B, 3>, residual: Tensor<B, 3>) -> Tensor<B, 3> {
         self.layer_norm
-            .forward(on_rows(x, |rows| self.dense.forward(rows)) + residual)
+            .forward(on_rows(x, |rows| self.dense.project(rows)) + residual)
     }
 }
 

@@ -7,6 +7,7 @@ use pela::nn::on_rows;
 use pela::ops::gelu;
 
 use super::{BertAttention, BertOutput};
+use pela::nn::Project;
 
 /// The first half of the feed-forward block: `gelu(dense(x))` (Hugging Face's
 /// `BertIntermediate`).
@@ -22,7 +23,7 @@ pub struct BertIntermediate<B: Backend> {
 impl<B: Backend> BertIntermediate<B> {
     /// `gelu(dense(x))`, with the exact (erf) GELU.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        on_rows(x, |rows| gelu(self.dense.forward(rows)))
+        on_rows(x, |rows| gelu(self.dense.project(rows)))
     }
 }
 

@@ -6,6 +6,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::ops::AttentionModuleOptions;
 use pela::LowRank;
+use pela::nn::Project;
 use pela::nn::on_rows;
 use pela::ops::attention;
 
@@ -57,7 +58,7 @@ impl<B: Backend> WindowAttention<B> {
         let heads = self.n_heads;
         let d_head = dim / heads;
         // [windows, tokens, 3·dim] → q, k, v: [windows, heads, tokens, d_head], views.
-        let qkv = on_rows(windows, |rows| self.qkv.forward(rows)).reshape([
+        let qkv = on_rows(windows, |rows| self.qkv.project(rows)).reshape([
             n_windows,
             tokens,
             3 * heads,
@@ -89,6 +90,6 @@ impl<B: Backend> WindowAttention<B> {
         );
         // [windows, heads, tokens, d_head] → [windows, tokens, dim]
         let context = context.swap_dims(1, 2).reshape([n_windows, tokens, dim]);
-        on_rows(context, |rows| self.proj.forward(rows))
+        on_rows(context, |rows| self.proj.project(rows))
     }
 }

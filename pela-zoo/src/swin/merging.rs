@@ -4,6 +4,7 @@ use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::ops::PadMode;
 use pela::LowRank;
+use pela::nn::Project;
 use pela::nn::on_rows;
 
 /// Concatenates each 2 × 2 group of neighbouring tokens (in timm's order: (0,0), (1,0), (0,1),
@@ -41,7 +42,7 @@ impl<B: Backend> PatchMerging<B> {
             .permute([0, 1, 3, 4, 2, 5])
             .reshape([batch, height, width, 4 * dim]);
         on_rows(self.norm.forward(groups), |rows| {
-            self.reduction.forward(rows)
+            self.reduction.project(rows)
         })
     }
 }

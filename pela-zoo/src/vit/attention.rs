@@ -4,6 +4,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::ops::AttentionModuleOptions;
 use pela::LowRank;
+use pela::nn::Project;
 use pela::nn::on_rows;
 use pela::ops::attention;
 
@@ -33,7 +34,7 @@ impl<B: Backend> Attention<B> {
         let [batch, tokens, d_model] = x.dims();
         let d_head = d_model / self.n_heads;
         // [batch, tokens, 3·d_model] → q, k, v: [batch, heads, tokens, d_head], views (no copy).
-        let qkv = on_rows(x, |rows| self.qkv.forward(rows)).reshape([
+        let qkv = on_rows(x, |rows| self.qkv.project(rows)).reshape([
             batch,
             tokens,
             3 * self.n_heads,
@@ -55,6 +56,6 @@ impl<B: Backend> Attention<B> {
             AttentionModuleOptions::default(),
         );
         let context = context.swap_dims(1, 2).reshape([batch, tokens, d_model]);
-        on_rows(context, |rows| self.proj.forward(rows))
+        on_rows(context, |rows| self.proj.project(rows))
     }
 }

@@ -3,6 +3,7 @@
 use burn::nn::{Gelu, Linear};
 use burn::prelude::*;
 use pela::LowRank;
+use pela::nn::Project;
 use pela::nn::on_rows;
 
 /// Two `Linear` layers with an exact (erf) GELU between them: `fc2(gelu(fc1(x)))`.
@@ -26,7 +27,7 @@ impl<B: Backend> Mlp<B> {
     /// - output: `[batch, tokens, d_model]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         on_rows(x, |rows| {
-            self.fc2.forward(pela::ops::gelu(self.fc1.forward(rows)))
+            self.fc2.project(pela::ops::gelu(self.fc1.project(rows)))
         })
     }
 }

@@ -45,11 +45,13 @@
 mod attention;
 mod encoder;
 mod feed_forward;
+mod project;
 mod rows;
 
 pub use attention::*;
 pub use encoder::*;
 pub use feed_forward::*;
+pub use project::Project;
 pub use rows::on_rows;
 
 /// Implements [`LowRank`](crate::LowRank) for a foreign module and

@@ -123,3 +123,13 @@ pub(super) fn filled(
     unsafe { output.set_len(len) };
     FlexTensor::from_data(TensorData::new(output, shape))
 }
+
+/// `out ← values`, into memory not yet written.
+#[inline(always)]
+pub(super) fn copy(values: &[f32], out: &mut [MaybeUninit<f32>]) {
+    assert_eq!(values.len(), out.len());
+    // SAFETY: both are `len` elements long, and a fresh output does not overlap its source.
+    unsafe {
+        std::ptr::copy_nonoverlapping(values.as_ptr(), out.as_mut_ptr().cast(), values.len())
+    };
+}

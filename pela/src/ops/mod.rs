@@ -17,6 +17,9 @@
 //! - [`gelu`]: burn-flex computes the exact GELU with a scalar `erf` on one thread. This kernel
 //!   evaluates `erf` with a rational approximation that vectorises (maximum error 5·10⁻⁷, the
 //!   approximation of Eigen and XLA) on every core.
+//! - [`linear`]: burn-flex allocates each matrix product's output as zeroed bytes, copies them
+//!   into an aligned buffer (both on the calling thread) and adds the bias in a second pass;
+//!   this kernel starts the output as the bias rows, on every core, and runs one product.
 //! - [`window_partition`] and [`window_merge`]: Swin's shifted windows. burn-flex rolls a grid
 //!   with two concatenations and copies permuted windows element by element on one thread
 //!   (its strided copy again); these copy whole pixels, rolled and partitioned in one pass, on
@@ -50,9 +53,36 @@
 mod attention;
 mod flex;
 mod gelu;
+mod linear;
 mod math;
 mod window;
 
 pub use attention::attention;
 pub use gelu::gelu;
+pub use linear::linear;
 pub use window::{window_merge, window_partition};
+
+/// The same seeded normal values on burn-flex and on burn-ndarray (whose ops are the kernels'
+/// reference), for the tests of this module.
+#[cfg(test)]
+fn seeded_pair<const D: usize>(
+    shape: [usize; D],
+    seed: u64,
+) -> (
+    burn::tensor::Tensor<burn_flex::Flex, D>,
+    burn::tensor::Tensor<burn_ndarray::NdArray<f32>, D>,
+) {
+    use burn::tensor::{Distribution, Tensor};
+    let data = crate::seeded(seed, || {
+        Tensor::<burn_ndarray::NdArray<f32>, D>::random(
+            shape,
+            Distribution::Normal(0.0, 1.0),
+            &Default::default(),
+        )
+        .into_data()
+    });
+    (
+        Tensor::from_data(data.clone(), &Default::default()),
+        Tensor::from_data(data, &Default::default()),
+    )
+}

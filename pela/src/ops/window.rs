@@ -1,8 +1,6 @@
 //! Shifted-window partition and its inverse (Swin's `window_partition` after `torch.roll`, and
 //! `window_reverse` before rolling back), each one parallel copy on `burn-flex`.
 
-use std::mem::MaybeUninit;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
@@ -11,7 +9,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use burn_flex::{Flex, FlexTensor};
 
-use super::flex::{AutodiffFlexTensor, Sorted, filled, from_autodiff, from_flex, values};
+use super::flex::{AutodiffFlexTensor, Sorted, copy, filled, from_autodiff, from_flex, values};
 
 /// The windows of a `[batch, height, width, channels]` grid, after rolling it by `−shift`
 /// along height and width (timm's `torch.roll(x, (−shift, −shift), (1, 2))`, Burn's
@@ -283,34 +281,12 @@ impl Backward<Flex, 1> for MergeBackward {
     }
 }
 
-/// `out ← values`.
-#[inline(always)]
-fn copy(values: &[f32], out: &mut [MaybeUninit<f32>]) {
-    assert_eq!(values.len(), out.len());
-    // SAFETY: both are `len` elements long, and a fresh output does not overlap its source.
-    unsafe {
-        std::ptr::copy_nonoverlapping(values.as_ptr(), out.as_mut_ptr().cast(), values.len())
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::Distribution;
+    use crate::ops::seeded_pair as pair;
 
     type NdArray = burn_ndarray::NdArray<f32>;
-
-    /// The same seeded values on burn-flex and burn-ndarray (Burn's ops: the reference).
-    fn pair(shape: [usize; 4], seed: u64) -> (Tensor<Flex, 4>, Tensor<NdArray, 4>) {
-        let data = crate::seeded(seed, || {
-            Tensor::<NdArray, 4>::random(shape, Distribution::Normal(0.0, 1.0), &Default::default())
-                .into_data()
-        });
-        (
-            Tensor::from_data(data.clone(), &Default::default()),
-            Tensor::from_data(data, &Default::default()),
-        )
-    }
 
     #[test]
     fn the_kernels_copy_what_burns_roll_reshape_and_permute_give() {

@@ -95,22 +95,11 @@ fn bias_as<'a, B: Backend, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::{DType, Distribution, TensorData, Tolerance};
+    use crate::ops::seeded_pair as pair;
+    use burn::tensor::{DType, TensorData, Tolerance};
 
     type Flex = burn_flex::Flex;
     type NdArray = burn_ndarray::NdArray<f32>;
-
-    /// The same seeded values on burn-flex and burn-ndarray.
-    fn pair<const D: usize>(shape: [usize; D], seed: u64) -> (Tensor<Flex, D>, Tensor<NdArray, D>) {
-        let data = crate::seeded(seed, || {
-            Tensor::<NdArray, D>::random(shape, Distribution::Normal(0.0, 1.0), &Default::default())
-                .into_data()
-        });
-        (
-            Tensor::from_data(data.clone(), &Default::default()),
-            Tensor::from_data(data, &Default::default()),
-        )
-    }
 
     /// q, k, v split from one fused projection `[batch, tokens, 3 · heads · d]` by views, as
     /// the zoo's ViT and Swin do.
