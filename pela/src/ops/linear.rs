@@ -3,7 +3,6 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use burn_flex::FlexTensor;
-
 use rayon::prelude::*;
 
 use super::flex::{Sorted, copy, from_flex, values};
@@ -60,14 +59,14 @@ pub fn linear<B: Backend, const D: usize>(
         None => Some(None),
         Some(b) => b.as_flex().map(Some),
     };
-    if let (Some(xf), Some(wf), Some(bf)) = (x.as_flex(), w.as_flex(), flex_bias) {
-        if let Some(output) = product(xf, wf, bf) {
-            let mut out_dims = dims;
-            out_dims[D - 1] = d_output;
-            return from_flex::<B, 2>(output).reshape(out_dims);
-        }
-    }
-    let output = burn::tensor::module::linear(x.restore(), w.restore(), b.map(Sorted::restore));
+    let flex = match (x.as_flex(), w.as_flex(), flex_bias) {
+        (Some(x), Some(w), Some(b)) => product(x, w, b),
+        _ => None,
+    };
+    let output: Tensor<B, 2> = match flex {
+        Some(output) => from_flex(output),
+        None => burn::tensor::module::linear(x.restore(), w.restore(), b.map(Sorted::restore)),
+    };
     let mut out_dims = dims;
     out_dims[D - 1] = d_output;
     output.reshape(out_dims)

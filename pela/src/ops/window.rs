@@ -50,7 +50,12 @@ pub fn window_partition<B: Backend>(
     shift: usize,
 ) -> Tensor<B, 3> {
     let [batch, height, width, channels] = grid.dims();
-    let geometry = Geometry::new([batch, height, width, channels], window, shift);
+    let geometry = Geometry::new(
+        "window_partition",
+        [batch, height, width, channels],
+        window,
+        shift,
+    );
     match Sorted::of(grid) {
         Sorted::Flex(grid) => from_flex(geometry.partition(&grid)),
         Sorted::Autodiff(grid) => from_autodiff(geometry.partition_autodiff(grid)),
@@ -61,10 +66,10 @@ pub fn window_partition<B: Backend>(
             } else {
                 grid
             };
-            let [rows, cols] = [height / window, width / window];
+            let [rows, cols] = geometry.windows();
             grid.reshape([batch, rows, window, cols, window, channels])
                 .permute([0, 1, 3, 2, 4, 5])
-                .reshape([batch * rows * cols, window * window, channels])
+                .reshape(geometry.windows_shape())
         }
     }
 }
@@ -94,27 +99,22 @@ pub fn window_merge<B: Backend>(
     [height, width]: [usize; 2],
 ) -> Tensor<B, 4> {
     let [n_windows, area, channels] = windows.dims();
+    let mut geometry = Geometry::new("window_merge", [0, height, width, channels], window, shift);
+    let [rows, cols] = geometry.windows();
     assert!(
-        window > 0 && height % window == 0 && width % window == 0,
-        "window_merge: windows of {window} do not tile a {height} × {width} grid"
-    );
-    let per_image = (height / window) * (width / window);
-    assert!(
-        area == window * window && n_windows % per_image == 0,
+        area == window * window && rows * cols > 0 && n_windows % (rows * cols) == 0,
         "window_merge: {n_windows} windows of {area} tokens do not tile a {height} × {width} grid \
          in windows of {window}"
     );
-    let batch = n_windows / per_image;
-    let geometry = Geometry::new([batch, height, width, channels], window, shift);
+    geometry.batch = n_windows / (rows * cols);
     match Sorted::of(windows) {
         Sorted::Flex(windows) => from_flex(geometry.merge(&windows)),
         Sorted::Autodiff(windows) => from_autodiff(geometry.merge_autodiff(windows)),
         Sorted::Other(windows) => {
-            let [rows, cols] = [height / window, width / window];
             let grid = windows
-                .reshape([batch, rows, cols, window, window, channels])
+                .reshape([geometry.batch, rows, cols, window, window, channels])
                 .permute([0, 1, 3, 2, 4, 5])
-                .reshape([batch, height, width, channels]);
+                .reshape(geometry.grid_shape());
             if shift > 0 {
                 let back = shift as i64;
                 grid.roll(&[-back, -back], &[1, 2])
@@ -137,15 +137,21 @@ struct Geometry {
 }
 
 impl Geometry {
-    fn new([batch, height, width, channels]: [usize; 4], window: usize, shift: usize) -> Self {
+    /// The geometry of `op`'s grid; panics, naming `op`, when the windows do not tile it.
+    fn new(
+        op: &str,
+        [batch, height, width, channels]: [usize; 4],
+        window: usize,
+        shift: usize,
+    ) -> Self {
         assert!(
             window > 0 && height % window == 0 && width % window == 0,
-            "window_partition: windows of {window} do not tile a {height} × {width} grid (pad it \
-             to whole windows first)"
+            "{op}: windows of {window} do not tile a {height} × {width} grid (pad it to whole \
+             windows first)"
         );
         assert!(
             shift < window,
-            "window_partition: a shift of {shift} is not less than the window, {window}"
+            "{op}: a shift of {shift} is not less than the window, {window}"
         );
         Self {
             batch,
