@@ -8,19 +8,16 @@ use std::path::{Path, PathBuf};
 use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use pela::{LowRank, LowRankStudent};
 use pela_zoo::backend::{Cpu, CpuDevice};
-use pela_zoo::family::kind::{ImageClassification, ImageTextRetrieval, TextEmbedding};
+use pela_zoo::family::kind::ImageClassification;
 use pela_zoo::family::{Family, Zoo};
-use pela_zoo::{albef, bert, swin, vit};
+use pela_zoo::vit;
 use perceptron::PerceptronConfig;
 
 pela_zoo::families! {
-    /// The zoo's table, and the new family's line.
+    /// The zoo's family this crate runs, and the new family's line.
     #[derive(Debug, Clone, PartialEq)]
     enum MyZoo {
         Vit(vit::VitConfig): ImageClassification,
-        Swin(swin::SwinConfig): ImageClassification,
-        Bert(bert::BertConfig): TextEmbedding,
-        Albef(albef::AlbefConfig): ImageTextRetrieval,
         Perceptron(PerceptronConfig): ImageClassification, // the new line
     }
 }

@@ -201,13 +201,8 @@ mod text {
         // held each batch did not help; not found yet). A run with another
         // seed (another data order, other dropout masks: what a resume that lost its place
         // would look like) ends 0.017 to 0.024 away, so the comparison sees such a difference.
-        let again_dir = scratch("wgpu-text-again");
-        let again = fit(
-            Engine::new(settings(), again_dir.clone()),
-            (&bert, &teacher),
-            &inputs,
-        )
-        .unwrap();
+        // (A resumed run equal to the straight one bit for bit also shows that a straight run
+        // repeats itself; a second straight run, a quarter of this test's time, is not made here.)
         let other_dir = scratch("wgpu-text-other-seed");
         let other = fit(
             Engine::new(settings().with_seed(43), other_dir.clone()),
@@ -215,15 +210,12 @@ mod text {
             &inputs,
         )
         .unwrap();
-        let spread = max_difference(&values(&again.model), &values(&outcome.model));
         let worst = max_difference(&values(&resumed.model), &values(&outcome.model));
         let apart = max_difference(&values(&other.model), &values(&outcome.model));
-        eprintln!("straight runs differ by {spread}, resumed {worst}, another seed {apart}");
-        assert_eq!(spread, 0.0, "two straight runs differ by up to {spread}");
+        eprintln!("the resumed run differs by {worst}, another seed {apart}");
         assert_eq!(worst, 0.0, "the resumed run differs by up to {worst}");
         assert!(apart > 1e-3, "another seed ends only {apart} away");
         assert_eq!(values(&teacher), before);
-        std::fs::remove_dir_all(again_dir.root()).ok();
         std::fs::remove_dir_all(other_dir.root()).ok();
         std::fs::remove_dir_all(straight.root()).ok();
         std::fs::remove_dir_all(resumed_dir.root()).ok();
