@@ -239,9 +239,9 @@ impl<B: Backend> LowRankLinear<B> {
     /// - input: `[..., d_input]`
     /// - output: `[..., d_output]`
     pub fn forward<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
-        let hidden = crate::ops::linear(input, self.u.val(), None);
-        crate::ops::linear(
-            hidden,
+        crate::ops::low_rank_linear(
+            input,
+            self.u.val(),
             self.v.val().transpose(),
             self.bias.as_ref().map(|b| b.val()),
         )

@@ -105,7 +105,7 @@ pub(super) fn values(tensor: &FlexTensor) -> &[f32] {
 
 /// A new contiguous `f32` tensor of `shape`, filled in parallel by `fill(task, chunk)` over its
 /// chunks of `chunk` elements (the last may be shorter); `fill` must write every element of
-/// its chunk. Nothing is zero-filled first.
+/// its chunk. Nothing is zero-filled first; a single chunk is filled on the calling thread.
 pub(super) fn filled(
     shape: Shape,
     chunk: usize,
@@ -113,7 +113,9 @@ pub(super) fn filled(
 ) -> FlexTensor {
     let len = shape.num_elements();
     let mut output = Vec::<f32>::with_capacity(len);
-    if chunk > 0 {
+    if len > 0 && chunk >= len {
+        fill(0, &mut output.spare_capacity_mut()[..len]);
+    } else if chunk > 0 {
         output.spare_capacity_mut()[..len]
             .par_chunks_mut(chunk)
             .enumerate()

@@ -1,14 +1,14 @@
 //! `x·W + b` in one matrix product on `burn-flex`, the output written once.
 
+use std::mem::MaybeUninit;
+
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use super::flex::{Sorted, copy, from_flex, values};
-
-/// Below this many multiply-adds a product runs on the calling thread (burn-flex's threshold).
-const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
+use super::matrix::{Matrix, multiply_into};
 
 /// `input · weight + bias`, as `burn::tensor::module::linear` (and `Linear::forward`), on any
 /// backend; on `burn-flex` (`f32`, no autodiff) one `gemm` call into an output that starts as
@@ -75,67 +75,33 @@ pub fn linear<B: Backend, const D: usize>(
 /// `x · w + b` of 2-D `burn-flex` tensors; `None` for a layout `gemm` cannot read (a negative
 /// stride).
 fn product(x: &FlexTensor, w: &FlexTensor, bias: Option<&FlexTensor>) -> Option<FlexTensor> {
-    let [m, k]: [usize; 2] = x.layout().shape().dims();
-    let [_, n]: [usize; 2] = w.layout().shape().dims();
-    let strides = |t: &FlexTensor| -> Option<[isize; 2]> {
-        let s = t.layout().strides();
-        (s[0] >= 0 && s[1] >= 0).then_some([s[0], s[1]])
-    };
-    let ([x_row, x_col], [w_row, w_col]) = (strides(x)?, strides(w)?);
-    if m == 0 || n == 0 || k == 0 {
+    let (x, w) = (Matrix::of(x)?, Matrix::of(w)?);
+    let (m, n) = (x.rows, w.cols);
+    if m == 0 || n == 0 || x.cols == 0 {
         return None;
     }
     let bias = bias.map(|b| b.clone().to_contiguous());
     let bias_values = bias.as_ref().map(values);
     let mut output = Vec::<f32>::with_capacity(m * n);
+    let out = &mut output.spare_capacity_mut()[..m * n];
     // The output starts as the bias, row by row, in parallel; without a bias the product
     // writes it alone.
     if let Some(bias) = bias_values {
         let rows_per_task = (1 << 14) / n + 1;
-        output.spare_capacity_mut()[..m * n]
-            .par_chunks_mut(rows_per_task * n)
-            .for_each(|rows| {
-                for row in rows.chunks_exact_mut(n) {
-                    copy(bias, row);
-                }
-            });
+        out.par_chunks_mut(rows_per_task * n)
+            .for_each(|rows| fill_rows(bias, rows));
     }
-    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
-    let x_data = &x.storage::<f32>()[x.layout().start_offset()..];
-    let w_data = &w.storage::<f32>()[w.layout().start_offset()..];
-    // SAFETY: the views address their own storage (burn-flex's layout, non-negative strides);
-    // the output has room for m × n elements, row-major, and overlaps neither input. It is
-    // read (`read_dst`) only when the bias rows were written first; `gemm` writes every
-    // element, so all m × n are initialised after it.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            output.spare_capacity_mut().as_mut_ptr().cast::<f32>(),
-            1,
-            n as isize,
-            bias_values.is_some(),
-            x_data.as_ptr(),
-            x_col,
-            x_row,
-            w_data.as_ptr(),
-            w_col,
-            w_row,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-        output.set_len(m * n);
-    }
+    multiply_into(out, bias_values.is_some(), x, w, true);
+    // SAFETY: `multiply_into` wrote all m × n elements.
+    unsafe { output.set_len(m * n) };
     Some(FlexTensor::from_data(TensorData::new(output, [m, n])))
+}
+
+/// Every row of `rows` (row-major, `bias.len()` wide) ← `bias`.
+pub(super) fn fill_rows(bias: &[f32], rows: &mut [MaybeUninit<f32>]) {
+    for row in rows.chunks_exact_mut(bias.len().max(1)) {
+        copy(bias, row);
+    }
 }
 
 #[cfg(test)]

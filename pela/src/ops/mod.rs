@@ -20,6 +20,9 @@
 //! - [`linear`]: burn-flex allocates each matrix product's output as zeroed bytes, copies them
 //!   into an aligned buffer (both on the calling thread) and adds the bias in a second pass;
 //!   this kernel starts the output as the bias rows, on every core, and runs one product.
+//! - [`low_rank_linear`]: a factor pair's two thin products, `(x·U)·V + b`, in blocks of rows
+//!   that each core runs through both products, so that a block's `x·U` stays in its cache
+//!   and no core waits for the other between the two.
 //! - [`window_partition`] and [`window_merge`]: Swin's shifted windows. burn-flex rolls a grid
 //!   with two concatenations and copies permuted windows element by element on one thread
 //!   (its strided copy again); these copy whole pixels, rolled and partitioned in one pass, on
@@ -54,12 +57,15 @@ mod attention;
 mod flex;
 mod gelu;
 mod linear;
+mod low_rank;
 mod math;
+mod matrix;
 mod window;
 
 pub use attention::attention;
 pub use gelu::gelu;
 pub use linear::linear;
+pub use low_rank::low_rank_linear;
 pub use window::{window_merge, window_partition};
 
 /// The same seeded normal values on burn-flex and on burn-ndarray (whose ops are the kernels'
