@@ -67,6 +67,15 @@ impl<B: Backend, const D: usize> Sorted<B, D> {
         }
     }
 
+    /// An optional tensor (a bias) as `burn-flex`'s: `Some(None)` when there is none, `None`
+    /// when there is one on another backend.
+    pub(super) fn optional_flex(tensor: &Option<Self>) -> Option<Option<&FlexTensor>> {
+        match tensor {
+            None => Some(None),
+            Some(tensor) => tensor.as_flex().map(Some),
+        }
+    }
+
     /// The tensor back as a tensor of `B`.
     pub(super) fn restore(self) -> Tensor<B, D> {
         match self {
@@ -134,4 +143,11 @@ pub(super) fn copy(values: &[f32], out: &mut [MaybeUninit<f32>]) {
     unsafe {
         std::ptr::copy_nonoverlapping(values.as_ptr(), out.as_mut_ptr().cast(), values.len())
     };
+}
+
+/// Every row of `rows` (row-major, `values.len()` wide) ← `values`, into memory not yet written.
+pub(super) fn fill_rows(values: &[f32], rows: &mut [MaybeUninit<f32>]) {
+    for row in rows.chunks_exact_mut(values.len().max(1)) {
+        copy(values, row);
+    }
 }

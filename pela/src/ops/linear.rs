@@ -1,13 +1,11 @@
 //! `x·W + b` in one matrix product on `burn-flex`, the output written once.
 
-use std::mem::MaybeUninit;
-
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use super::flex::{Sorted, copy, from_flex, values};
+use super::flex::{Sorted, fill_rows, from_flex, values};
 use super::matrix::{Matrix, multiply_into};
 
 /// `input · weight + bias`, as `burn::tensor::module::linear` (and `Linear::forward`), on any
@@ -55,11 +53,7 @@ pub fn linear<B: Backend, const D: usize>(
         Sorted::of(weight),
     );
     let b = bias.map(Sorted::of);
-    let flex_bias = match &b {
-        None => Some(None),
-        Some(b) => b.as_flex().map(Some),
-    };
-    let flex = match (x.as_flex(), w.as_flex(), flex_bias) {
+    let flex = match (x.as_flex(), w.as_flex(), Sorted::optional_flex(&b)) {
         (Some(x), Some(w), Some(b)) => product(x, w, b),
         _ => None,
     };
@@ -95,13 +89,6 @@ fn product(x: &FlexTensor, w: &FlexTensor, bias: Option<&FlexTensor>) -> Option<
     // SAFETY: `multiply_into` wrote all m × n elements.
     unsafe { output.set_len(m * n) };
     Some(FlexTensor::from_data(TensorData::new(output, [m, n])))
-}
-
-/// Every row of `rows` (row-major, `bias.len()` wide) ← `bias`.
-pub(super) fn fill_rows(bias: &[f32], rows: &mut [MaybeUninit<f32>]) {
-    for row in rows.chunks_exact_mut(bias.len().max(1)) {
-        copy(bias, row);
-    }
 }
 
 #[cfg(test)]

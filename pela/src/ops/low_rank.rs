@@ -1,11 +1,11 @@
 //! `(x·U)·V + b`, a factor pair's layer, in blocks of rows that keep `x·U` in the core's cache.
 
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::{DType, Tensor};
-use burn_flex::{Flex, FlexTensor};
+use burn_flex::FlexTensor;
 
-use super::flex::{Sorted, filled, from_flex, values};
-use super::linear::{fill_rows, linear};
+use super::flex::{Sorted, fill_rows, filled, from_flex, values};
+use super::linear::linear;
 use super::matrix::{Matrix, PARALLEL_THRESHOLD, multiply_into};
 
 /// About the rows of a block. `gemm` on one core runs faster the more rows it has, and a
@@ -60,10 +60,8 @@ pub fn low_rank_linear<B: Backend, const D: usize>(
         && dims[D - 1] == d_input
         && second_rows == rank
         && bias.as_ref().is_none_or(|b| b.dims() == [d_output]);
-    let flex = std::any::TypeId::of::<B>() == std::any::TypeId::of::<Flex>()
-        && [input.dtype(), first.dtype(), second.dtype()] == [DType::F32; 3];
-    if !fits || !flex {
-        // Burn's ops report a mismatch.
+    if !fits {
+        // Burn's ops report the mismatch.
         return linear(linear(input, first, None), second, bias);
     }
     let rows = dims[..D - 1].iter().product::<usize>();
@@ -73,11 +71,12 @@ pub fn low_rank_linear<B: Backend, const D: usize>(
         Sorted::of(second),
     );
     let b = bias.map(Sorted::of);
-    let flex_bias = match &b {
-        None => Some(None),
-        Some(b) => b.as_flex().map(Some),
-    };
-    let output = match (x.as_flex(), u.as_flex(), v.as_flex(), flex_bias) {
+    let output = match (
+        x.as_flex(),
+        u.as_flex(),
+        v.as_flex(),
+        Sorted::optional_flex(&b),
+    ) {
         (Some(x), Some(u), Some(v), Some(b)) => in_blocks(x, u, v, b),
         _ => None,
     };
