@@ -101,6 +101,26 @@ pub fn main<Z: Commands>() -> ExitCode {
     }
 }
 
+/// [`main`] on the zoo's own table ([`Architecture`](crate::Architecture)), compiled in this
+/// library (feature `shared-command`, off by default).
+///
+/// Not generic, so rustc compiles it here, with every backend's instance of the command
+/// beneath it. In the dev profile rustc shares generic code between crates. So the `pela`
+/// binary (`main::<Architecture>()`), the tests and the doctests that run the command link
+/// this build. Without the feature, each of them compiles the whole command on every backend
+/// again. A table of your own (as in `pela-zoo/tests/fifth_family`) reuses this build too,
+/// for the families it shares with the zoo.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     pela_zoo::cli::zoo_main()
+/// }
+/// ```
+#[cfg(feature = "shared-command")]
+pub fn zoo_main() -> ExitCode {
+    main::<crate::Architecture>()
+}
+
 /// The `pela` command on the table `Z` with the arguments `args` (the first is the program's
 /// name), in this process: what a test or a program of its own runs.
 ///
