@@ -24,8 +24,9 @@ impl<B: Backend> SwinPatchEmbed<B> {
     /// - images: `[batch, channels, height, width]`
     /// - output: `[batch, height / patch, width / patch, embed_dim]`
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
+        // One matrix product over the patches' pixels, channels last, not Burn's `conv2d`.
         self.norm
-            .forward(self.proj.forward(images).permute([0, 2, 3, 1]))
+            .forward(crate::vit::patch_conv(&self.proj, images))
     }
 }
 

@@ -36,6 +36,7 @@ mod flops;
 pub mod import;
 mod mlp;
 mod model;
+mod patches;
 
 pub use attention::{Attention, AttentionLowRank, AttentionRecord};
 pub use block::{Block, BlockLowRank, BlockRecord, LayerScale, LayerScaleRecord};
@@ -47,3 +48,4 @@ pub use dinov2::{
 };
 pub use mlp::{Mlp, MlpLowRank, MlpRecord};
 pub use model::{PatchEmbed, PatchEmbedRecord, Vit, VitLowRank, VitRecord};
+pub use patches::patch_conv;

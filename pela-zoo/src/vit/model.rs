@@ -22,7 +22,8 @@ impl<B: Backend> PatchEmbed<B> {
     /// - input: `[batch, channels, height, width]`
     /// - output: `[batch, patches, d_model]`, patches in row-major order
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 3> {
-        self.proj.forward(images).flatten::<3>(2, 3).swap_dims(1, 2)
+        // One matrix product over the patches' pixels (`patch_conv`), not Burn's `conv2d`.
+        super::patch_conv(&self.proj, images).flatten::<3>(1, 2)
     }
 }
 
