@@ -123,6 +123,8 @@ macro_rules! timed_forward {
 fn main() -> Result<(), pela::PelaError> {
     let args = Args::parse();
     let device = FlexDevice::default();
+    // Seeded weights and images (the times do not depend on them).
+    <Flex as Backend>::seed(&device, 0);
     let config = SwinConfig::swin_base_patch4_window7_224();
     eprintln!(
         "Swin-B at batch {} on burn-flex; factorising at κ = 1.5",
