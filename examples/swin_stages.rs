@@ -23,7 +23,7 @@ use pela::LowRank;
 use pela::nn::{Project, on_rows};
 use pela::ops::{gelu, window_merge, window_partition};
 use pela_zoo::backend::{Flex, FlexDevice};
-use pela_zoo::swin::{SwinConfig, window};
+use pela_zoo::swin::SwinConfig;
 
 /// Swin-B and its κ = 1.5 student, timed stage by stage and part by part on burn-flex.
 #[derive(Debug, Parser)]
@@ -90,11 +90,7 @@ macro_rules! timed_forward {
                     on_rows(windows, |rows| attn.qkv.project(rows))
                 });
                 let context = pass.time(stage_no, "attention", || {
-                    let mask = (shift > 0).then(|| {
-                        block.attn_mask.clone().unwrap_or_else(|| {
-                            window::shift_mask([height, width], size, shift, &grid.device())
-                        })
-                    });
+                    let mask = block.shift_mask([height, width], &grid.device());
                     attn.attend(qkv, attn.attention_bias(n_windows, mask))
                 });
                 let projected = pass.time(stage_no, "proj", || {
@@ -143,21 +139,21 @@ fn main() -> Result<(), pela::PelaError> {
             .assert_approx_eq::<f32>(&theirs.into_data(), Default::default())
     };
     let (mut teacher_times, mut student_times) = (Times::default(), Times::default());
+    // One timed pass of `$model`: the first checked against its `forward`, the others kept.
+    macro_rules! measure {
+        ($model:expr, $times:expr, $repeat:expr) => {{
+            let mut pass = Pass::default();
+            let logits = timed_forward!($model, images, pass);
+            if $repeat == 0 {
+                check(logits, $model.forward(images.clone()));
+            } else {
+                $times.keep_best(pass);
+            }
+        }};
+    }
     for repeat in 0..=args.repeats {
-        let mut pass = Pass::default();
-        let logits = timed_forward!(teacher, images, pass);
-        if repeat == 0 {
-            check(logits, teacher.forward(images.clone()));
-        } else {
-            teacher_times.keep_best(pass);
-        }
-        let mut pass = Pass::default();
-        let logits = timed_forward!(student, images, pass);
-        if repeat == 0 {
-            check(logits, student.forward(images.clone()));
-        } else {
-            student_times.keep_best(pass);
-        }
+        measure!(teacher, teacher_times, repeat);
+        measure!(student, student_times, repeat);
         eprintln!("  pass {repeat} of {} (the first warms up)", args.repeats);
     }
 

@@ -39,6 +39,21 @@ pub struct SwinBlock<B: Backend> {
 
 #[pela::twin]
 impl<B: Backend> SwinBlock<B> {
+    /// The attention mask of this block's shifted windows over a `padded` grid (whole
+    /// windows): the stored buffer when it is the grid's, else computed; `None` for regular
+    /// windows.
+    ///
+    /// # Shapes
+    /// - output: `[windows of an image, window², window²]`
+    pub fn shift_mask(&self, padded: [usize; 2], device: &B::Device) -> Option<Tensor<B, 3>> {
+        let (window, shift) = (self.window_size, self.shift);
+        let n_windows = (padded[0] / window) * (padded[1] / window);
+        (shift > 0).then(|| match &self.attn_mask {
+            Some(mask) if mask.dims()[0] == n_windows => mask.clone(),
+            _ => window::shift_mask(padded, window, shift, device),
+        })
+    }
+
     /// Window attention over the (normalised) grid, shifted and padded as the block says.
     ///
     /// # Shapes
@@ -52,11 +67,7 @@ impl<B: Backend> SwinBlock<B> {
             (window - width % window) % window,
         );
         let padded = [height + pad_h, width + pad_w];
-        let n_windows = (padded[0] / window) * (padded[1] / window);
-        let mask = (shift > 0).then(|| match &self.attn_mask {
-            Some(mask) if mask.dims()[0] == n_windows => mask.clone(),
-            _ => window::shift_mask(padded, window, shift, &grid.device()),
-        });
+        let mask = self.shift_mask(padded, &grid.device());
         if pad_h + pad_w == 0 {
             // The roll, the partition and their inverses in one copy each (`pela::ops`).
             let windows = window_partition(grid, window, shift);
